@@ -1,0 +1,137 @@
+//! Protocol settings the core needs. The runtime builds this from TOML, flags and environment;
+//! the simulator builds it directly.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::wire::{ClusterId, NodeId, DEFAULT_MTU};
+
+use super::fault::FaultConfig;
+
+/// How many peers a rumor is pushed to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Fanout {
+    /// Sized for the cluster: ⌈ln N⌉ + 3, enough that a single push round reaches every node
+    /// with high probability (the expected number of missed nodes is about N·e^-fanout).
+    #[default]
+    Auto,
+    /// A fixed number of random peers.
+    Count(usize),
+    /// Every peer (the classic tutorials' flooding).
+    All,
+}
+
+impl Fanout {
+    /// The number of peers to push to in a cluster of `cluster_size` nodes.
+    pub fn resolve(self, cluster_size: usize) -> usize {
+        match self {
+            Fanout::Auto => ((cluster_size.max(1) as f64).ln().ceil() as usize) + 3,
+            Fanout::Count(n) => n,
+            Fanout::All => usize::MAX,
+        }
+    }
+}
+
+impl fmt::Display for Fanout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fanout::Auto => f.write_str("auto"),
+            Fanout::Count(n) => write!(f, "{n}"),
+            Fanout::All => f.write_str("all"),
+        }
+    }
+}
+
+impl FromStr for Fanout {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "auto" => Ok(Fanout::Auto),
+            "all" => Ok(Fanout::All),
+            n => match n.parse::<usize>() {
+                Ok(0) => Err("fanout must be at least 1".into()),
+                Ok(n) => Ok(Fanout::Count(n)),
+                Err(_) => Err(format!("fanout must be a number, `auto` or `all`, not `{n}`")),
+            },
+        }
+    }
+}
+
+/// Rumor TTL: how many times a rumor may be relayed.
+pub fn auto_ttl(cluster_size: usize) -> u8 {
+    let log2 = (cluster_size.max(2) as f64).log2().ceil() as u8;
+    (log2 + 2).clamp(3, 32)
+}
+
+/// Everything the protocol core is configured with.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    pub id: NodeId,
+    /// The address peers use to reach us (advertised in every datagram).
+    pub addr: SocketAddr,
+    pub cluster: ClusterId,
+    pub mtu: usize,
+    pub fanout: Fanout,
+    /// Fixed TTL, or None to size it for the cluster.
+    pub ttl: Option<u8>,
+    pub anti_entropy: Duration,
+    /// How often the favorite book is re-drawn; None never re-draws.
+    pub resample: Option<Duration>,
+    pub static_peers: Vec<SocketAddr>,
+    pub bootstrap: Vec<SocketAddr>,
+    /// Bound on peers learned through gossip (static and bootstrap peers always fit).
+    pub max_peers: usize,
+    /// Whether origins and senders we hear about join the peer set (off in fixed-topology sims).
+    pub learn_peers: bool,
+    pub seen_ttl: Duration,
+    pub seen_capacity: usize,
+    pub fault: FaultConfig,
+    /// Cap on datagrams one anti-entropy reply may take; a larger backlog takes more exchanges.
+    pub max_sync_datagrams: usize,
+    /// Our version counter starts above this (restarts must never reissue an old version).
+    pub initial_version: u64,
+}
+
+impl NodeConfig {
+    /// Defaults for a node called `id` at `addr`.
+    pub fn new(id: NodeId, addr: SocketAddr) -> Self {
+        NodeConfig {
+            id,
+            addr,
+            cluster: ClusterId::from_name("gossip"),
+            mtu: DEFAULT_MTU,
+            fanout: Fanout::Auto,
+            ttl: None,
+            anti_entropy: Duration::from_millis(1000),
+            resample: Some(Duration::from_secs(10)),
+            static_peers: Vec::new(),
+            bootstrap: Vec::new(),
+            max_peers: 4096,
+            learn_peers: true,
+            seen_ttl: Duration::from_secs(60),
+            seen_capacity: 100_000,
+            fault: FaultConfig::default(),
+            max_sync_datagrams: 16,
+            initial_version: 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fanout_parses_and_sizes_for_the_cluster() {
+        assert_eq!("all".parse::<Fanout>(), Ok(Fanout::All));
+        assert_eq!("3".parse::<Fanout>(), Ok(Fanout::Count(3)));
+        assert!("0".parse::<Fanout>().is_err());
+        assert!("many".parse::<Fanout>().is_err());
+        assert_eq!(Fanout::Auto.resolve(5), 5);
+        assert_eq!(Fanout::Auto.resolve(1000), 10);
+        assert_eq!(auto_ttl(1000), 12);
+        assert_eq!(auto_ttl(3), 4);
+    }
+}

@@ -1,0 +1,76 @@
+//! Counters shown by `gossip status` and exported as metrics. Plain integers: the core is
+//! single-threaded and the driver reads them between calls.
+
+use std::collections::BTreeMap;
+
+use crate::wire::MessageKind;
+
+/// Running totals since the node started.
+#[derive(Clone, Debug, Default)]
+pub struct Counters {
+    pub datagrams_in: u64,
+    pub bytes_in: u64,
+    pub datagrams_out: u64,
+    pub bytes_out: u64,
+    pub rumors_originated: u64,
+    pub rumors_received: u64,
+    pub rumors_relayed: u64,
+    pub duplicates: u64,
+    pub anti_entropy_exchanges: u64,
+    pub anti_entropy_served: u64,
+    pub deltas_applied: u64,
+    pub joins_sent: u64,
+    pub joins_served: u64,
+    pub fault_dropped: u64,
+    pub encode_errors: u64,
+    pub events_dropped: u64,
+    pub decode_errors: u64,
+    /// Refused datagrams by reason (see `DecodeError::counter`).
+    pub decode_by_reason: BTreeMap<&'static str, u64>,
+    pub messages_in: BTreeMap<MessageKind, u64>,
+    pub messages_out: BTreeMap<MessageKind, u64>,
+}
+
+impl Counters {
+    /// A refused datagram, by reason.
+    pub fn decode_error(&mut self, reason: &'static str) {
+        self.decode_errors += 1;
+        *self.decode_by_reason.entry(reason).or_default() += 1;
+    }
+
+    /// Flat name → value map: the `counters` object of `gossip status --json`.
+    pub fn to_map(&self) -> BTreeMap<String, u64> {
+        let mut map: BTreeMap<String, u64> = [
+            ("datagrams_in", self.datagrams_in),
+            ("bytes_in", self.bytes_in),
+            ("datagrams_out", self.datagrams_out),
+            ("bytes_out", self.bytes_out),
+            ("rumors_originated", self.rumors_originated),
+            ("rumors_received", self.rumors_received),
+            ("rumors_relayed", self.rumors_relayed),
+            ("duplicates", self.duplicates),
+            ("anti_entropy_exchanges", self.anti_entropy_exchanges),
+            ("anti_entropy_served", self.anti_entropy_served),
+            ("deltas_applied", self.deltas_applied),
+            ("joins_sent", self.joins_sent),
+            ("joins_served", self.joins_served),
+            ("fault_dropped", self.fault_dropped),
+            ("encode_errors", self.encode_errors),
+            ("events_dropped", self.events_dropped),
+            ("decode_errors", self.decode_errors),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        for (reason, n) in &self.decode_by_reason {
+            map.insert((*reason).to_string(), *n);
+        }
+        for (kind, n) in &self.messages_in {
+            map.insert(format!("msgs_in_{}", kind.name()), *n);
+        }
+        for (kind, n) in &self.messages_out {
+            map.insert(format!("msgs_out_{}", kind.name()), *n);
+        }
+        map
+    }
+}

@@ -1,0 +1,52 @@
+//! Events the core reports to its driver: the runtime logs them and feeds the UI; the simulator
+//! counts them.
+
+use std::net::SocketAddr;
+
+use crate::wire::{DecodeError, NodeId};
+
+use super::peers::PeerSource;
+
+pub use super::store::Route;
+
+/// Something a user watching a node cares about.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// We learned a newer value of another node's key.
+    Learned {
+        origin: NodeId,
+        key: String,
+        value: String,
+        version: u64,
+        via: SocketAddr,
+        route: Route,
+    },
+    /// We changed our own state and started a rumor.
+    Originated {
+        key: String,
+        value: String,
+        version: u64,
+        pushed_to: usize,
+    },
+    /// We passed a rumor on.
+    Relayed {
+        origin: NodeId,
+        version: u64,
+        to: usize,
+        ttl: u8,
+    },
+    /// A rumor we had already seen arrived again.
+    Duplicate {
+        origin: NodeId,
+        version: u64,
+        from: SocketAddr,
+    },
+    /// A new peer joined our peer set.
+    PeerAdded {
+        addr: SocketAddr,
+        id: Option<NodeId>,
+        source: PeerSource,
+    },
+    /// A datagram was refused.
+    BadDatagram { from: SocketAddr, error: DecodeError },
+}

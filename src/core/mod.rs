@@ -1,0 +1,18 @@
+//! The sans-io protocol core. Nothing in here awaits, reads a clock, reads the OS RNG or opens a
+//! file: the tokio runtime and the simulator drive the very same [`Node`].
+
+pub mod config;
+pub mod counters;
+pub mod event;
+pub mod fault;
+pub mod node;
+pub mod peers;
+pub mod seen;
+pub mod store;
+pub mod time;
+
+pub use config::{Fanout, NodeConfig};
+pub use event::{Event, Route};
+pub use fault::{FaultConfig, Transmit};
+pub use node::{Node, SetError};
+pub use time::Time;

@@ -1,0 +1,201 @@
+//! Operator requests arriving as datagrams: `gossip status` (a snapshot paged over as many
+//! datagrams as it needs) and `gossip set`.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::wire::{
+    self, encode_status, KnownOrigin, Message, PeerStatus, Rumor, SetReply, SetRequest,
+    StatusPage, StatusReport, StatusRequest, MAX_KEY_LEN, MAX_VALUE_LEN,
+};
+
+use super::Node;
+use crate::core::event::Event;
+use crate::core::time::Time;
+
+/// How long a rendered snapshot is kept so every page a client asks for comes from one snapshot.
+const SNAPSHOT_TTL: Duration = Duration::from_secs(10);
+/// Snapshots kept at once (one per concurrent status client).
+const SNAPSHOTS: usize = 8;
+/// Bytes of a status page that are not chunk: tag, request id, page numbers, length prefix.
+const PAGE_OVERHEAD: usize = 32;
+
+/// Why a `set` was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SetError {
+    #[error("key must be 1..={MAX_KEY_LEN} bytes")]
+    Key,
+    #[error("value must be at most {MAX_VALUE_LEN} bytes")]
+    Value,
+    #[error("key and value are too large to fit one datagram at this MTU")]
+    TooLarge,
+}
+
+#[derive(Debug)]
+struct Snapshot {
+    client: SocketAddr,
+    request: u64,
+    at: Time,
+    chunks: Vec<Vec<u8>>,
+}
+
+/// Recently rendered status snapshots.
+#[derive(Debug, Default)]
+pub(super) struct StatusCache {
+    snapshots: VecDeque<Snapshot>,
+}
+
+impl Node {
+    /// Sets one of our own keys and spreads it as a rumor; returns the new version.
+    pub fn set(&mut self, now: Time, key: &str, value: &str) -> Result<u64, SetError> {
+        if key.is_empty() || key.len() > MAX_KEY_LEN {
+            return Err(SetError::Key);
+        }
+        if value.len() > MAX_VALUE_LEN {
+            return Err(SetError::Value);
+        }
+        let probe = Rumor {
+            id: uuid::Uuid::nil(),
+            origin: self.own_origin(),
+            since: u64::MAX - 1,
+            version: u64::MAX,
+            ttl: u8::MAX,
+            hops: u8::MAX,
+            entries: vec![wire::Entry {
+                key: key.to_string(),
+                value: value.to_string(),
+                version: u64::MAX,
+            }],
+        };
+        if wire::encoded_len(&Message::Rumor(probe)) > self.packer.budget() {
+            return Err(SetError::TooLarge);
+        }
+        let entry = self.store.set_own(key, value, now);
+        let version = entry.version;
+        let rumor = Rumor {
+            id: self.new_uuid(),
+            origin: self.own_origin(),
+            since: version - 1,
+            version,
+            ttl: self.ttl(),
+            hops: 0,
+            entries: vec![entry],
+        };
+        let pushed_to = self.originate(now, rumor);
+        self.emit(Event::Originated {
+            key: key.to_string(),
+            value: value.to_string(),
+            version,
+            pushed_to,
+        });
+        Ok(version)
+    }
+
+    pub(super) fn on_set_request(&mut self, now: Time, from: SocketAddr, request: SetRequest) {
+        let reply = match self.set(now, &request.key, &request.value) {
+            Ok(version) => SetReply {
+                request: request.request,
+                version,
+                error: None,
+            },
+            Err(e) => SetReply {
+                request: request.request,
+                version: 0,
+                error: Some(e.to_string()),
+            },
+        };
+        self.send(from, Message::SetReply(reply));
+    }
+
+    pub(super) fn on_status_request(&mut self, now: Time, from: SocketAddr, req: StatusRequest) {
+        let cache = &mut self.status_cache.snapshots;
+        while cache.front().is_some_and(|s| now.since(s.at) > SNAPSHOT_TTL) {
+            cache.pop_front();
+        }
+        let found = cache
+            .iter()
+            .position(|s| s.client == from && s.request == req.request);
+        let index = match found {
+            Some(i) => i,
+            None => {
+                let Ok(bytes) = encode_status(&self.status(now)) else {
+                    self.counters.encode_errors += 1;
+                    return;
+                };
+                let chunk = self.packer.budget().saturating_sub(PAGE_OVERHEAD).max(1);
+                let chunks = bytes.chunks(chunk).map(<[u8]>::to_vec).collect();
+                let cache = &mut self.status_cache.snapshots;
+                if cache.len() >= SNAPSHOTS {
+                    cache.pop_front();
+                }
+                cache.push_back(Snapshot {
+                    client: from,
+                    request: req.request,
+                    at: now,
+                    chunks,
+                });
+                cache.len() - 1
+            }
+        };
+        let snapshot = &self.status_cache.snapshots[index];
+        let pages = snapshot.chunks.len() as u32;
+        let Some(chunk) = snapshot.chunks.get(req.page as usize).cloned() else {
+            return;
+        };
+        self.send(
+            from,
+            Message::StatusPage(StatusPage {
+                request: req.request,
+                page: req.page,
+                pages,
+                chunk,
+            }),
+        );
+    }
+
+    /// A snapshot of everything `gossip status` shows.
+    pub fn status(&self, now: Time) -> StatusReport {
+        let own = self.store.own();
+        let ms = |d: Duration| d.as_millis() as u64;
+        StatusReport {
+            id: self.config.id.0.clone(),
+            addr: self.config.addr,
+            version: own.watermark,
+            book: own.values.get("book").map(|v| v.value.clone()),
+            uptime_ms: ms(now.since(self.started)),
+            fanout: format!("{} ({})", self.config.fanout, self.fanout().min(self.peers.len())),
+            ttl: self.ttl(),
+            peers: self
+                .peers
+                .iter()
+                .map(|p| PeerStatus {
+                    addr: p.addr,
+                    id: p.id.as_ref().map(|i| i.0.clone()),
+                    source: p.source.name().to_string(),
+                    last_heard_ms: p.last_heard.map(|t| ms(now.since(t))),
+                })
+                .collect(),
+            known: self
+                .store
+                .origins()
+                .map(|(id, s)| KnownOrigin {
+                    origin: id.0.clone(),
+                    addr: s.addr,
+                    version: s.watermark,
+                    book: s.values.get("book").map(|v| v.value.clone()),
+                    age_ms: ms(now.since(s.changed_at)),
+                    hops: s.route.hops(),
+                    route: s.route.name().to_string(),
+                    via: s.via,
+                    values: s
+                        .values
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.value.clone()))
+                        .collect(),
+                })
+                .collect(),
+            counters: self.counters.to_map(),
+        }
+    }
+}

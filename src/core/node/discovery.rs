@@ -1,0 +1,72 @@
+//! Discovery: a node given bootstrap addresses asks them for their peer lists (and syncs with
+//! them at once), retrying with backoff until one answers.
+
+use std::net::SocketAddr;
+
+use crate::wire::{encoded_len, JoinRequest, Message, Origin, PeerList};
+
+use super::Node;
+use crate::core::time::Time;
+
+impl Node {
+    pub(super) fn send_joins(&mut self) {
+        for addr in self.config.bootstrap.clone() {
+            self.counters.joins_sent += 1;
+            self.send(addr, Message::JoinRequest(JoinRequest { want_peers: true }));
+            self.send_summary(addr);
+        }
+    }
+
+    pub(super) fn on_join_request(
+        &mut self,
+        from: SocketAddr,
+        _sender: Option<&Origin>,
+        request: JoinRequest,
+    ) {
+        self.counters.joins_served += 1;
+        if !request.want_peers {
+            return;
+        }
+        let peers: Vec<Origin> = self
+            .peers
+            .iter()
+            .filter(|p| p.addr != from)
+            .filter_map(|p| {
+                p.id.as_ref().map(|id| Origin {
+                    id: id.clone(),
+                    addr: p.addr,
+                })
+            })
+            .collect();
+        let budget = self.packer.budget().saturating_sub(8);
+        let mut page: Vec<Origin> = Vec::new();
+        let mut size = 0;
+        let mut pages = 0;
+        for peer in peers {
+            let len = encoded_len(&peer);
+            if size + len > budget && !page.is_empty() {
+                self.send(from, Message::PeerList(PeerList { peers: std::mem::take(&mut page) }));
+                size = 0;
+                pages += 1;
+                if pages >= self.config.max_sync_datagrams {
+                    return;
+                }
+            }
+            size += len;
+            page.push(peer);
+        }
+        self.send(from, Message::PeerList(PeerList { peers: page }));
+    }
+
+    pub(super) fn on_peer_list(&mut self, now: Time, from: SocketAddr, list: PeerList) {
+        if self.config.bootstrap.contains(&from) {
+            // A bootstrap answered: stop retrying.
+            self.timers.join = None;
+        }
+        for peer in list.peers {
+            if peer.id != self.config.id {
+                self.learn_peer(peer.addr, Some(peer.id), now);
+            }
+        }
+    }
+}

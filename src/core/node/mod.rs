@@ -1,0 +1,328 @@
+//! The protocol node: a deterministic state machine. Drivers feed it datagrams and timer ticks
+//! with the current [`Time`], then drain [`Node::poll_transmit`] and [`Node::poll_event`] and
+//! sleep until [`Node::next_timeout`]. It owns a seeded RNG and never touches a socket or clock.
+
+mod admin;
+mod discovery;
+mod rumor;
+mod sync;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
+use uuid::Uuid;
+
+use crate::wire::{self, Message, NodeId, Origin, Packer};
+
+use super::config::{auto_ttl, NodeConfig};
+use super::counters::Counters;
+use super::event::Event;
+use super::fault::{FaultLayer, Transmit, Verdict};
+use super::peers::{PeerSet, PeerSource};
+use super::seen::SeenCache;
+use super::store::Store;
+use super::time::Time;
+
+pub use admin::SetError;
+
+/// Bound on undrained events, so a driver that ignores them cannot grow memory without limit.
+const MAX_EVENTS: usize = 10_000;
+
+#[derive(Debug)]
+struct Timers {
+    anti_entropy: Time,
+    resample: Option<Time>,
+    join: Option<Time>,
+    join_backoff: Duration,
+}
+
+/// One gossip node's complete protocol state.
+#[derive(Debug)]
+pub struct Node {
+    config: NodeConfig,
+    rng: SmallRng,
+    started: Time,
+    store: Store,
+    peers: PeerSet,
+    seen: SeenCache,
+    packer: Packer,
+    outbox: BTreeMap<SocketAddr, Vec<Message>>,
+    ready: VecDeque<Transmit>,
+    fault: FaultLayer,
+    events: VecDeque<Event>,
+    counters: Counters,
+    books: Vec<String>,
+    timers: Timers,
+    status_cache: admin::StatusCache,
+}
+
+impl Node {
+    /// A node that starts at `now`, draws randomness from `seed`, and picks its favorite book
+    /// from `books` (an empty list means no book: the node only carries keys set explicitly).
+    pub fn new(config: NodeConfig, books: Vec<String>, now: Time, seed: u64) -> Self {
+        let own = Origin {
+            id: config.id.clone(),
+            addr: config.addr,
+        };
+        let mut node = Node {
+            rng: SmallRng::seed_from_u64(seed),
+            started: now,
+            store: Store::new(config.id.clone(), config.addr, now),
+            peers: PeerSet::new(config.addr, config.max_peers),
+            seen: SeenCache::new(config.seen_ttl, config.seen_capacity),
+            packer: Packer::new(config.cluster, Some(own), config.mtu),
+            outbox: BTreeMap::new(),
+            ready: VecDeque::new(),
+            fault: FaultLayer::new(config.fault),
+            events: VecDeque::new(),
+            counters: Counters::default(),
+            books,
+            timers: Timers {
+                anti_entropy: now,
+                resample: None,
+                join: None,
+                join_backoff: Duration::from_millis(500),
+            },
+            status_cache: admin::StatusCache::default(),
+            config,
+        };
+        node.store.raise_own_version(node.config.initial_version);
+        for addr in node.config.static_peers.clone() {
+            node.peers.add(addr, None, PeerSource::Static);
+        }
+        for addr in node.config.bootstrap.clone() {
+            node.peers.add(addr, None, PeerSource::Bootstrap);
+        }
+        if !node.config.bootstrap.is_empty() {
+            node.timers.join = Some(now);
+        }
+        // First exchange soon after start, spread so a cluster started at once does not sync in
+        // lock-step.
+        let first = node.rng.random_range(0..=node.config.anti_entropy.as_micros() as u64 / 10);
+        node.timers.anti_entropy = now + Duration::from_micros(first);
+        if let Some(book) = node.pick_book() {
+            node.store.set_own("book", &book, now);
+        }
+        if let Some(every) = node.config.resample {
+            if !node.books.is_empty() && !every.is_zero() {
+                node.timers.resample = Some(now + node.jitter(every));
+            }
+        }
+        node
+    }
+
+    /// Handles one received datagram from `from`.
+    pub fn handle_datagram(&mut self, now: Time, from: SocketAddr, bytes: &[u8]) {
+        self.counters.datagrams_in += 1;
+        self.counters.bytes_in += bytes.len() as u64;
+        let datagram = match wire::decode_datagram(self.config.cluster, bytes) {
+            Ok(d) => d,
+            Err(error) => {
+                self.counters.decode_error(error.counter());
+                self.emit(Event::BadDatagram { from, error });
+                return;
+            }
+        };
+        if let Some(sender) = &datagram.sender {
+            if sender.id == self.config.id {
+                // Someone else claims to be us: never let it touch our state or peers.
+                self.counters.decode_error("stranger_claims_our_id");
+                return;
+            }
+            self.learn_peer(sender.addr, Some(sender.id.clone()), now);
+            self.peers.heard_from(&sender.addr, now);
+        }
+        let sender = datagram.sender;
+        for message in datagram.messages {
+            *self.counters.messages_in.entry(message.kind()).or_default() += 1;
+            match message {
+                Message::Rumor(r) => self.on_rumor(now, from, r),
+                Message::SyncSummary(s) => self.on_sync_summary(from, s),
+                Message::SyncDigest(d) => self.on_sync_digest(now, from, d),
+                Message::SyncPull(p) => self.on_sync_pull(from, p),
+                Message::Delta(d) => self.on_delta(now, from, d),
+                Message::JoinRequest(j) => self.on_join_request(from, sender.as_ref(), j),
+                Message::PeerList(p) => self.on_peer_list(now, from, p),
+                Message::StatusRequest(s) => self.on_status_request(now, from, s),
+                Message::SetRequest(s) => self.on_set_request(now, from, s),
+                // Replies meant for admin clients; a node has nothing to do with them.
+                Message::StatusPage(_) | Message::SetReply(_) => {}
+            }
+        }
+    }
+
+    /// Runs every timer that is due at `now`.
+    pub fn handle_timeout(&mut self, now: Time) {
+        if self.timers.anti_entropy <= now {
+            self.start_sync(now);
+            let next = self.jitter(self.config.anti_entropy);
+            self.timers.anti_entropy = now + next;
+        }
+        if self.timers.resample.is_some_and(|t| t <= now) {
+            if let Some(book) = self.pick_book() {
+                // Values are bounded by books.txt loading; a refused set only skips one draw.
+                let _ = self.set(now, "book", &book);
+            }
+            self.timers.resample = self.config.resample.map(|every| now + self.jitter(every));
+        }
+        if self.timers.join.is_some_and(|t| t <= now) {
+            self.send_joins();
+            let backoff = self.timers.join_backoff;
+            self.timers.join = Some(now + backoff);
+            self.timers.join_backoff = (backoff * 2).min(Duration::from_secs(30));
+        }
+    }
+
+    /// The next datagram to send, if any. Batches everything queued per destination first, so
+    /// messages for one peer produced by one input ride in as few datagrams as the MTU allows.
+    pub fn poll_transmit(&mut self, now: Time) -> Option<Transmit> {
+        self.flush(now);
+        let t = self.fault.release(now).or_else(|| self.ready.pop_front())?;
+        self.counters.datagrams_out += 1;
+        self.counters.bytes_out += t.bytes.len() as u64;
+        Some(t)
+    }
+
+    /// The next event for the driver to log or display.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When `handle_timeout` must next be called.
+    pub fn next_timeout(&self) -> Option<Time> {
+        [
+            Some(self.timers.anti_entropy),
+            self.timers.resample,
+            self.timers.join,
+            self.fault.next_release(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Our id.
+    pub fn id(&self) -> &NodeId {
+        &self.config.id
+    }
+
+    /// Our advertised address.
+    pub fn addr(&self) -> SocketAddr {
+        self.config.addr
+    }
+
+    /// Read access to the state table (for tests, the simulator and the UI).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Read access to the peer set.
+    pub fn peers(&self) -> &PeerSet {
+        &self.peers
+    }
+
+    /// Running totals.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
+    /// The time this node started.
+    pub fn started(&self) -> Time {
+        self.started
+    }
+
+    /// Estimated cluster size: the larger of what we hold and whom we know.
+    pub fn cluster_size(&self) -> usize {
+        self.store.len().max(self.peers.len() + 1)
+    }
+
+    /// The TTL new rumors get.
+    pub fn ttl(&self) -> u8 {
+        self.config.ttl.unwrap_or_else(|| auto_ttl(self.cluster_size()))
+    }
+
+    /// The number of peers a rumor is pushed to.
+    pub fn fanout(&self) -> usize {
+        self.config.fanout.resolve(self.cluster_size())
+    }
+
+    fn emit(&mut self, event: Event) {
+        if self.events.len() >= MAX_EVENTS {
+            self.events.pop_front();
+            self.counters.events_dropped += 1;
+        }
+        self.events.push_back(event);
+    }
+
+    fn send(&mut self, to: SocketAddr, message: Message) {
+        *self.counters.messages_out.entry(message.kind()).or_default() += 1;
+        self.outbox.entry(to).or_default().push(message);
+    }
+
+    fn flush(&mut self, now: Time) {
+        if self.outbox.is_empty() {
+            return;
+        }
+        let outbox = std::mem::take(&mut self.outbox);
+        for (to, messages) in outbox {
+            let datagrams = match self.packer.pack(&messages) {
+                Ok(d) => d,
+                Err(_) => {
+                    self.counters.encode_errors += 1;
+                    continue;
+                }
+            };
+            for bytes in datagrams {
+                match self.fault.admit(&mut self.rng, now, Transmit { to, bytes }) {
+                    Verdict::Send(t) => self.ready.push_back(t),
+                    Verdict::Dropped => self.counters.fault_dropped += 1,
+                    Verdict::Held => {}
+                }
+            }
+        }
+    }
+
+    fn learn_peer(&mut self, addr: SocketAddr, id: Option<NodeId>, _now: Time) {
+        if !self.config.learn_peers && !self.peers.contains(&addr) {
+            return;
+        }
+        if self.peers.add(addr, id.clone(), PeerSource::Learned) {
+            self.emit(Event::PeerAdded {
+                addr,
+                id,
+                source: PeerSource::Learned,
+            });
+        }
+    }
+
+    fn new_uuid(&mut self) -> Uuid {
+        uuid::Builder::from_random_bytes(self.rng.random()).into_uuid()
+    }
+
+    /// `d` scaled by a random factor in [0.75, 1.25], so timers across a cluster drift apart.
+    fn jitter(&mut self, d: Duration) -> Duration {
+        d.mul_f64(self.rng.random_range(0.75..1.25))
+    }
+
+    fn pick_book(&mut self) -> Option<String> {
+        if self.books.is_empty() {
+            return None;
+        }
+        let current = self.store.own().values.get("book").map(|v| v.value.clone());
+        for _ in 0..4 {
+            let i = self.rng.random_range(0..self.books.len());
+            if Some(&self.books[i]) != current.as_ref() || self.books.len() == 1 {
+                return Some(self.books[i].clone());
+            }
+        }
+        self.books.first().cloned()
+    }
+}

@@ -1,0 +1,122 @@
+//! Rumor-mongering: a new version is pushed at once to `fanout` random peers and relayed with
+//! TTL−1 by every node that had not seen it; duplicates are recognised by message id.
+
+use std::net::SocketAddr;
+
+use crate::wire::{Message, Origin, Rumor};
+
+use super::Node;
+use crate::core::event::{Event, Route};
+use crate::core::store::Provenance;
+use crate::core::time::Time;
+
+impl Node {
+    /// Pushes a freshly made rumor (already applied locally) to `fanout` peers.
+    pub(super) fn originate(&mut self, now: Time, rumor: Rumor) -> usize {
+        self.seen.insert(rumor.id, now);
+        self.counters.rumors_originated += 1;
+        let targets = self.rumor_targets(&[]);
+        for &to in &targets {
+            self.send(to, Message::Rumor(rumor.clone()));
+        }
+        targets.len()
+    }
+
+    pub(super) fn on_rumor(&mut self, now: Time, from: SocketAddr, rumor: Rumor) {
+        if !self.seen.insert(rumor.id, now) {
+            self.counters.duplicates += 1;
+            self.emit(Event::Duplicate {
+                origin: rumor.origin.id,
+                version: rumor.version,
+                from,
+            });
+            return;
+        }
+        self.counters.rumors_received += 1;
+        if rumor.origin.id == self.config.id {
+            self.on_news_about_self(now, rumor.version);
+            return;
+        }
+        let hops = rumor.hops.saturating_add(1);
+        let applied = self.store.apply(
+            &rumor.origin,
+            rumor.since,
+            rumor.version,
+            &rumor.entries,
+            Provenance {
+                now,
+                route: Route::Rumor { hops },
+                via: (from != rumor.origin.addr).then_some(from),
+            },
+        );
+        self.learn_peer(rumor.origin.addr, Some(rumor.origin.id.clone()), now);
+        for entry in applied.changed {
+            self.emit(Event::Learned {
+                origin: rumor.origin.id.clone(),
+                key: entry.key,
+                value: entry.value,
+                version: entry.version,
+                via: from,
+                route: Route::Rumor { hops },
+            });
+        }
+        if rumor.ttl > 0 {
+            self.relay(from, rumor);
+        }
+    }
+
+    fn relay(&mut self, from: SocketAddr, mut rumor: Rumor) {
+        rumor.ttl -= 1;
+        rumor.hops = rumor.hops.saturating_add(1);
+        let targets = self.rumor_targets(&[from, rumor.origin.addr]);
+        if targets.is_empty() {
+            return;
+        }
+        self.counters.rumors_relayed += 1;
+        self.emit(Event::Relayed {
+            origin: rumor.origin.id.clone(),
+            version: rumor.version,
+            to: targets.len(),
+            ttl: rumor.ttl,
+        });
+        for &to in &targets {
+            self.send(to, Message::Rumor(rumor.clone()));
+        }
+    }
+
+    /// `fanout` random peers (all of them when flooding), minus `exclude`.
+    fn rumor_targets(&mut self, exclude: &[SocketAddr]) -> Vec<SocketAddr> {
+        let fanout = self.fanout();
+        if fanout >= self.peers.len() {
+            return self.peers.all_except(exclude);
+        }
+        self.peers.sample(&mut self.rng, fanout, exclude)
+    }
+
+    /// Someone holds a version of *our* state: if it is newer than ours (we restarted and lost
+    /// our counter), jump past it so our next change is not ignored as stale.
+    pub(super) fn on_news_about_self(&mut self, now: Time, version: u64) {
+        if version > self.store.own().watermark {
+            self.store.raise_own_version(version);
+            // Re-issue our current values at a fresh version so everyone replaces what they hold.
+            let values: Vec<(String, String)> = self
+                .store
+                .own()
+                .values
+                .iter()
+                .map(|(k, v)| (k.clone(), v.value.clone()))
+                .collect();
+            for (key, value) in values {
+                let _ = self.set(now, &key, &value);
+            }
+        }
+    }
+
+    /// Our own identity as it appears in rumors and deltas.
+    pub(super) fn own_origin(&self) -> Origin {
+        Origin {
+            id: self.config.id.clone(),
+            addr: self.config.addr,
+        }
+    }
+}

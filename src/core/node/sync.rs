@@ -1,0 +1,266 @@
+//! Push-pull anti-entropy in three steps, each MTU-bounded:
+//! 1. initiator → peer: `SyncSummary` (one hash per bucket of the origin table);
+//! 2. peer → initiator: `SyncDigest` with its version claims for the buckets that differ;
+//! 3. initiator → peer: `Delta` with what the peer lacks, and `SyncPull` for what it lacks
+//!    itself, which the peer answers with `Delta`.
+//!
+//! A converged pair exchanges one datagram. A big backlog is cut into version-ordered prefixes;
+//! when an exchange shows we are far behind (new origins, or a capped reply), the next one is
+//! brought forward so a joining node catches up in a few fast rounds instead of many slow ones.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+
+use crate::wire::{
+    encoded_len, Delta, Message, NodeId, OriginDelta, SyncDigest, SyncPull, SyncSummary,
+    VersionClaim, SYNC_BUCKETS,
+};
+
+use super::Node;
+use crate::core::event::{Event, Route};
+use crate::core::store::Provenance;
+use crate::core::time::Time;
+
+/// Bytes a message needs beyond its list items: enum tag plus up to two 3-byte length prefixes.
+const LIST_OVERHEAD: usize = 8;
+
+impl Node {
+    pub(super) fn start_sync(&mut self, _now: Time) {
+        let Some(&peer) = self.peers.sample(&mut self.rng, 1, &[]).first() else {
+            return;
+        };
+        self.counters.anti_entropy_exchanges += 1;
+        self.send_summary(peer);
+    }
+
+    pub(super) fn send_summary(&mut self, to: SocketAddr) {
+        let buckets = self.store.summary();
+        self.send(to, Message::SyncSummary(SyncSummary { buckets }));
+    }
+
+    pub(super) fn on_sync_summary(&mut self, from: SocketAddr, summary: SyncSummary) {
+        self.counters.anti_entropy_served += 1;
+        let ours = self.store.summary();
+        let differing: Vec<u8> = (0..SYNC_BUCKETS)
+            .filter(|&i| ours[i] != summary.buckets[i])
+            .map(|i| i as u8)
+            .collect();
+        let budget = self.packer.budget().saturating_sub(LIST_OVERHEAD);
+        let mut sent = 0;
+        let mut digest = SyncDigest {
+            buckets: Vec::new(),
+            versions: Vec::new(),
+        };
+        let mut size = 0;
+        for bucket in differing {
+            let claims = self.store.claims_in_bucket(bucket);
+            let len = 1 + claims.iter().map(encoded_len).sum::<usize>();
+            if size + len > budget && size > 0 {
+                self.send(from, Message::SyncDigest(std::mem::take(&mut digest)));
+                size = 0;
+                sent += 1;
+                if sent >= self.config.max_sync_datagrams {
+                    return;
+                }
+            }
+            if len > budget {
+                // One bucket alone is too big: send what fits as claims only. The bucket is not
+                // listed, so the peer will not take absence from it as "never heard of".
+                for claim in claims {
+                    let l = encoded_len(&claim);
+                    if size + l > budget {
+                        break;
+                    }
+                    size += l;
+                    digest.versions.push(claim);
+                }
+                continue;
+            }
+            size += len;
+            digest.buckets.push(bucket);
+            digest.versions.extend(claims);
+        }
+        if size > 0 {
+            self.send(from, Message::SyncDigest(digest));
+        }
+    }
+
+    pub(super) fn on_sync_digest(&mut self, now: Time, from: SocketAddr, digest: SyncDigest) {
+        let theirs: HashMap<&NodeId, u64> = digest
+            .versions
+            .iter()
+            .map(|c| (&c.origin, c.version))
+            .collect();
+        // Push: every origin we hold in a listed bucket that the peer lacks or holds older.
+        let mut pushes: Vec<(NodeId, u64)> = Vec::new();
+        for &bucket in &digest.buckets {
+            for id in self.store.ids_in_bucket(bucket) {
+                let their = theirs.get(&id).copied().unwrap_or(0);
+                if self.store.get(&id).is_some_and(|s| s.watermark > their) {
+                    pushes.push((id, their));
+                }
+            }
+        }
+        // Pull: every origin the peer holds newer than we do.
+        let wants: Vec<VersionClaim> = digest
+            .versions
+            .iter()
+            .filter_map(|c| {
+                let ours = self.store.get(&c.origin).map_or(0, |s| s.watermark);
+                (c.version > ours).then(|| VersionClaim {
+                    origin: c.origin.clone(),
+                    version: ours,
+                })
+            })
+            .collect();
+        let rotate = if pushes.is_empty() {
+            0
+        } else {
+            rand::RngExt::random_range(&mut self.rng, 0..pushes.len())
+        };
+        pushes.rotate_left(rotate);
+        self.send_deltas(from, pushes);
+        let mut capped = false;
+        if !wants.is_empty() {
+            capped = self.send_pulls(from, wants);
+        }
+        if capped {
+            self.hurry_sync(now);
+        }
+    }
+
+    pub(super) fn on_sync_pull(&mut self, from: SocketAddr, pull: SyncPull) {
+        let wants = pull
+            .wants
+            .into_iter()
+            .map(|c| (c.origin, c.version))
+            .collect();
+        self.send_deltas(from, wants);
+    }
+
+    pub(super) fn on_delta(&mut self, now: Time, from: SocketAddr, delta: Delta) {
+        let mut new_origins = false;
+        for od in delta.origins {
+            if od.origin.id == self.config.id {
+                self.on_news_about_self(now, od.upto);
+                continue;
+            }
+            let applied = self.store.apply(
+                &od.origin,
+                od.since,
+                od.upto,
+                &od.entries,
+                Provenance {
+                    now,
+                    route: Route::Sync,
+                    via: (from != od.origin.addr).then_some(from),
+                },
+            );
+            if !applied.learned() {
+                continue;
+            }
+            self.counters.deltas_applied += 1;
+            new_origins |= applied.new_origin;
+            self.learn_peer(od.origin.addr, Some(od.origin.id.clone()), now);
+            for entry in applied.changed {
+                self.emit(Event::Learned {
+                    origin: od.origin.id.clone(),
+                    key: entry.key,
+                    value: entry.value,
+                    version: entry.version,
+                    via: from,
+                    route: Route::Sync,
+                });
+            }
+        }
+        if new_origins {
+            self.hurry_sync(now);
+        }
+    }
+
+    /// Brings the next exchange forward: we are behind and one more round will help at once.
+    fn hurry_sync(&mut self, now: Time) {
+        let soon = now + self.config.anti_entropy / 10;
+        if soon < self.timers.anti_entropy {
+            self.timers.anti_entropy = soon;
+        }
+    }
+
+    /// Sends `wants` as pull requests, at most `max_sync_datagrams` of them; true if cut short.
+    fn send_pulls(&mut self, to: SocketAddr, wants: Vec<VersionClaim>) -> bool {
+        let budget = self.packer.budget().saturating_sub(LIST_OVERHEAD);
+        let mut page = Vec::new();
+        let mut size = 0;
+        let mut sent = 0;
+        for claim in wants {
+            let len = encoded_len(&claim);
+            if size + len > budget {
+                self.send(to, Message::SyncPull(SyncPull { wants: std::mem::take(&mut page) }));
+                size = 0;
+                sent += 1;
+                if sent >= self.config.max_sync_datagrams {
+                    return true;
+                }
+            }
+            size += len;
+            page.push(claim);
+        }
+        if !page.is_empty() {
+            self.send(to, Message::SyncPull(SyncPull { wants: page }));
+        }
+        false
+    }
+
+    /// Sends what a peer lacks of each `(origin, held-since)`, packed into MTU-sized `Delta`s,
+    /// at most `max_sync_datagrams` of them.
+    fn send_deltas(&mut self, to: SocketAddr, items: Vec<(NodeId, u64)>) {
+        let budget = self.packer.budget().saturating_sub(LIST_OVERHEAD);
+        let mut batch: Vec<OriginDelta> = Vec::new();
+        let mut size = 0;
+        let mut sent = 0;
+        let mut seen = HashSet::new();
+        for (id, since) in items {
+            if !seen.insert(id.clone()) {
+                continue;
+            }
+            let Some(delta) = self.store.delta_since(&id, since, usize::MAX) else {
+                continue;
+            };
+            let mut len = encoded_len(&delta);
+            if size + len > budget && !batch.is_empty() {
+                self.send(to, Message::Delta(Delta { origins: std::mem::take(&mut batch) }));
+                size = 0;
+                sent += 1;
+                if sent >= self.config.max_sync_datagrams {
+                    return;
+                }
+            }
+            let delta = if len > budget {
+                match fit_delta(delta, budget) {
+                    Some(d) => {
+                        len = encoded_len(&d);
+                        d
+                    }
+                    None => continue,
+                }
+            } else {
+                delta
+            };
+            size += len;
+            batch.push(delta);
+        }
+        if !batch.is_empty() {
+            self.send(to, Message::Delta(Delta { origins: batch }));
+        }
+    }
+}
+
+/// Cuts a delta's entries (newest first) until it fits `budget`; the kept prefix stays valid
+/// because `upto` moves back to the last kept version.
+fn fit_delta(mut delta: OriginDelta, budget: usize) -> Option<OriginDelta> {
+    while encoded_len(&delta) > budget {
+        delta.entries.pop()?;
+        delta.upto = delta.entries.last()?.version;
+    }
+    Some(delta)
+}

@@ -1,0 +1,223 @@
+//! The peer set: who this node may talk to. Static peers (from the node's TOML) and bootstrap
+//! peers are kept for good; peers learned through gossip fill the rest up to a bound.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use rand::seq::index;
+use rand::Rng;
+
+use crate::wire::NodeId;
+
+use super::time::Time;
+
+/// Why a peer is in the set; static and bootstrap peers are never evicted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PeerSource {
+    Static,
+    Bootstrap,
+    Learned,
+}
+
+impl PeerSource {
+    /// Name shown in `gossip status`.
+    pub fn name(self) -> &'static str {
+        match self {
+            PeerSource::Static => "static",
+            PeerSource::Bootstrap => "bootstrap",
+            PeerSource::Learned => "learned",
+        }
+    }
+}
+
+/// One peer.
+#[derive(Clone, Debug)]
+pub struct Peer {
+    pub addr: SocketAddr,
+    pub id: Option<NodeId>,
+    pub source: PeerSource,
+    pub last_heard: Option<Time>,
+}
+
+/// Peers in a vector (uniform random choice) with an address index (O(1) lookup).
+#[derive(Debug)]
+pub struct PeerSet {
+    own: SocketAddr,
+    max_learned: usize,
+    learned: usize,
+    list: Vec<Peer>,
+    index: HashMap<SocketAddr, usize>,
+}
+
+impl PeerSet {
+    /// An empty set for the node at `own`, holding at most `max_learned` gossip-learned peers.
+    pub fn new(own: SocketAddr, max_learned: usize) -> Self {
+        PeerSet {
+            own,
+            max_learned,
+            learned: 0,
+            list: Vec::new(),
+            index: HashMap::new(),
+        }
+    }
+
+    /// Adds a peer or upgrades its source/id. Returns true if the peer is new.
+    pub fn add(&mut self, addr: SocketAddr, id: Option<NodeId>, source: PeerSource) -> bool {
+        if addr == self.own {
+            return false;
+        }
+        if let Some(&i) = self.index.get(&addr) {
+            let peer = &mut self.list[i];
+            if id.is_some() && peer.id != id {
+                peer.id = id;
+            }
+            if source < peer.source {
+                if peer.source == PeerSource::Learned {
+                    self.learned -= 1;
+                }
+                peer.source = source;
+            }
+            return false;
+        }
+        if source == PeerSource::Learned {
+            if self.learned >= self.max_learned {
+                return false;
+            }
+            self.learned += 1;
+        }
+        self.index.insert(addr, self.list.len());
+        self.list.push(Peer {
+            addr,
+            id,
+            source,
+            last_heard: None,
+        });
+        true
+    }
+
+    /// Drops a peer (used when a static peer is removed from the config).
+    pub fn remove(&mut self, addr: &SocketAddr) -> Option<Peer> {
+        let i = self.index.remove(addr)?;
+        let peer = self.list.swap_remove(i);
+        if let Some(moved) = self.list.get(i) {
+            self.index.insert(moved.addr, i);
+        }
+        if peer.source == PeerSource::Learned {
+            self.learned -= 1;
+        }
+        Some(peer)
+    }
+
+    /// Notes that a datagram arrived from `addr`.
+    pub fn heard_from(&mut self, addr: &SocketAddr, now: Time) {
+        if let Some(&i) = self.index.get(addr) {
+            self.list[i].last_heard = Some(now);
+        }
+    }
+
+    /// Whether `addr` is a peer.
+    pub fn contains(&self, addr: &SocketAddr) -> bool {
+        self.index.contains_key(addr)
+    }
+
+    /// One peer by address.
+    pub fn get(&self, addr: &SocketAddr) -> Option<&Peer> {
+        self.index.get(addr).map(|&i| &self.list[i])
+    }
+
+    /// All peers, in insertion order.
+    pub fn iter(&self) -> impl Iterator<Item = &Peer> {
+        self.list.iter()
+    }
+
+    /// Number of peers.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// True when the node knows nobody.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// Up to `k` distinct random peers, skipping those in `exclude`.
+    pub fn sample<R: Rng>(&self, rng: &mut R, k: usize, exclude: &[SocketAddr]) -> Vec<SocketAddr> {
+        let n = self.list.len();
+        let want = (k + exclude.len()).min(n);
+        if want == 0 {
+            return Vec::new();
+        }
+        let mut out: Vec<SocketAddr> = index::sample(rng, n, want)
+            .into_iter()
+            .map(|i| self.list[i].addr)
+            .filter(|a| !exclude.contains(a))
+            .collect();
+        out.truncate(k);
+        out
+    }
+
+    /// Every peer except those in `exclude` (flooding).
+    pub fn all_except(&self, exclude: &[SocketAddr]) -> Vec<SocketAddr> {
+        self.list
+            .iter()
+            .map(|p| p.addr)
+            .filter(|a| !exclude.contains(a))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::SmallRng;
+    use rand::SeedableRng;
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    #[test]
+    fn learned_peers_are_bounded_but_static_ones_always_fit() {
+        let mut peers = PeerSet::new(addr(1), 2);
+        assert!(peers.add(addr(2), None, PeerSource::Learned));
+        assert!(peers.add(addr(3), None, PeerSource::Learned));
+        assert!(!peers.add(addr(4), None, PeerSource::Learned));
+        assert!(peers.add(addr(5), None, PeerSource::Static));
+        assert!(!peers.add(addr(1), None, PeerSource::Static), "never our own address");
+        assert_eq!(peers.len(), 3);
+        // Upgrading a learned peer to static frees a learned slot.
+        peers.add(addr(2), None, PeerSource::Static);
+        assert!(peers.add(addr(4), None, PeerSource::Learned));
+    }
+
+    #[test]
+    fn sampling_is_distinct_and_honours_exclusions() {
+        let mut peers = PeerSet::new(addr(1), 100);
+        for p in 2..20 {
+            peers.add(addr(p), None, PeerSource::Learned);
+        }
+        let mut rng = SmallRng::seed_from_u64(7);
+        for _ in 0..100 {
+            let got = peers.sample(&mut rng, 5, &[addr(3), addr(4)]);
+            assert_eq!(got.len(), 5);
+            assert!(!got.contains(&addr(3)) && !got.contains(&addr(4)));
+            let mut dedup = got.clone();
+            dedup.sort();
+            dedup.dedup();
+            assert_eq!(dedup.len(), 5);
+        }
+    }
+
+    #[test]
+    fn removing_keeps_the_index_consistent() {
+        let mut peers = PeerSet::new(addr(1), 100);
+        for p in 2..6 {
+            peers.add(addr(p), None, PeerSource::Static);
+        }
+        peers.remove(&addr(2));
+        assert!(!peers.contains(&addr(2)));
+        for p in 3..6 {
+            assert_eq!(peers.get(&addr(p)).map(|x| x.addr), Some(addr(p)));
+        }
+    }
+}

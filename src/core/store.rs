@@ -1,0 +1,455 @@
+//! Per-origin versioned key/value state and its merge rule: a higher version always wins, and
+//! nothing (duplicates, reordering, stale anti-entropy) can move an entry backwards.
+//!
+//! Each origin has a *watermark*: the highest version `v` such that this node holds every
+//! change the origin made up to `v`. Anti-entropy compares watermarks, so a rumor that arrives
+//! ahead of a missing one is applied key by key but does not advance the watermark, and the gap
+//! is still repaired later.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+
+use crate::wire::{Entry, NodeId, Origin, OriginDelta, VersionClaim, SYNC_BUCKETS};
+
+use super::time::Time;
+
+/// How a piece of news reached us.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// It is our own state.
+    Own,
+    /// Pushed as a rumor after `hops` hops.
+    Rumor { hops: u8 },
+    /// Repaired by push-pull anti-entropy.
+    Sync,
+}
+
+impl Route {
+    /// Name shown in status output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Route::Own => "self",
+            Route::Rumor { .. } => "rumor",
+            Route::Sync => "sync",
+        }
+    }
+
+    /// Hops travelled, 0 when unknown or our own.
+    pub fn hops(self) -> u8 {
+        match self {
+            Route::Rumor { hops } => hops,
+            _ => 0,
+        }
+    }
+}
+
+/// A value and the origin version that set it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Versioned {
+    pub value: String,
+    pub version: u64,
+}
+
+/// Everything this node holds about one origin.
+#[derive(Clone, Debug)]
+pub struct OriginState {
+    pub addr: SocketAddr,
+    pub watermark: u64,
+    pub values: BTreeMap<String, Versioned>,
+    /// When this node last learned something new about the origin.
+    pub changed_at: Time,
+    /// How the newest change reached us.
+    pub route: Route,
+    /// The peer that delivered the newest change, when it was not the origin itself.
+    pub via: Option<SocketAddr>,
+    bucket: u8,
+    contribution: u64,
+}
+
+impl OriginState {
+    /// Entries changed after `since`, oldest first.
+    fn entries_after(&self, since: u64) -> Vec<Entry> {
+        let mut entries: Vec<Entry> = self
+            .values
+            .iter()
+            .filter(|(_, v)| v.version > since)
+            .map(|(k, v)| Entry {
+                key: k.clone(),
+                value: v.value.clone(),
+                version: v.version,
+            })
+            .collect();
+        entries.sort_by_key(|e| e.version);
+        entries
+    }
+}
+
+/// How a piece of received state changed ours.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// Entries that were newer than what we held.
+    pub changed: Vec<Entry>,
+    /// True when we had never heard of the origin.
+    pub new_origin: bool,
+    /// True when the watermark moved forward.
+    pub advanced: bool,
+}
+
+impl Applied {
+    /// Whether anything at all was learned.
+    pub fn learned(&self) -> bool {
+        self.new_origin || self.advanced || !self.changed.is_empty()
+    }
+}
+
+/// Where the newest information came from, for the status table and log lines.
+#[derive(Clone, Copy, Debug)]
+pub struct Provenance {
+    pub now: Time,
+    pub route: Route,
+    pub via: Option<SocketAddr>,
+}
+
+/// All origins' state, including our own.
+#[derive(Debug)]
+pub struct Store {
+    own: NodeId,
+    origins: BTreeMap<NodeId, OriginState>,
+    buckets: [u64; SYNC_BUCKETS],
+    bucket_members: HashMap<u8, Vec<NodeId>>,
+}
+
+/// The anti-entropy bucket an origin id falls in; both sides of an exchange agree on it.
+pub fn bucket_of(id: &NodeId) -> u8 {
+    (blake3::hash(id.0.as_bytes()).as_bytes()[0] as usize % SYNC_BUCKETS) as u8
+}
+
+/// Hash of (origin, watermark); XOR-folded per bucket so a change updates one bucket in O(1).
+fn contribution(id: &NodeId, watermark: u64) -> u64 {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(id.0.as_bytes());
+    hasher.update(&watermark.to_le_bytes());
+    let mut out = [0u8; 8];
+    out.copy_from_slice(&hasher.finalize().as_bytes()[..8]);
+    u64::from_le_bytes(out)
+}
+
+impl Store {
+    /// A store for node `own` reachable at `addr`, holding no state yet.
+    pub fn new(own: NodeId, addr: SocketAddr, now: Time) -> Self {
+        let mut store = Store {
+            own: own.clone(),
+            origins: BTreeMap::new(),
+            buckets: [0; SYNC_BUCKETS],
+            bucket_members: HashMap::new(),
+        };
+        store.insert_origin(own, addr, now);
+        store
+    }
+
+    fn insert_origin(&mut self, id: NodeId, addr: SocketAddr, now: Time) -> &mut OriginState {
+        let bucket = bucket_of(&id);
+        let contrib = contribution(&id, 0);
+        self.buckets[bucket as usize] ^= contrib;
+        self.bucket_members.entry(bucket).or_default().push(id.clone());
+        self.origins.entry(id).or_insert(OriginState {
+            addr,
+            watermark: 0,
+            values: BTreeMap::new(),
+            changed_at: now,
+            route: Route::Own,
+            via: None,
+            bucket,
+            contribution: contrib,
+        })
+    }
+
+    fn set_watermark(&mut self, id: &NodeId, watermark: u64) {
+        if let Some(state) = self.origins.get_mut(id) {
+            let contrib = contribution(id, watermark);
+            self.buckets[state.bucket as usize] ^= state.contribution ^ contrib;
+            state.contribution = contrib;
+            state.watermark = watermark;
+        }
+    }
+
+    /// Our own id.
+    pub fn own_id(&self) -> &NodeId {
+        &self.own
+    }
+
+    /// Our own state.
+    pub fn own(&self) -> &OriginState {
+        // The own origin is inserted in `new` and never removed.
+        &self.origins[&self.own]
+    }
+
+    /// Sets one of our own keys, bumping our version; returns the entry to spread.
+    pub fn set_own(&mut self, key: &str, value: &str, now: Time) -> Entry {
+        let own = self.own.clone();
+        let version = self.own().watermark + 1;
+        if let Some(state) = self.origins.get_mut(&own) {
+            state.values.insert(
+                key.to_string(),
+                Versioned {
+                    value: value.to_string(),
+                    version,
+                },
+            );
+            state.changed_at = now;
+        }
+        self.set_watermark(&own, version);
+        Entry {
+            key: key.to_string(),
+            value: value.to_string(),
+            version,
+        }
+    }
+
+    /// Raises our own version counter to at least `floor` without changing any value, so a
+    /// restarted node never reissues a version the cluster already saw.
+    pub fn raise_own_version(&mut self, floor: u64) {
+        let own = self.own.clone();
+        if floor > self.own().watermark {
+            self.set_watermark(&own, floor);
+        }
+    }
+
+    /// Merges entries covering `(since, upto]` of `origin`. Entries apply key by key when newer;
+    /// the watermark only advances when the range joins up with what we already hold.
+    pub fn apply(
+        &mut self,
+        origin: &Origin,
+        since: u64,
+        upto: u64,
+        entries: &[Entry],
+        provenance: Provenance,
+    ) -> Applied {
+        let mut applied = Applied::default();
+        if origin.id == self.own {
+            return applied;
+        }
+        if !self.origins.contains_key(&origin.id) {
+            self.insert_origin(origin.id.clone(), origin.addr, provenance.now);
+            applied.new_origin = true;
+        }
+        let Some(state) = self.origins.get_mut(&origin.id) else {
+            return applied;
+        };
+        for entry in entries {
+            let newer = state
+                .values
+                .get(&entry.key)
+                .is_none_or(|held| entry.version > held.version);
+            if newer {
+                state.values.insert(
+                    entry.key.clone(),
+                    Versioned {
+                        value: entry.value.clone(),
+                        version: entry.version,
+                    },
+                );
+                applied.changed.push(entry.clone());
+            }
+        }
+        let advance = since <= state.watermark && upto > state.watermark;
+        if applied.learned() {
+            state.changed_at = provenance.now;
+            state.route = provenance.route;
+            state.via = provenance.via;
+            // A newer version arriving means the origin's current address is the one it used.
+            state.addr = origin.addr;
+        }
+        if advance {
+            applied.advanced = true;
+            self.set_watermark(&origin.id, upto);
+            if let Some(state) = self.origins.get_mut(&origin.id) {
+                state.changed_at = provenance.now;
+                state.route = provenance.route;
+                state.via = provenance.via;
+            }
+        }
+        applied
+    }
+
+    /// Every origin we hold, sorted by id.
+    pub fn origins(&self) -> impl Iterator<Item = (&NodeId, &OriginState)> {
+        self.origins.iter()
+    }
+
+    /// One origin's state.
+    pub fn get(&self, id: &NodeId) -> Option<&OriginState> {
+        self.origins.get(id)
+    }
+
+    /// Number of origins held, ourselves included.
+    pub fn len(&self) -> usize {
+        self.origins.len()
+    }
+
+    /// Never true: we always hold our own origin. Present for API symmetry with `len`.
+    pub fn is_empty(&self) -> bool {
+        self.origins.is_empty()
+    }
+
+    /// Per-bucket hashes of (origin, watermark): the first step of anti-entropy.
+    pub fn summary(&self) -> Vec<u64> {
+        self.buckets.to_vec()
+    }
+
+    /// Our watermark claims for the origins in `bucket`, sorted for determinism.
+    pub fn claims_in_bucket(&self, bucket: u8) -> Vec<VersionClaim> {
+        let mut ids: Vec<&NodeId> = self
+            .bucket_members
+            .get(&bucket)
+            .map(|v| v.iter().collect())
+            .unwrap_or_default();
+        ids.sort();
+        ids.into_iter()
+            .filter_map(|id| {
+                self.origins.get(id).map(|s| VersionClaim {
+                    origin: id.clone(),
+                    version: s.watermark,
+                })
+            })
+            .collect()
+    }
+
+    /// Ids of the origins in `bucket`.
+    pub fn ids_in_bucket(&self, bucket: u8) -> Vec<NodeId> {
+        let mut ids = self.bucket_members.get(&bucket).cloned().unwrap_or_default();
+        ids.sort();
+        ids
+    }
+
+    /// What a peer holding `origin` up to `since` lacks, oldest first, cut to at most
+    /// `max_entries`. `upto` is the last version covered, so a cut delta is still gap-free.
+    pub fn delta_since(&self, id: &NodeId, since: u64, max_entries: usize) -> Option<OriginDelta> {
+        let state = self.origins.get(id)?;
+        if state.watermark <= since {
+            return None;
+        }
+        let mut entries = state.entries_after(since);
+        let upto = if entries.len() > max_entries {
+            entries.truncate(max_entries);
+            entries.last().map_or(since, |e| e.version)
+        } else {
+            state.watermark
+        };
+        if upto <= since {
+            return None;
+        }
+        Some(OriginDelta {
+            origin: Origin {
+                id: id.clone(),
+                addr: state.addr,
+            },
+            since,
+            upto,
+            entries,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    fn origin(name: &str, port: u16) -> Origin {
+        Origin {
+            id: NodeId::from(name),
+            addr: addr(port),
+        }
+    }
+
+    fn entry(key: &str, value: &str, version: u64) -> Entry {
+        Entry {
+            key: key.into(),
+            value: value.into(),
+            version,
+        }
+    }
+
+    fn at(ms: u64) -> Provenance {
+        Provenance {
+            now: Time::from_millis(ms),
+            route: Route::Rumor { hops: 1 },
+            via: None,
+        }
+    }
+
+    #[test]
+    fn newer_versions_win_and_old_ones_never_move_state_back() {
+        let mut store = Store::new("me".into(), addr(1), Time::ZERO);
+        let o = origin("a", 2);
+        store.apply(&o, 0, 2, &[entry("book", "Dune", 2)], at(1));
+        let stale = store.apply(&o, 0, 1, &[entry("book", "Emma", 1)], at(2));
+        assert!(!stale.learned());
+        assert_eq!(store.get(&o.id).unwrap().values["book"].value, "Dune");
+        let dup = store.apply(&o, 0, 2, &[entry("book", "Dune", 2)], at(3));
+        assert!(!dup.learned());
+        assert_eq!(store.get(&o.id).unwrap().watermark, 2);
+    }
+
+    #[test]
+    fn out_of_order_rumor_applies_but_leaves_the_gap_visible() {
+        let mut store = Store::new("me".into(), addr(1), Time::ZERO);
+        let o = origin("a", 2);
+        store.apply(&o, 0, 1, &[entry("book", "Dune", 1)], at(1));
+        // Version 3 arrives before version 2 (which changed another key).
+        let r = store.apply(&o, 2, 3, &[entry("book", "Emma", 3)], at(2));
+        assert_eq!(r.changed.len(), 1);
+        assert!(!r.advanced);
+        assert_eq!(store.get(&o.id).unwrap().watermark, 1);
+        // Anti-entropy later sends (1, 3]; the missing key arrives and the watermark catches up.
+        let r = store.apply(
+            &o,
+            1,
+            3,
+            &[entry("color", "blue", 2), entry("book", "Emma", 3)],
+            at(3),
+        );
+        assert!(r.advanced);
+        let state = store.get(&o.id).unwrap();
+        assert_eq!(state.watermark, 3);
+        assert_eq!(state.values["color"].value, "blue");
+        assert_eq!(state.values["book"].value, "Emma");
+    }
+
+    #[test]
+    fn summaries_match_exactly_when_watermarks_match() {
+        let mut a = Store::new("a".into(), addr(1), Time::ZERO);
+        let mut b = Store::new("b".into(), addr(2), Time::ZERO);
+        a.set_own("book", "Dune", Time::ZERO);
+        b.set_own("book", "Emma", Time::ZERO);
+        assert_ne!(a.summary(), b.summary());
+        let da = a.delta_since(&"a".into(), 0, 100).unwrap();
+        let db = b.delta_since(&"b".into(), 0, 100).unwrap();
+        b.apply(&da.origin, da.since, da.upto, &da.entries, at(1));
+        a.apply(&db.origin, db.since, db.upto, &db.entries, at(1));
+        assert_eq!(a.summary(), b.summary());
+        a.set_own("book", "Ulysses", Time::ZERO);
+        assert_ne!(a.summary(), b.summary());
+    }
+
+    #[test]
+    fn a_cut_delta_is_a_valid_prefix() {
+        let mut a = Store::new("a".into(), addr(1), Time::ZERO);
+        for i in 0..5 {
+            a.set_own(&format!("k{i}"), "v", Time::ZERO);
+        }
+        let mut b = Store::new("b".into(), addr(2), Time::ZERO);
+        let first = a.delta_since(&"a".into(), 0, 2).unwrap();
+        assert_eq!((first.since, first.upto, first.entries.len()), (0, 2, 2));
+        b.apply(&first.origin, first.since, first.upto, &first.entries, at(1));
+        let held = b.get(&"a".into()).unwrap().watermark;
+        let rest = a.delta_since(&"a".into(), held, 100).unwrap();
+        b.apply(&rest.origin, rest.since, rest.upto, &rest.entries, at(2));
+        assert_eq!(b.get(&"a".into()).unwrap().values.len(), 5);
+        assert_eq!(b.get(&"a".into()).unwrap().watermark, 5);
+    }
+}

@@ -1,0 +1,295 @@
+//! A discrete-event network: a priority queue of deliveries and node wake-ups, processed in
+//! (time, sequence) order so runs are reproducible.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
+
+use crate::core::{Event, Node, Time};
+
+/// Loss and latency of the simulated network (on top of any per-node fault settings).
+#[derive(Clone, Copy, Debug)]
+pub struct NetConfig {
+    /// Probability a datagram is lost in flight.
+    pub loss: f64,
+    /// One-way latency, uniform in this range; unequal latencies reorder datagrams.
+    pub delay: (Duration, Duration),
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        NetConfig {
+            loss: 0.0,
+            delay: (Duration::from_micros(200), Duration::from_micros(800)),
+        }
+    }
+}
+
+/// Traffic totals for a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetStats {
+    pub sent: u64,
+    pub delivered: u64,
+    pub lost: u64,
+    pub bytes: u64,
+}
+
+/// The address of simulated node `i`: unique loopback addresses, so ids and addresses look
+/// like a real cluster's and no real packet could ever leave the machine.
+pub fn sim_addr(i: usize) -> SocketAddr {
+    let n = i as u32 + 1;
+    let ip = Ipv4Addr::new(127, (n >> 16) as u8, (n >> 8) as u8, n as u8);
+    SocketAddr::from((ip, 7000))
+}
+
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Pending {
+    Deliver {
+        to: usize,
+        from: SocketAddr,
+        bytes: Vec<u8>,
+    },
+    Wake {
+        node: usize,
+    },
+}
+
+type EventHook = Box<dyn FnMut(usize, Time, &Event)>;
+
+/// The simulated cluster.
+pub struct SimNet {
+    now: Time,
+    config: NetConfig,
+    rng: SmallRng,
+    nodes: Vec<Option<Node>>,
+    index: HashMap<SocketAddr, usize>,
+    queue: BinaryHeap<Reverse<(Time, u64, Pending)>>,
+    wake_at: Vec<Option<Time>>,
+    seq: u64,
+    stats: NetStats,
+    partition: Option<Vec<u8>>,
+    hook: Option<EventHook>,
+}
+
+impl SimNet {
+    /// An empty network whose loss and delay draw from `seed`.
+    pub fn new(seed: u64, config: NetConfig) -> Self {
+        SimNet {
+            now: Time::ZERO,
+            config,
+            rng: SmallRng::seed_from_u64(seed ^ 0x5eed_0f_9e7),
+            nodes: Vec::new(),
+            index: HashMap::new(),
+            queue: BinaryHeap::new(),
+            wake_at: Vec::new(),
+            seq: 0,
+            stats: NetStats::default(),
+            partition: None,
+            hook: None,
+        }
+    }
+
+    /// Calls `hook(node, time, event)` for every event any node emits.
+    pub fn on_event(&mut self, hook: impl FnMut(usize, Time, &Event) + 'static) {
+        self.hook = Some(Box::new(hook));
+    }
+
+    /// Adds a node (built with `sim_addr(i)` as its address) and returns its index.
+    pub fn add(&mut self, node: Node) -> usize {
+        let i = self.nodes.len();
+        self.index.insert(node.addr(), i);
+        self.nodes.push(Some(node));
+        self.wake_at.push(None);
+        self.drain(i);
+        i
+    }
+
+    /// Stops node `i` dead: it neither sends nor receives from now on.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(slot) = self.nodes.get_mut(i) {
+            *slot = None;
+            self.wake_at[i] = None;
+        }
+    }
+
+    /// Puts a fresh node in slot `i` (a restart).
+    pub fn restart(&mut self, i: usize, node: Node) {
+        if i < self.nodes.len() {
+            self.index.insert(node.addr(), i);
+            self.nodes[i] = Some(node);
+            self.wake_at[i] = None;
+            self.drain(i);
+        }
+    }
+
+    /// Splits the network: datagrams only flow between nodes with equal group numbers.
+    pub fn partition(&mut self, groups: Vec<u8>) {
+        self.partition = Some(groups);
+    }
+
+    /// Removes any partition.
+    pub fn heal(&mut self) {
+        self.partition = None;
+    }
+
+    /// The virtual clock.
+    pub fn now(&self) -> Time {
+        self.now
+    }
+
+    /// Node `i`, if alive.
+    pub fn node(&self, i: usize) -> Option<&Node> {
+        self.nodes.get(i).and_then(Option::as_ref)
+    }
+
+    /// All slots (None where killed).
+    pub fn nodes(&self) -> impl Iterator<Item = Option<&Node>> {
+        self.nodes.iter().map(Option::as_ref)
+    }
+
+    /// Number of slots, dead or alive.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// True when no node was ever added.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Traffic so far.
+    pub fn stats(&self) -> NetStats {
+        self.stats
+    }
+
+    /// Has node `i` set `key` to `value`; returns the new version.
+    pub fn set(&mut self, i: usize, key: &str, value: &str) -> Option<u64> {
+        let now = self.now;
+        let version = self.nodes.get_mut(i)?.as_mut()?.set(now, key, value).ok();
+        self.drain(i);
+        version
+    }
+
+    /// Processes everything scheduled up to and including `until`.
+    pub fn run_until(&mut self, until: Time) {
+        while let Some(Reverse((at, _, _))) = self.queue.peek() {
+            if *at > until {
+                break;
+            }
+            self.step();
+        }
+        self.now = self.now.max(until);
+    }
+
+    /// Runs until `done` holds (checked every `every` of virtual time) or `deadline` passes.
+    /// Returns the virtual time at which `done` first held.
+    pub fn run_until_true(
+        &mut self,
+        deadline: Time,
+        every: Duration,
+        mut done: impl FnMut(&SimNet) -> bool,
+    ) -> Option<Time> {
+        loop {
+            if done(self) {
+                return Some(self.now);
+            }
+            if self.now >= deadline {
+                return None;
+            }
+            let next = (self.now + every).min(deadline);
+            self.run_until(next);
+        }
+    }
+
+    fn step(&mut self) {
+        let Some(Reverse((at, _, pending))) = self.queue.pop() else {
+            return;
+        };
+        self.now = self.now.max(at);
+        match pending {
+            Pending::Deliver { to, from, bytes } => {
+                let now = self.now;
+                let Some(node) = self.nodes.get_mut(to).and_then(Option::as_mut) else {
+                    self.stats.lost += 1;
+                    return;
+                };
+                self.stats.delivered += 1;
+                node.handle_datagram(now, from, &bytes);
+                self.drain(to);
+            }
+            Pending::Wake { node } => {
+                if self.wake_at[node] != Some(at) {
+                    return;
+                }
+                self.wake_at[node] = None;
+                let now = self.now;
+                if let Some(n) = self.nodes[node].as_mut() {
+                    n.handle_timeout(now);
+                    self.drain(node);
+                }
+            }
+        }
+    }
+
+    fn push(&mut self, at: Time, pending: Pending) {
+        self.seq += 1;
+        self.queue.push(Reverse((at, self.seq, pending)));
+    }
+
+    /// Moves node `i`'s output onto the network and schedules its next wake-up.
+    fn drain(&mut self, i: usize) {
+        let now = self.now;
+        let Some(node) = self.nodes[i].as_mut() else {
+            return;
+        };
+        let from = node.addr();
+        let mut out = Vec::new();
+        while let Some(t) = node.poll_transmit(now) {
+            out.push(t);
+        }
+        let mut events = Vec::new();
+        while let Some(e) = node.poll_event() {
+            events.push(e);
+        }
+        let wake = node.next_timeout();
+        for t in out {
+            self.stats.sent += 1;
+            self.stats.bytes += t.bytes.len() as u64;
+            let Some(&to) = self.index.get(&t.to) else {
+                self.stats.lost += 1;
+                continue;
+            };
+            let cut = self
+                .partition
+                .as_ref()
+                .is_some_and(|g| g.get(i) != g.get(to));
+            if cut || (self.config.loss > 0.0 && self.rng.random_bool(self.config.loss)) {
+                self.stats.lost += 1;
+                continue;
+            }
+            let (lo, hi) = self.config.delay;
+            let delay = if hi > lo {
+                Duration::from_micros(self.rng.random_range(lo.as_micros() as u64..=hi.as_micros() as u64))
+            } else {
+                lo
+            };
+            self.push(now + delay, Pending::Deliver { to, from, bytes: t.bytes });
+        }
+        if let Some(hook) = self.hook.as_mut() {
+            for e in &events {
+                hook(i, now, e);
+            }
+        }
+        if let Some(at) = wake {
+            let at = at.max(now);
+            if self.wake_at[i] != Some(at) {
+                self.wake_at[i] = Some(at);
+                self.push(at, Pending::Wake { node: i });
+            }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! Who starts out knowing whom. Returned as each node's list of static peers (indices).
+
+use rand::rngs::SmallRng;
+use rand::seq::index;
+use rand::SeedableRng;
+
+/// Each node knows `k` distinct random others (the classic 1000-node / 4-peer tutorial graph).
+/// Edges are directed: being known by someone does not mean knowing them.
+pub fn random_k_out(n: usize, k: usize, seed: u64) -> Vec<Vec<usize>> {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    (0..n)
+        .map(|i| {
+            if n <= 1 {
+                return Vec::new();
+            }
+            let k = k.min(n - 1);
+            // Sample from the n-1 other nodes and skip over ourselves.
+            index::sample(&mut rng, n - 1, k)
+                .into_iter()
+                .map(|j| if j >= i { j + 1 } else { j })
+                .collect()
+        })
+        .collect()
+}
+
+/// Each node knows the next one (and the previous, so the ring survives one dead node).
+pub fn ring(n: usize) -> Vec<Vec<usize>> {
+    (0..n)
+        .map(|i| {
+            let mut peers = vec![(i + 1) % n, (i + n - 1) % n];
+            peers.retain(|&p| p != i);
+            peers.dedup();
+            peers
+        })
+        .collect()
+}
+
+/// Every node knows node 0; node 0 knows everyone.
+pub fn star(n: usize) -> Vec<Vec<usize>> {
+    (0..n)
+        .map(|i| if i == 0 { (1..n).collect() } else { vec![0] })
+        .collect()
+}
+
+/// Everyone knows everyone.
+pub fn full_mesh(n: usize) -> Vec<Vec<usize>> {
+    (0..n).map(|i| (0..n).filter(|&j| j != i).collect()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_k_out_has_k_distinct_others() {
+        for (i, peers) in random_k_out(200, 4, 1).iter().enumerate() {
+            let mut p = peers.clone();
+            p.sort();
+            p.dedup();
+            assert_eq!(p.len(), 4);
+            assert!(!p.contains(&i));
+        }
+    }
+
+    #[test]
+    fn small_topologies_never_list_self() {
+        for n in 1..5 {
+            for (i, peers) in ring(n).iter().chain(star(n).iter()).enumerate() {
+                assert!(!peers.contains(&(i % n)) || n == 1);
+            }
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! The one place that calls bincode. Decoding is always length-checked, memory-limited and
+//! must consume every byte; encoding reports its size so callers can respect the MTU.
+
+use bincode::config::{self, Configuration, Limit};
+use bincode::{Decode, Encode};
+
+use super::DECODE_LIMIT;
+
+type Limited = Configuration<config::LittleEndian, config::Varint, Limit<DECODE_LIMIT>>;
+
+fn limited() -> Limited {
+    config::standard().with_limit::<DECODE_LIMIT>()
+}
+
+/// Why a datagram was refused; each variant is counted separately by the node.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("datagram of {0} bytes is too short for a header")]
+    TooShort(usize),
+    #[error("datagram of {0} bytes is larger than any valid datagram")]
+    TooLong(usize),
+    #[error("bad magic")]
+    BadMagic,
+    #[error("protocol version {0} is not ours")]
+    BadVersion(u8),
+    #[error("datagram from another cluster")]
+    WrongCluster,
+    #[error("malformed body: {0}")]
+    Malformed(String),
+    #[error("{0} trailing bytes after the message")]
+    TrailingBytes(usize),
+    #[error("invalid field: {0}")]
+    Invalid(&'static str),
+}
+
+impl DecodeError {
+    /// Stable counter name so operators can tell junk from misconfigured peers.
+    pub fn counter(&self) -> &'static str {
+        match self {
+            DecodeError::TooShort(_) => "decode_too_short",
+            DecodeError::TooLong(_) => "decode_too_long",
+            DecodeError::BadMagic => "decode_bad_magic",
+            DecodeError::BadVersion(_) => "decode_bad_version",
+            DecodeError::WrongCluster => "decode_wrong_cluster",
+            DecodeError::Malformed(_) => "decode_malformed",
+            DecodeError::TrailingBytes(_) => "decode_trailing_bytes",
+            DecodeError::Invalid(_) => "decode_invalid_field",
+        }
+    }
+}
+
+/// Encoding failures: only size matters, since our own types always encode.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EncodeError {
+    #[error("encoded size {size} exceeds the limit {limit}")]
+    TooLarge { size: usize, limit: usize },
+    #[error("encoding failed: {0}")]
+    Codec(String),
+}
+
+/// Exact encoded size of a value, without allocating; the packer budgets datagrams with it.
+pub fn encoded_len<T: Encode>(value: &T) -> usize {
+    let mut writer = bincode::enc::write::SizeWriter::default();
+    // SizeWriter never fails and our types have no fallible encoders.
+    let _ = bincode::encode_into_writer(value, &mut writer, config::standard());
+    writer.bytes_written
+}
+
+/// Appends the encoding of `value` to `out`.
+pub(crate) fn encode_into<T: Encode>(value: &T, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    bincode::encode_into_std_write(value, out, config::standard())
+        .map(|_| ())
+        .map_err(|e| EncodeError::Codec(e.to_string()))
+}
+
+/// Decodes exactly one value from `bytes` under the memory limit, refusing trailing bytes.
+pub(crate) fn decode_exact<T: Decode<()>>(bytes: &[u8]) -> Result<T, DecodeError> {
+    let (value, used) = bincode::decode_from_slice::<T, _>(bytes, limited())
+        .map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    if used != bytes.len() {
+        return Err(DecodeError::TrailingBytes(bytes.len() - used));
+    }
+    Ok(value)
+}
+
+/// Decodes one value from the front of `bytes`, returning how many bytes it used.
+pub(crate) fn decode_prefix<T: Decode<()>>(bytes: &[u8]) -> Result<(T, usize), DecodeError> {
+    bincode::decode_from_slice::<T, _>(bytes, limited())
+        .map_err(|e| DecodeError::Malformed(e.to_string()))
+}
+
+/// Memory budget for a reassembled status report (much larger than one datagram).
+const STATUS_LIMIT: usize = 64 << 20;
+
+/// Encodes a status report for paging over several datagrams.
+pub fn encode_status(report: &super::StatusReport) -> Result<Vec<u8>, EncodeError> {
+    let mut out = Vec::new();
+    encode_into(report, &mut out)?;
+    Ok(out)
+}
+
+/// Decodes a reassembled status report under its own memory limit, refusing trailing bytes.
+pub fn decode_status(bytes: &[u8]) -> Result<super::StatusReport, DecodeError> {
+    let cfg = config::standard().with_limit::<STATUS_LIMIT>();
+    let (report, used) = bincode::decode_from_slice::<super::StatusReport, _>(bytes, cfg)
+        .map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    if used != bytes.len() {
+        return Err(DecodeError::TrailingBytes(bytes.len() - used));
+    }
+    Ok(report)
+}

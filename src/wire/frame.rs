@@ -1,0 +1,106 @@
+//! Datagram layout: a fixed 14-byte header (magic, protocol version, flags, cluster id)
+//! followed by the body (sender and messages). The header is checked before the body is decoded.
+
+use bincode::{Decode, Encode};
+
+use super::codec::{decode_exact, decode_prefix, encode_into, DecodeError, EncodeError};
+use super::message::{Message, Origin};
+use super::{MAGIC, MAX_DATAGRAM, PROTOCOL_VERSION};
+
+/// Names a cluster on the wire so two clusters sharing a network ignore each other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Encode, Decode)]
+pub struct ClusterId(pub [u8; 8]);
+
+impl ClusterId {
+    /// Derived from the human-readable cluster name, so configs only ever hold the name.
+    pub fn from_name(name: &str) -> Self {
+        let hash = blake3::hash(name.as_bytes());
+        let mut id = [0u8; 8];
+        id.copy_from_slice(&hash.as_bytes()[..8]);
+        ClusterId(id)
+    }
+}
+
+/// The plaintext prefix of every datagram.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct Header {
+    pub magic: [u8; 4],
+    pub version: u8,
+    pub flags: u8,
+    pub cluster: ClusterId,
+}
+
+impl Header {
+    /// Encoded size: every field is fixed-width, so this never varies.
+    pub const LEN: usize = 14;
+
+    /// The header our node stamps on everything it sends.
+    pub fn ours(cluster: ClusterId) -> Self {
+        Header {
+            magic: MAGIC,
+            version: PROTOCOL_VERSION,
+            flags: 0,
+            cluster,
+        }
+    }
+}
+
+/// A decoded datagram: who sent it (nodes say; admin clients don't) and what it carries.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct Datagram {
+    pub sender: Option<Origin>,
+    pub messages: Vec<Message>,
+}
+
+/// Encodes a whole datagram, refusing to exceed `mtu`.
+pub fn encode_datagram(
+    cluster: ClusterId,
+    datagram: &Datagram,
+    mtu: usize,
+) -> Result<Vec<u8>, EncodeError> {
+    let mut out = Vec::with_capacity(mtu.min(MAX_DATAGRAM));
+    encode_into(&Header::ours(cluster), &mut out)?;
+    encode_into(datagram, &mut out)?;
+    if out.len() > mtu {
+        return Err(EncodeError::TooLarge {
+            size: out.len(),
+            limit: mtu,
+        });
+    }
+    Ok(out)
+}
+
+/// Checks length, then the header, then decodes the body under the memory limit and validates
+/// every message. Any failure is a typed error the node counts; nothing here can panic.
+pub fn decode_datagram(cluster: ClusterId, bytes: &[u8]) -> Result<Datagram, DecodeError> {
+    if bytes.len() <= Header::LEN {
+        return Err(DecodeError::TooShort(bytes.len()));
+    }
+    if bytes.len() > MAX_DATAGRAM {
+        return Err(DecodeError::TooLong(bytes.len()));
+    }
+    if bytes[..4] != MAGIC {
+        return Err(DecodeError::BadMagic);
+    }
+    let (header, used) = decode_prefix::<Header>(&bytes[..Header::LEN])?;
+    debug_assert_eq!(used, Header::LEN);
+    if header.version != PROTOCOL_VERSION {
+        return Err(DecodeError::BadVersion(header.version));
+    }
+    if header.cluster != cluster {
+        return Err(DecodeError::WrongCluster);
+    }
+    if header.flags != 0 {
+        return Err(DecodeError::Invalid("unknown header flags"));
+    }
+    let datagram: Datagram = decode_exact(&bytes[Header::LEN..])?;
+    if let Some(sender) = &datagram.sender {
+        if !sender.id.is_valid() {
+            return Err(DecodeError::Invalid("sender id length"));
+        }
+    }
+    for message in &datagram.messages {
+        message.validate()?;
+    }
+    Ok(datagram)
+}

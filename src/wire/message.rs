@@ -1,0 +1,293 @@
+//! Every message a node sends or accepts. A datagram carries one or more of these.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use bincode::{Decode, Encode};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{codec::DecodeError, MAX_ID_LEN, MAX_KEY_LEN, MAX_VALUE_LEN, SYNC_BUCKETS};
+
+/// A node's stable name. Printed everywhere, so it is a short string like `n7003`, not a UUID.
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Encode, Decode, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct NodeId(pub String);
+
+impl NodeId {
+    /// Ids name nodes in logs and tables; empty or huge ids are refused at the wire.
+    pub fn is_valid(&self) -> bool {
+        !self.0.is_empty() && self.0.len() <= MAX_ID_LEN
+    }
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for NodeId {
+    fn from(s: &str) -> Self {
+        NodeId(s.to_string())
+    }
+}
+
+/// Who a piece of state belongs to and where that node can be reached; receiving one is how
+/// nodes learn peers they were never configured with.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Encode, Decode, Serialize, Deserialize)]
+pub struct Origin {
+    pub id: NodeId,
+    pub addr: SocketAddr,
+}
+
+/// One key of an origin's state, stamped with the origin's version counter at the time it was set.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct Entry {
+    pub key: String,
+    pub value: String,
+    pub version: u64,
+}
+
+/// A pushed update: the entries an origin changed in versions `(since, version]`.
+/// `since` lets a receiver tell whether it now holds every version up to `version`.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct Rumor {
+    #[bincode(with_serde)]
+    pub id: Uuid,
+    pub origin: Origin,
+    pub since: u64,
+    pub version: u64,
+    pub ttl: u8,
+    pub hops: u8,
+    pub entries: Vec<Entry>,
+}
+
+/// Anti-entropy step 1: one hash per bucket of the origin table; equal hashes mean nothing to do.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct SyncSummary {
+    pub buckets: Vec<u64>,
+}
+
+/// "I hold this origin up to this version."
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct VersionClaim {
+    pub origin: NodeId,
+    pub version: u64,
+}
+
+/// Anti-entropy step 2: the full version list of the buckets whose hashes differed.
+/// Every origin the sender knows in `buckets` is listed, so absence means "never heard of it".
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
+pub struct SyncDigest {
+    pub buckets: Vec<u8>,
+    pub versions: Vec<VersionClaim>,
+}
+
+/// Anti-entropy step 3: "send me these origins from these versions on".
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct SyncPull {
+    pub wants: Vec<VersionClaim>,
+}
+
+/// Entries of one origin covering versions `(since, upto]`, oldest first, so any prefix of a
+/// backlog is still a valid, gap-free step forward.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct OriginDelta {
+    pub origin: Origin,
+    pub since: u64,
+    pub upto: u64,
+    pub entries: Vec<Entry>,
+}
+
+/// State a peer lacked, sized by the sender to fit one datagram.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct Delta {
+    pub origins: Vec<OriginDelta>,
+}
+
+/// Discovery: "tell me the peers you know". The sender's own origin rides in the datagram.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct JoinRequest {
+    pub want_peers: bool,
+}
+
+/// One page of a peer list; a long list is split over several datagrams.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct PeerList {
+    pub peers: Vec<Origin>,
+}
+
+/// Admin: fetch page `page` of a node's status snapshot identified by `request`.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct StatusRequest {
+    pub request: u64,
+    pub page: u32,
+}
+
+/// Admin: one slice of an encoded [`super::StatusReport`]; the client reassembles `pages` chunks.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct StatusPage {
+    pub request: u64,
+    pub page: u32,
+    pub pages: u32,
+    pub chunk: Vec<u8>,
+}
+
+/// Admin: put a key/value into the receiving node's own state.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct SetRequest {
+    pub request: u64,
+    pub key: String,
+    pub value: String,
+}
+
+/// Admin: the version the set produced, or why it was refused.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct SetReply {
+    pub request: u64,
+    pub version: u64,
+    pub error: Option<String>,
+}
+
+/// Everything that can ride in a datagram.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum Message {
+    Rumor(Rumor),
+    SyncSummary(SyncSummary),
+    SyncDigest(SyncDigest),
+    SyncPull(SyncPull),
+    Delta(Delta),
+    JoinRequest(JoinRequest),
+    PeerList(PeerList),
+    StatusRequest(StatusRequest),
+    StatusPage(StatusPage),
+    SetRequest(SetRequest),
+    SetReply(SetReply),
+}
+
+/// Message type without payload, for per-type counters and metrics labels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MessageKind {
+    Rumor,
+    SyncSummary,
+    SyncDigest,
+    SyncPull,
+    Delta,
+    JoinRequest,
+    PeerList,
+    StatusRequest,
+    StatusPage,
+    SetRequest,
+    SetReply,
+}
+
+impl MessageKind {
+    /// Stable snake_case name used in counters, metrics and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            MessageKind::Rumor => "rumor",
+            MessageKind::SyncSummary => "sync_summary",
+            MessageKind::SyncDigest => "sync_digest",
+            MessageKind::SyncPull => "sync_pull",
+            MessageKind::Delta => "delta",
+            MessageKind::JoinRequest => "join_request",
+            MessageKind::PeerList => "peer_list",
+            MessageKind::StatusRequest => "status_request",
+            MessageKind::StatusPage => "status_page",
+            MessageKind::SetRequest => "set_request",
+            MessageKind::SetReply => "set_reply",
+        }
+    }
+}
+
+impl Message {
+    /// The payload-free type of this message.
+    pub fn kind(&self) -> MessageKind {
+        match self {
+            Message::Rumor(_) => MessageKind::Rumor,
+            Message::SyncSummary(_) => MessageKind::SyncSummary,
+            Message::SyncDigest(_) => MessageKind::SyncDigest,
+            Message::SyncPull(_) => MessageKind::SyncPull,
+            Message::Delta(_) => MessageKind::Delta,
+            Message::JoinRequest(_) => MessageKind::JoinRequest,
+            Message::PeerList(_) => MessageKind::PeerList,
+            Message::StatusRequest(_) => MessageKind::StatusRequest,
+            Message::StatusPage(_) => MessageKind::StatusPage,
+            Message::SetRequest(_) => MessageKind::SetRequest,
+            Message::SetReply(_) => MessageKind::SetReply,
+        }
+    }
+
+    /// Field checks a well-formed decode cannot express: lengths and version ranges.
+    /// Run on every received message so the core only ever sees sane values.
+    pub fn validate(&self) -> Result<(), DecodeError> {
+        match self {
+            Message::Rumor(r) => {
+                check_origin(&r.origin)?;
+                check_range(r.since, r.version, &r.entries)
+            }
+            Message::SyncSummary(s) if s.buckets.len() != SYNC_BUCKETS => {
+                Err(DecodeError::Invalid("summary bucket count"))
+            }
+            Message::SyncDigest(d) => {
+                if d.buckets.iter().any(|b| usize::from(*b) >= SYNC_BUCKETS) {
+                    return Err(DecodeError::Invalid("digest bucket index"));
+                }
+                d.versions.iter().try_for_each(|c| check_id(&c.origin))
+            }
+            Message::SyncPull(p) => p.wants.iter().try_for_each(|c| check_id(&c.origin)),
+            Message::Delta(d) => d.origins.iter().try_for_each(|o| {
+                check_origin(&o.origin)?;
+                check_range(o.since, o.upto, &o.entries)
+            }),
+            Message::PeerList(p) => p.peers.iter().try_for_each(check_origin),
+            Message::SetRequest(s) => check_key_value(&s.key, &s.value),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn check_id(id: &NodeId) -> Result<(), DecodeError> {
+    if id.is_valid() {
+        Ok(())
+    } else {
+        Err(DecodeError::Invalid("node id length"))
+    }
+}
+
+fn check_origin(o: &Origin) -> Result<(), DecodeError> {
+    check_id(&o.id)?;
+    if o.addr.port() == 0 || o.addr.ip().is_unspecified() || o.addr.ip().is_multicast() {
+        return Err(DecodeError::Invalid("origin address"));
+    }
+    Ok(())
+}
+
+fn check_key_value(key: &str, value: &str) -> Result<(), DecodeError> {
+    if key.is_empty() || key.len() > MAX_KEY_LEN {
+        return Err(DecodeError::Invalid("key length"));
+    }
+    if value.len() > MAX_VALUE_LEN {
+        return Err(DecodeError::Invalid("value length"));
+    }
+    Ok(())
+}
+
+/// Entries must lie inside the claimed version range and be sorted, oldest first.
+fn check_range(since: u64, upto: u64, entries: &[Entry]) -> Result<(), DecodeError> {
+    if since >= upto {
+        return Err(DecodeError::Invalid("empty version range"));
+    }
+    let mut last = since;
+    for e in entries {
+        check_key_value(&e.key, &e.value)?;
+        if e.version <= last || e.version > upto {
+            return Err(DecodeError::Invalid("entry version outside range"));
+        }
+        last = e.version;
+    }
+    Ok(())
+}

@@ -1,0 +1,87 @@
+//! Batching: packs many messages bound for one peer into as few datagrams as the MTU allows.
+
+use super::codec::{encode_into, encoded_len, EncodeError};
+use super::frame::{ClusterId, Header};
+use super::message::{Message, Origin};
+
+/// At most this many messages per datagram, so the count prefix is always one varint byte.
+const MAX_MESSAGES: usize = 250;
+
+/// Builds datagrams for one sender. The header and sender prefix are encoded once.
+#[derive(Clone, Debug)]
+pub struct Packer {
+    mtu: usize,
+    prefix: Vec<u8>,
+}
+
+impl Packer {
+    /// A packer stamping `sender` (None for admin clients) on every datagram.
+    pub fn new(cluster: ClusterId, sender: Option<Origin>, mtu: usize) -> Self {
+        let mut prefix = Vec::with_capacity(64);
+        // Our own header and origin always encode; an error here would be a bug in bincode.
+        let _ = encode_into(&Header::ours(cluster), &mut prefix);
+        let _ = encode_into(&sender, &mut prefix);
+        Packer { mtu, prefix }
+    }
+
+    /// The datagram size limit this packer respects.
+    pub fn mtu(&self) -> usize {
+        self.mtu
+    }
+
+    /// Largest single message that still fits in one datagram; producers size their
+    /// digests, deltas and pages with it.
+    pub fn budget(&self) -> usize {
+        self.mtu.saturating_sub(self.prefix.len() + 1)
+    }
+
+    /// Encodes a single-message datagram (admin clients and tests).
+    pub fn single(&self, message: &Message) -> Result<Vec<u8>, EncodeError> {
+        let mut out = self.pack(std::slice::from_ref(message))?;
+        match out.len() {
+            1 => Ok(out.remove(0)),
+            _ => Err(EncodeError::TooLarge {
+                size: encoded_len(message),
+                limit: self.budget(),
+            }),
+        }
+    }
+
+    /// Packs `messages` in order into datagrams no larger than the MTU. A message that alone
+    /// exceeds the budget is an error (producers must bound what they build); the datagrams
+    /// packed so far are discarded with it, because sending a partial batch would hide the bug.
+    pub fn pack(&self, messages: &[Message]) -> Result<Vec<Vec<u8>>, EncodeError> {
+        let mut datagrams = Vec::new();
+        let mut body: Vec<u8> = Vec::new();
+        let mut count = 0usize;
+        let budget = self.budget();
+        for message in messages {
+            let len = encoded_len(message);
+            if len > budget {
+                return Err(EncodeError::TooLarge { size: len, limit: budget });
+            }
+            if count == MAX_MESSAGES || body.len() + len > budget {
+                datagrams.push(self.finish(&body, count)?);
+                body.clear();
+                count = 0;
+            }
+            encode_into(message, &mut body)?;
+            count += 1;
+        }
+        if count > 0 {
+            datagrams.push(self.finish(&body, count)?);
+        }
+        Ok(datagrams)
+    }
+
+    /// Header + sender + message count + messages: the same bytes `encode_datagram` would give
+    /// for a [`super::Datagram`], built without re-encoding every message.
+    fn finish(&self, body: &[u8], count: usize) -> Result<Vec<u8>, EncodeError> {
+        let mut out = Vec::with_capacity(self.prefix.len() + 1 + body.len());
+        out.extend_from_slice(&self.prefix);
+        encode_into(&(count as u64), &mut out)?;
+        out.extend_from_slice(body);
+        debug_assert!(out.len() <= self.mtu);
+        Ok(out)
+    }
+}

@@ -1,0 +1,52 @@
+//! The status snapshot a node serves to `gossip status`. Its serde field names are the public
+//! JSON contract (`id`, `addr`, `version`, `book`, `peers`, `known`, `counters`): extend, never rename.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use bincode::{Decode, Encode};
+use serde::{Deserialize, Serialize};
+
+/// Everything `gossip status` shows about one node.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct StatusReport {
+    pub id: String,
+    pub addr: SocketAddr,
+    pub version: u64,
+    pub book: Option<String>,
+    pub uptime_ms: u64,
+    pub fanout: String,
+    pub ttl: u8,
+    pub peers: Vec<PeerStatus>,
+    pub known: Vec<KnownOrigin>,
+    pub counters: BTreeMap<String, u64>,
+}
+
+/// One entry of the node's peer set.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct PeerStatus {
+    pub addr: SocketAddr,
+    pub id: Option<String>,
+    /// `static`, `bootstrap` or `learned`: why this peer is in the set.
+    pub source: String,
+    /// Milliseconds since a datagram from this peer arrived, if ever.
+    pub last_heard_ms: Option<u64>,
+}
+
+/// What this node holds of one origin's state.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct KnownOrigin {
+    pub origin: String,
+    pub addr: SocketAddr,
+    pub version: u64,
+    pub book: Option<String>,
+    /// Milliseconds since this node last learned something new from that origin.
+    pub age_ms: u64,
+    /// Hops the newest information travelled as a rumor (0 for our own state or a sync).
+    pub hops: u8,
+    /// How the newest information arrived: `self`, `rumor` or `sync`.
+    pub route: String,
+    /// The peer that told us, if it was not the origin itself.
+    pub via: Option<SocketAddr>,
+    pub values: BTreeMap<String, String>,
+}
