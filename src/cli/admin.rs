@@ -1,0 +1,62 @@
+//! `gossip status` and `gossip set`.
+
+use std::process::ExitCode;
+
+use crate::runtime::client::AdminClient;
+use crate::wire::ClusterId;
+
+use super::render::render_status;
+use super::AdminArgs;
+
+async fn client(args: &AdminArgs) -> Result<AdminClient, ExitCode> {
+    AdminClient::new(args.addr, ClusterId::from_name(&args.cluster), args.per_try())
+        .await
+        .map_err(|e| {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        })
+}
+
+pub async fn status(args: &AdminArgs, json: bool) -> ExitCode {
+    let client = match client(args).await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match client.status().await {
+        Ok(report) => {
+            if json {
+                match serde_json::to_string_pretty(&report) {
+                    Ok(s) => println!("{s}"),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            } else {
+                print!("{}", render_status(&report));
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub async fn set(args: &AdminArgs, key: &str, value: &str) -> ExitCode {
+    let client = match client(args).await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match client.set(key, value).await {
+        Ok(version) => {
+            println!("{} set {key}={value:?} at version {version}", args.addr);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

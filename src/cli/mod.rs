@@ -1,0 +1,82 @@
+//! The `gossip` command line. Flag names and JSON fields here are a public contract.
+
+mod admin;
+mod node;
+mod render;
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{parse_addr, NodeArgs};
+
+/// A peer-to-peer gossip node: rumor-mongering, push-pull anti-entropy and discovery over UDP.
+#[derive(Parser, Debug)]
+#[command(name = "gossip", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by commands that talk to a running node.
+#[derive(clap::Args, Debug, Clone)]
+pub struct AdminArgs {
+    /// The node's address (bare port = 127.0.0.1).
+    #[arg(value_parser = parse_addr)]
+    pub addr: SocketAddr,
+    /// Cluster name the node runs in.
+    #[arg(long, env = "GOSSIP_CLUSTER", default_value = "gossip")]
+    pub cluster: String,
+    /// Milliseconds to wait for each answer before retrying (5 tries).
+    #[arg(long, default_value_t = 300)]
+    pub timeout_ms: u64,
+}
+
+impl AdminArgs {
+    fn per_try(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms.max(1))
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a node.
+    Node(NodeArgs),
+    /// Show a running node's view of the cluster.
+    Status {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// Print JSON (fields documented in the README) instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put a key/value into a running node's own state; it spreads from there.
+    Set {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// Key (`book` replaces the favorite book until the next re-draw).
+        key: String,
+        /// Value.
+        value: String,
+    },
+}
+
+/// Runs the parsed command; the exit code follows the README (2 = bad configuration).
+pub fn run(cli: Cli) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Node(args) => node::run(args).await,
+            Command::Status { admin, json } => admin::status(&admin, json).await,
+            Command::Set { admin, key, value } => admin::set(&admin, &key, &value).await,
+        }
+    })
+}

@@ -1,0 +1,104 @@
+//! Human-readable status tables.
+
+use std::fmt::Write;
+
+use comfy_table::{presets, Table};
+
+use crate::wire::StatusReport;
+
+/// `1.2s`, `3m04s`, `2h05m`: short enough for narrow tmux panes.
+pub fn age(ms: u64) -> String {
+    let s = ms / 1000;
+    match s {
+        0..=59 => format!("{}.{}s", s, (ms % 1000) / 100),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+fn bytes(n: u64) -> String {
+    match n {
+        0..=9_999 => format!("{n} B"),
+        10_000..=9_999_999 => format!("{:.1} KB", n as f64 / 1e3),
+        _ => format!("{:.1} MB", n as f64 / 1e6),
+    }
+}
+
+/// The whole `gossip status` screen.
+pub fn render_status(r: &StatusReport) -> String {
+    let mut out = String::new();
+    let book = r.book.as_deref().map_or("no book".to_string(), |b| format!("reading {b:?}"));
+    let _ = writeln!(
+        out,
+        "{} at {} — {} (v{}), up {}, fanout {}, ttl {}",
+        r.id,
+        r.addr,
+        book,
+        r.version,
+        age(r.uptime_ms),
+        r.fanout,
+        r.ttl
+    );
+
+    let mut peers = Table::new();
+    peers.load_style(presets::UTF8_HORIZONTAL_ONLY);
+    peers.set_header(["peer", "id", "source", "last heard"]);
+    for p in &r.peers {
+        peers.add_row([
+            p.addr.to_string(),
+            p.id.clone().unwrap_or_else(|| "?".into()),
+            p.source.clone(),
+            p.last_heard_ms.map_or("never".into(), |ms| format!("{} ago", age(ms))),
+        ]);
+    }
+    let _ = writeln!(out, "\nPEERS ({})\n{peers}", r.peers.len());
+
+    let mut known = Table::new();
+    known.load_style(presets::UTF8_HORIZONTAL_ONLY);
+    known.set_header(["origin", "book", "version", "changed", "how", "via", "other keys"]);
+    for k in &r.known {
+        let how = match k.route.as_str() {
+            "rumor" => format!("rumor, {} hop{}", k.hops, if k.hops == 1 { "" } else { "s" }),
+            other => other.to_string(),
+        };
+        let others: Vec<String> = k
+            .values
+            .iter()
+            .filter(|(key, _)| key.as_str() != "book")
+            .map(|(key, v)| format!("{key}={v}"))
+            .collect();
+        known.add_row([
+            k.origin.clone(),
+            k.book.clone().unwrap_or_default(),
+            format!("v{}", k.version),
+            format!("{} ago", age(k.age_ms)),
+            how,
+            k.via.map(|v| v.to_string()).unwrap_or_else(|| "direct".into()),
+            others.join(" "),
+        ]);
+    }
+    let _ = writeln!(out, "\nKNOWN ({})\n{known}", r.known.len());
+
+    let c = |name: &str| r.counters.get(name).copied().unwrap_or(0);
+    let _ = writeln!(
+        out,
+        "\nTRAFFIC  in {} datagrams ({}), out {} datagrams ({})\n\
+         RUMORS   originated {}, received {}, relayed {}, duplicates dropped {}\n\
+         SYNC     anti-entropy exchanges {} started / {} served, deltas applied {}\n\
+         ERRORS   decode {}, fault-dropped {}",
+        c("datagrams_in"),
+        bytes(c("bytes_in")),
+        c("datagrams_out"),
+        bytes(c("bytes_out")),
+        c("rumors_originated"),
+        c("rumors_received"),
+        c("rumors_relayed"),
+        c("duplicates"),
+        c("anti_entropy_exchanges"),
+        c("anti_entropy_served"),
+        c("deltas_applied"),
+        c("decode_errors"),
+        c("fault_dropped"),
+    );
+    out
+}

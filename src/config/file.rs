@@ -1,0 +1,189 @@
+//! The TOML file model. Unknown keys are errors; values are checked while parsing so a bad one
+//! is reported with its line.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::core::Fanout;
+use crate::runtime::log::LogFormat;
+use crate::wire::{MAX_DATAGRAM, MIN_MTU};
+
+use super::addr::{parse_addr, parse_delay};
+
+/// An address as written in TOML: `"127.0.0.1:7001"`, `"7001"` or `7001`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "AddrRepr")]
+pub struct Addr(pub SocketAddr);
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum AddrRepr {
+    Port(u16),
+    Text(String),
+}
+
+impl TryFrom<AddrRepr> for Addr {
+    type Error = String;
+    fn try_from(r: AddrRepr) -> Result<Self, String> {
+        match r {
+            AddrRepr::Port(p) => Ok(Addr(SocketAddr::from(([127, 0, 0, 1], p)))),
+            AddrRepr::Text(s) => parse_addr(&s).map(Addr),
+        }
+    }
+}
+
+/// Fanout as written in TOML: `3`, `"auto"` or `"all"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "FanoutRepr")]
+pub struct FanoutValue(pub Fanout);
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum FanoutRepr {
+    Count(usize),
+    Text(String),
+}
+
+impl TryFrom<FanoutRepr> for FanoutValue {
+    type Error = String;
+    fn try_from(r: FanoutRepr) -> Result<Self, String> {
+        match r {
+            FanoutRepr::Count(n) => n.to_string().parse().map(FanoutValue),
+            FanoutRepr::Text(s) => s.parse().map(FanoutValue),
+        }
+    }
+}
+
+/// A probability in [0, 1].
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(try_from = "f64")]
+pub struct Probability(pub f64);
+
+impl TryFrom<f64> for Probability {
+    type Error = String;
+    fn try_from(p: f64) -> Result<Self, String> {
+        if (0.0..=1.0).contains(&p) {
+            Ok(Probability(p))
+        } else {
+            Err(format!("{p} is not a probability between 0 and 1"))
+        }
+    }
+}
+
+/// A delay range as written in TOML: `20` or `"10..50"` (milliseconds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "DelayRepr")]
+pub struct Delay(pub Duration, pub Duration);
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum DelayRepr {
+    Millis(u64),
+    Text(String),
+}
+
+impl TryFrom<DelayRepr> for Delay {
+    type Error = String;
+    fn try_from(r: DelayRepr) -> Result<Self, String> {
+        match r {
+            DelayRepr::Millis(ms) => Ok(Delay(Duration::from_millis(ms), Duration::from_millis(ms))),
+            DelayRepr::Text(s) => parse_delay(&s).map(|(a, b)| Delay(a, b)),
+        }
+    }
+}
+
+/// An MTU within what we can honour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "usize")]
+pub struct Mtu(pub usize);
+
+impl TryFrom<usize> for Mtu {
+    type Error = String;
+    fn try_from(m: usize) -> Result<Self, String> {
+        if (MIN_MTU..=MAX_DATAGRAM).contains(&m) {
+            Ok(Mtu(m))
+        } else {
+            Err(format!("mtu {m} is outside {MIN_MTU}..={MAX_DATAGRAM}"))
+        }
+    }
+}
+
+/// One node's TOML file. Every field is optional; flags and environment override it.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Node id shown everywhere (default `n<port>`).
+    pub id: Option<String>,
+    /// Address to bind (a bare port means 127.0.0.1).
+    pub bind: Option<Addr>,
+    /// Cluster name; nodes only talk within one cluster.
+    pub cluster: Option<String>,
+    /// Static peers, always kept.
+    #[serde(default)]
+    pub peers: Vec<Addr>,
+    /// Bootstrap peers to ask for their peer lists at start.
+    #[serde(default)]
+    pub bootstrap: Vec<Addr>,
+    pub fanout: Option<FanoutValue>,
+    pub ttl: Option<u8>,
+    pub anti_entropy_ms: Option<u64>,
+    pub resample_secs: Option<f64>,
+    pub books: Option<PathBuf>,
+    pub drop_rate: Option<Probability>,
+    pub delay_ms: Option<Delay>,
+    pub mtu: Option<Mtu>,
+    pub max_peers: Option<usize>,
+    pub log: Option<LogFormat>,
+    pub seed: Option<u64>,
+}
+
+impl FileConfig {
+    /// Reads and parses `path`; the error names the file, line and key.
+    pub fn load(path: &Path) -> Result<FileConfig, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        Self::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// Parses TOML text.
+    pub fn parse(text: &str) -> Result<FileConfig, String> {
+        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_file_parses() {
+        let cfg = FileConfig::parse(
+            r#"
+            id = "n7000"
+            bind = 7000
+            peers = ["127.0.0.1:7001", 7002]
+            fanout = "all"
+            drop_rate = 0.3
+            delay_ms = "5..20"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(cfg.bind, Some(Addr("127.0.0.1:7000".parse().unwrap())));
+        assert_eq!(cfg.peers.len(), 2);
+        assert_eq!(cfg.fanout, Some(FanoutValue(Fanout::All)));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_line_and_key() {
+        let err = FileConfig::parse("id = \"a\"\nfanoutt = 3\n").unwrap_err();
+        assert!(err.contains("line 2"), "{err}");
+        assert!(err.contains("fanoutt"), "{err}");
+        let err = FileConfig::parse("\n\ndrop_rate = 1.5\n").unwrap_err();
+        assert!(err.contains("line 3") && err.contains("probability"), "{err}");
+        let err = FileConfig::parse("peers = [\"nowhere\"]\n").unwrap_err();
+        assert!(err.contains("line 1") && err.contains("not an address"), "{err}");
+    }
+}

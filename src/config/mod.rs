@@ -1,0 +1,13 @@
+//! Node configuration: one TOML file per node, every option also a flag or `GOSSIP_*`
+//! environment variable (flags win over the environment, both over the file). Errors name the
+//! file, line and key, and the CLI exits with code 2.
+
+mod addr;
+mod books;
+mod file;
+mod resolve;
+
+pub use addr::{parse_addr, parse_delay};
+pub use books::{load_books, BOOKS_EMBEDDED};
+pub use file::FileConfig;
+pub use resolve::{resolve, ConfigError, NodeArgs, NodeSettings};

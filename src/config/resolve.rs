@@ -1,0 +1,221 @@
+//! Merging flags, environment and file into the settings a node runs with.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::core::{Fanout, FaultConfig, NodeConfig};
+use crate::runtime::log::LogFormat;
+use crate::wire::{ClusterId, NodeId, DEFAULT_MTU, MAX_DATAGRAM, MIN_MTU};
+
+use super::addr::{parse_addr, parse_delay};
+use super::file::FileConfig;
+
+/// `gossip node` options. Each has a `GOSSIP_*` environment variable; flags win over it and
+/// both win over the TOML file.
+#[derive(Args, Clone, Debug, Default)]
+pub struct NodeArgs {
+    /// Node TOML file (see config/).
+    #[arg(long, short, env = "GOSSIP_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Node id (default: n<port>).
+    #[arg(long, env = "GOSSIP_ID")]
+    pub id: Option<String>,
+    /// Port to listen on at 127.0.0.1 (shorthand for --bind 127.0.0.1:PORT).
+    #[arg(long, short, env = "GOSSIP_PORT")]
+    pub port: Option<u16>,
+    /// Address to listen on.
+    #[arg(long, env = "GOSSIP_BIND", value_parser = parse_addr)]
+    pub bind: Option<SocketAddr>,
+    /// Cluster name: nodes only talk within one cluster.
+    #[arg(long, env = "GOSSIP_CLUSTER")]
+    pub cluster: Option<String>,
+    /// Static peer (repeatable; bare port = 127.0.0.1).
+    #[arg(long = "peer", env = "GOSSIP_PEERS", value_delimiter = ',', value_parser = parse_addr)]
+    pub peers: Vec<SocketAddr>,
+    /// Peer to ask for its peer list at start (repeatable; bare port = 127.0.0.1).
+    #[arg(long, env = "GOSSIP_BOOTSTRAP", value_delimiter = ',', value_parser = parse_addr)]
+    pub bootstrap: Vec<SocketAddr>,
+    /// Peers each rumor is pushed to: a number, `auto` (ln N + 3) or `all` (flood).
+    #[arg(long, env = "GOSSIP_FANOUT")]
+    pub fanout: Option<Fanout>,
+    /// Rumor hop limit (default: sized for the cluster, log2 N + 2).
+    #[arg(long, env = "GOSSIP_TTL")]
+    pub ttl: Option<u8>,
+    /// Anti-entropy interval in milliseconds (jittered ±25%).
+    #[arg(long, env = "GOSSIP_ANTI_ENTROPY_MS")]
+    pub anti_entropy_ms: Option<u64>,
+    /// Seconds between favorite-book re-draws (jittered ±25%; 0 = never).
+    #[arg(long, env = "GOSSIP_RESAMPLE_SECS")]
+    pub resample_secs: Option<f64>,
+    /// Book titles, one per line (default: ./books.txt, else the built-in list).
+    #[arg(long, env = "GOSSIP_BOOKS")]
+    pub books: Option<PathBuf>,
+    /// Probability of dropping each outgoing datagram (fault injection).
+    #[arg(long, env = "GOSSIP_DROP_RATE")]
+    pub drop_rate: Option<f64>,
+    /// Delay each outgoing datagram by MS or MIN..MAX milliseconds (fault injection).
+    #[arg(long, env = "GOSSIP_DELAY_MS", value_parser = parse_delay)]
+    pub delay_ms: Option<(Duration, Duration)>,
+    /// Largest datagram to send, in bytes.
+    #[arg(long, env = "GOSSIP_MTU")]
+    pub mtu: Option<usize>,
+    /// Bound on peers learned through gossip.
+    #[arg(long, env = "GOSSIP_MAX_PEERS")]
+    pub max_peers: Option<usize>,
+    /// Log format.
+    #[arg(long, env = "GOSSIP_LOG", value_enum)]
+    pub log: Option<LogFormat>,
+    /// RNG seed, for reproducible runs (default: random).
+    #[arg(long, env = "GOSSIP_SEED")]
+    pub seed: Option<u64>,
+}
+
+/// Everything needed to start a node.
+#[derive(Clone, Debug)]
+pub struct NodeSettings {
+    pub bind: SocketAddr,
+    pub node: NodeConfig,
+    pub books: Option<PathBuf>,
+    pub log: LogFormat,
+    pub seed: Option<u64>,
+    pub config_path: Option<PathBuf>,
+    pub cluster_name: String,
+}
+
+/// A configuration problem: the message says where (file and line, or which flag).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// Merges `args` over `file` over defaults and checks the result.
+pub fn resolve(args: &NodeArgs, file: &FileConfig) -> Result<NodeSettings, ConfigError> {
+    let err = |m: String| ConfigError(m);
+    let bind = match (args.bind, args.port) {
+        (Some(b), _) => b,
+        (None, Some(p)) => SocketAddr::from(([127, 0, 0, 1], p)),
+        (None, None) => file.bind.map(|a| a.0).ok_or_else(|| {
+            err("no address to listen on: give --port PORT, --bind ADDR or `bind` in the config file".into())
+        })?,
+    };
+    let id = args
+        .id
+        .clone()
+        .or_else(|| file.id.clone())
+        .unwrap_or_else(|| format!("n{}", bind.port()));
+    let id = NodeId(id);
+    if !id.is_valid() {
+        return Err(err(format!("node id `{id}` must be 1..=64 bytes")));
+    }
+    let advertise = if bind.ip().is_unspecified() {
+        let ip = if bind.is_ipv6() {
+            std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST)
+        } else {
+            std::net::IpAddr::from(std::net::Ipv4Addr::LOCALHOST)
+        };
+        SocketAddr::new(ip, bind.port())
+    } else {
+        bind
+    };
+    let cluster_name = args
+        .cluster
+        .clone()
+        .or_else(|| file.cluster.clone())
+        .unwrap_or_else(|| "gossip".into());
+    let mut node = NodeConfig::new(id, advertise);
+    node.cluster = ClusterId::from_name(&cluster_name);
+    node.static_peers = pick_list(&args.peers, file.peers.iter().map(|a| a.0).collect());
+    node.bootstrap = pick_list(&args.bootstrap, file.bootstrap.iter().map(|a| a.0).collect());
+    if let Some(f) = args.fanout.or(file.fanout.map(|f| f.0)) {
+        node.fanout = f;
+    }
+    node.ttl = args.ttl.or(file.ttl);
+    if let Some(ms) = args.anti_entropy_ms.or(file.anti_entropy_ms) {
+        if ms < 10 {
+            return Err(err(format!("anti-entropy interval {ms} ms is below the 10 ms minimum")));
+        }
+        node.anti_entropy = Duration::from_millis(ms);
+    }
+    if let Some(secs) = args.resample_secs.or(file.resample_secs) {
+        if !secs.is_finite() || secs < 0.0 {
+            return Err(err(format!("resample interval {secs} s must be 0 (never) or positive")));
+        }
+        node.resample = (secs > 0.0).then(|| Duration::from_secs_f64(secs));
+    }
+    let drop_rate = args.drop_rate.or(file.drop_rate.map(|p| p.0)).unwrap_or(0.0);
+    if !(0.0..=1.0).contains(&drop_rate) {
+        return Err(err(format!("--drop-rate {drop_rate} is not a probability between 0 and 1")));
+    }
+    let delay = args
+        .delay_ms
+        .or(file.delay_ms.map(|d| (d.0, d.1)))
+        .unwrap_or((Duration::ZERO, Duration::ZERO));
+    node.fault = FaultConfig { drop_rate, delay };
+    let mtu = args.mtu.or(file.mtu.map(|m| m.0)).unwrap_or(DEFAULT_MTU);
+    if !(MIN_MTU..=MAX_DATAGRAM).contains(&mtu) {
+        return Err(err(format!("--mtu {mtu} is outside {MIN_MTU}..={MAX_DATAGRAM}")));
+    }
+    node.mtu = mtu;
+    if let Some(max) = args.max_peers.or(file.max_peers) {
+        node.max_peers = max;
+    }
+    Ok(NodeSettings {
+        bind,
+        node,
+        books: args.books.clone().or_else(|| file.books.clone()),
+        log: args.log.or(file.log).unwrap_or(LogFormat::Pretty),
+        seed: args.seed.or(file.seed),
+        config_path: args.config.clone(),
+        cluster_name,
+    })
+}
+
+/// Flags replace the file's list rather than adding to it, like every other option.
+fn pick_list(flags: &[SocketAddr], file: Vec<SocketAddr>) -> Vec<SocketAddr> {
+    if flags.is_empty() {
+        file
+    } else {
+        flags.to_vec()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> NodeArgs {
+        NodeArgs::default()
+    }
+
+    #[test]
+    fn flags_win_over_the_file_and_the_file_over_defaults() {
+        let file = FileConfig::parse("bind = 7000\nfanout = 2\nttl = 5\npeers = [7001]\n").unwrap();
+        let mut a = args();
+        a.ttl = Some(9);
+        let s = resolve(&a, &file).unwrap();
+        assert_eq!(s.node.id.0, "n7000");
+        assert_eq!(s.node.fanout, Fanout::Count(2));
+        assert_eq!(s.node.ttl, Some(9));
+        assert_eq!(s.node.static_peers, vec!["127.0.0.1:7001".parse().unwrap()]);
+        assert_eq!(s.node.anti_entropy, Duration::from_millis(1000));
+    }
+
+    #[test]
+    fn a_node_needs_an_address_and_sane_values() {
+        assert!(resolve(&args(), &FileConfig::default()).is_err());
+        let mut a = args();
+        a.port = Some(7000);
+        a.drop_rate = Some(2.0);
+        assert!(resolve(&a, &FileConfig::default()).is_err());
+    }
+
+    #[test]
+    fn wildcard_binds_advertise_loopback() {
+        let mut a = args();
+        a.bind = Some("0.0.0.0:7005".parse().unwrap());
+        let s = resolve(&a, &FileConfig::default()).unwrap();
+        assert_eq!(s.node.addr, "127.0.0.1:7005".parse().unwrap());
+    }
+}

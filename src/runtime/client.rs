@@ -1,0 +1,169 @@
+//! The admin client behind `gossip status` and `gossip set`: request/response datagrams with
+//! retries, since UDP may lose either half.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use rand::RngExt;
+use tokio::net::UdpSocket;
+use tokio::time::timeout;
+
+use crate::wire::{
+    decode_datagram, decode_status, ClusterId, DecodeError, Message, Packer, SetRequest,
+    StatusReport, StatusRequest, MAX_DATAGRAM,
+};
+
+/// Why an admin request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("no answer from {0} (is a node running there, in the same cluster?)")]
+    NoAnswer(SocketAddr),
+    #[error("network error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("bad reply: {0}")]
+    BadReply(#[from] DecodeError),
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// Tries per request (each waits `per_try`).
+const TRIES: usize = 5;
+
+/// Talks to one node.
+pub struct AdminClient {
+    target: SocketAddr,
+    socket: UdpSocket,
+    packer: Packer,
+    cluster: ClusterId,
+    per_try: Duration,
+}
+
+impl AdminClient {
+    /// A client for the node at `target` in `cluster`, waiting `per_try` for each answer.
+    pub async fn new(
+        target: SocketAddr,
+        cluster: ClusterId,
+        per_try: Duration,
+    ) -> Result<Self, ClientError> {
+        let local: SocketAddr = if target.is_ipv6() {
+            "[::]:0".parse().map_err(|_| ClientError::NoAnswer(target))?
+        } else {
+            "0.0.0.0:0".parse().map_err(|_| ClientError::NoAnswer(target))?
+        };
+        let socket = UdpSocket::bind(local).await?;
+        Ok(AdminClient {
+            target,
+            socket,
+            packer: Packer::new(cluster, None, MAX_DATAGRAM),
+            cluster,
+            per_try,
+        })
+    }
+
+    async fn send(&self, message: &Message) -> Result<(), ClientError> {
+        let bytes = self
+            .packer
+            .single(message)
+            .map_err(|e| ClientError::Refused(e.to_string()))?;
+        self.socket.send_to(&bytes, self.target).await?;
+        Ok(())
+    }
+
+    /// Waits up to `per_try` for replies, giving each decoded message to `on_message`
+    /// until it returns true.
+    async fn receive(&self, mut on_message: impl FnMut(Message) -> bool) -> Result<bool, ClientError> {
+        let mut buf = vec![0u8; MAX_DATAGRAM + 1];
+        let deadline = tokio::time::Instant::now() + self.per_try;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let Ok(received) = timeout(left, self.socket.recv_from(&mut buf)).await else {
+                return Ok(false);
+            };
+            let (len, from) = received?;
+            if from != self.target {
+                continue;
+            }
+            let Ok(datagram) = decode_datagram(self.cluster, &buf[..len]) else {
+                continue;
+            };
+            for message in datagram.messages {
+                if on_message(message) {
+                    return Ok(true);
+                }
+            }
+        }
+    }
+
+    /// Fetches the node's full status, reassembling as many pages as it takes.
+    pub async fn status(&self) -> Result<StatusReport, ClientError> {
+        let request: u64 = rand::rng().random();
+        let mut pages: Vec<Option<Vec<u8>>> = Vec::new();
+        for _ in 0..TRIES {
+            let missing: Vec<u32> = if pages.is_empty() {
+                vec![0]
+            } else {
+                (0..pages.len() as u32)
+                    .filter(|&i| pages[i as usize].is_none())
+                    .collect()
+            };
+            for page in &missing {
+                self.send(&Message::StatusRequest(StatusRequest {
+                    request,
+                    page: *page,
+                }))
+                .await?;
+            }
+            self.receive(|m| {
+                if let Message::StatusPage(p) = m {
+                    if p.request != request || p.pages == 0 || p.page >= p.pages {
+                        return false;
+                    }
+                    if pages.is_empty() {
+                        pages = vec![None; p.pages as usize];
+                    }
+                    if let Some(slot) = pages.get_mut(p.page as usize) {
+                        *slot = Some(p.chunk);
+                    }
+                    // Once page 0 told us the count, ask for the rest without waiting longer.
+                    return pages.iter().all(Option::is_some) || missing == [0];
+                }
+                false
+            })
+            .await?;
+            if !pages.is_empty() && pages.iter().all(Option::is_some) {
+                let bytes: Vec<u8> = pages.into_iter().flatten().flatten().collect();
+                return Ok(decode_status(&bytes)?);
+            }
+        }
+        Err(ClientError::NoAnswer(self.target))
+    }
+
+    /// Sets `key` to `value` on the node; returns the version it produced.
+    pub async fn set(&self, key: &str, value: &str) -> Result<u64, ClientError> {
+        let request: u64 = rand::rng().random();
+        let message = Message::SetRequest(SetRequest {
+            request,
+            key: key.into(),
+            value: value.into(),
+        });
+        for _ in 0..TRIES {
+            self.send(&message).await?;
+            let mut result = None;
+            self.receive(|m| match m {
+                Message::SetReply(r) if r.request == request => {
+                    result = Some(r);
+                    true
+                }
+                _ => false,
+            })
+            .await?;
+            if let Some(reply) = result {
+                return match reply.error {
+                    None => Ok(reply.version),
+                    Some(e) => Err(ClientError::Refused(e)),
+                };
+            }
+        }
+        Err(ClientError::NoAnswer(self.target))
+    }
+}

@@ -1,0 +1,168 @@
+//! The event loop around one node: receive (draining every datagram already queued, so replies
+//! batch), fire timers, send, and hand events to a sink. Commands from the process (set,
+//! inspect, shutdown) arrive on a channel.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::core::{Event, Node, SetError, Time};
+use crate::wire::MAX_DATAGRAM;
+
+/// Datagrams handled per wake-up before sending, so a flood cannot starve timers or sends.
+const RECV_BATCH: usize = 64;
+
+type Inspect = Box<dyn FnOnce(&Node, Time) + Send>;
+
+/// What the process can ask of a running node.
+pub enum Command {
+    /// Set one of the node's own keys.
+    Set {
+        key: String,
+        value: String,
+        reply: oneshot::Sender<Result<u64, SetError>>,
+    },
+    /// Run a closure against the node's state (status, UI, tests, benchmarks).
+    Inspect(Inspect),
+    /// Stop the loop.
+    Shutdown,
+}
+
+/// A running node: its address, a command channel and the task.
+pub struct NodeHandle {
+    pub addr: SocketAddr,
+    commands: mpsc::UnboundedSender<Command>,
+    task: JoinHandle<()>,
+}
+
+impl NodeHandle {
+    /// Sets a key on the node; None if the node has stopped.
+    pub async fn set(&self, key: &str, value: &str) -> Option<Result<u64, SetError>> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Set {
+                key: key.into(),
+                value: value.into(),
+                reply,
+            })
+            .ok()?;
+        rx.await.ok()
+    }
+
+    /// Computes something from the node's state; None if the node has stopped.
+    pub async fn inspect<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Node, Time) -> T + Send + 'static,
+    ) -> Option<T> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Inspect(Box::new(move |node, now| {
+                let _ = tx.send(f(node, now));
+            })))
+            .ok()?;
+        rx.await.ok()
+    }
+
+    /// Asks the node to stop and waits for it.
+    pub async fn shutdown(self) {
+        let _ = self.commands.send(Command::Shutdown);
+        let _ = self.task.await;
+    }
+
+    /// Kills the task at once, as SIGKILL would a process: nothing is sent on the way out.
+    pub fn abort(self) {
+        self.task.abort();
+    }
+
+    /// The sender for commands (for the CLI's signal handling).
+    pub fn commands(&self) -> mpsc::UnboundedSender<Command> {
+        self.commands.clone()
+    }
+
+    /// Waits for the node's loop to end.
+    pub async fn join(self) {
+        let _ = self.task.await;
+    }
+}
+
+/// Starts `node` on `socket` as a tokio task. `epoch` is the instant the node's `Time::ZERO`
+/// refers to; `sink` receives every event.
+pub fn spawn(
+    node: Node,
+    socket: UdpSocket,
+    epoch: Instant,
+    sink: impl FnMut(&Node, Time, Event) + Send + 'static,
+) -> NodeHandle {
+    let addr = socket.local_addr().unwrap_or_else(|_| node.addr());
+    let (commands, rx) = mpsc::unbounded_channel();
+    let task = tokio::spawn(run(node, Arc::new(socket), epoch, rx, sink));
+    NodeHandle {
+        addr,
+        commands,
+        task,
+    }
+}
+
+fn now(epoch: Instant) -> Time {
+    Time::from(epoch.elapsed())
+}
+
+async fn run(
+    mut node: Node,
+    socket: Arc<UdpSocket>,
+    epoch: Instant,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    mut sink: impl FnMut(&Node, Time, Event),
+) {
+    let mut buf = vec![0u8; MAX_DATAGRAM + 1];
+    loop {
+        let deadline = node
+            .next_timeout()
+            .map(|t| epoch + Duration::from_micros(t.as_micros()))
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        tokio::select! {
+            received = socket.recv_from(&mut buf) => {
+                if let Ok((len, from)) = received {
+                    node.handle_datagram(now(epoch), from, &buf[..len]);
+                    for _ in 1..RECV_BATCH {
+                        match socket.try_recv_from(&mut buf) {
+                            Ok((len, from)) => node.handle_datagram(now(epoch), from, &buf[..len]),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                // Receive errors on UDP (e.g. ICMP echoes of an earlier send) are transient.
+            }
+            _ = tokio::time::sleep_until(deadline.into()) => {
+                node.handle_timeout(now(epoch));
+            }
+            command = commands.recv() => match command {
+                Some(Command::Set { key, value, reply }) => {
+                    let _ = reply.send(node.set(now(epoch), &key, &value));
+                }
+                Some(Command::Inspect(f)) => f(&node, now(epoch)),
+                Some(Command::Shutdown) | None => {
+                    flush(&mut node, &socket, epoch).await;
+                    return;
+                }
+            },
+        }
+        flush(&mut node, &socket, epoch).await;
+        while let Some(event) = node.poll_event() {
+            sink(&node, now(epoch), event);
+        }
+    }
+}
+
+async fn flush(node: &mut Node, socket: &UdpSocket, epoch: Instant) {
+    let t = now(epoch);
+    while let Some(transmit) = node.poll_transmit(t) {
+        // A send can fail (unreachable address family, full buffer): UDP is lossy anyway and
+        // anti-entropy repairs it, so the loop carries on.
+        let _ = socket.send_to(&transmit.bytes, transmit.to).await;
+    }
+}

@@ -1,0 +1,142 @@
+//! Turning core events into log lines people read in a terminal pane, e.g.
+//! `learned "Dune" from n7003 v12 via 127.0.0.1:7002 (hops 2)`.
+
+use std::time::Duration;
+
+use tracing::{debug, info, warn};
+use tracing_subscriber::EnvFilter;
+
+use crate::core::{Event, Node, Route, Time};
+
+/// Output format of the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable, colored on a terminal.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Installs the global subscriber; `RUST_LOG` overrides the default `info` level.
+pub fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        // Pretty lines carry just the sentence; the structured fields are for JSON consumers.
+        LogFormat::Pretty => builder
+            .with_target(false)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .fmt_fields(tracing_subscriber::fmt::format::debug_fn(|w, field, value| {
+                if field.name() == "message" {
+                    write!(w, "{value:?}")
+                } else {
+                    Ok(())
+                }
+            }))
+            .compact()
+            .try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+/// How a value is shown in log lines: the book in quotes, other keys as `key=value`.
+pub fn describe(key: &str, value: &str) -> String {
+    if key == "book" {
+        format!("{value:?}")
+    } else {
+        format!("{key}={value}")
+    }
+}
+
+/// Logs core events, summarising bad datagrams at most once per interval so a junk flood
+/// cannot flood the log too.
+pub struct EventLogger {
+    bad_since_report: u64,
+    last_report: Option<Time>,
+    every: Duration,
+}
+
+impl Default for EventLogger {
+    fn default() -> Self {
+        EventLogger {
+            bad_since_report: 0,
+            last_report: None,
+            every: Duration::from_secs(5),
+        }
+    }
+}
+
+impl EventLogger {
+    /// Logs one event.
+    pub fn log(&mut self, node: &Node, now: Time, event: Event) {
+        match event {
+            Event::Learned {
+                origin,
+                key,
+                value,
+                version,
+                via,
+                route,
+            } => {
+                let how = match route {
+                    Route::Rumor { hops } => format!("hops {hops}"),
+                    Route::Sync => "anti-entropy".to_string(),
+                    Route::Own => "self".to_string(),
+                };
+                info!(
+                    origin = %origin, key = %key, version, via = %via, route = route.name(),
+                    "learned {} from {origin} v{version} via {via} ({how})",
+                    describe(&key, &value)
+                );
+            }
+            Event::Originated {
+                key,
+                value,
+                version,
+                pushed_to,
+            } => {
+                let what = if key == "book" { "now reading" } else { "set" };
+                info!(
+                    key = %key, version, pushed_to,
+                    "{what} {} (v{version}), pushed to {pushed_to} peers",
+                    describe(&key, &value)
+                );
+            }
+            Event::Relayed {
+                origin,
+                version,
+                to,
+                ttl,
+            } => debug!("relayed {origin} v{version} to {to} peers (ttl {ttl})"),
+            Event::Duplicate {
+                origin,
+                version,
+                from,
+            } => debug!("duplicate {origin} v{version} from {from} dropped"),
+            Event::PeerAdded { addr, id, source } => {
+                let id = id.map(|i| i.0).unwrap_or_else(|| "?".into());
+                info!(peer = %addr, "new peer {id} at {addr} ({})", source.name());
+            }
+            Event::BadDatagram { from, error } => {
+                self.bad_since_report += 1;
+                let due = self
+                    .last_report
+                    .is_none_or(|at| now.since(at) >= self.every);
+                if due {
+                    warn!(
+                        from = %from,
+                        "dropped {} bad datagram(s) in the last {}s (latest from {from}: {error}); {} in total",
+                        self.bad_since_report,
+                        self.every.as_secs(),
+                        node.counters().decode_errors
+                    );
+                    self.bad_since_report = 0;
+                    self.last_report = Some(now);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! The tokio runtime: owns the UDP socket, the clock and the timers, and drives the sans-io
+//! [`crate::core::Node`]. Also the admin client used by `gossip status` and `gossip set`.
+
+pub mod client;
+pub mod local;
+mod driver;
+pub mod log;
+mod socket;
+
+pub use driver::{spawn, Command, NodeHandle};
+pub use socket::{bind_udp, BindError};

@@ -1,0 +1,250 @@
+//! The wire contract: round-trips, MTU limits, and hostile bytes never panic.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use gossip::wire::*;
+use proptest::prelude::*;
+use uuid::Uuid;
+
+fn cluster() -> ClusterId {
+    ClusterId::from_name("gossip")
+}
+
+fn origin() -> Origin {
+    Origin {
+        id: NodeId::from("n7003"),
+        addr: "127.0.0.1:7003".parse().unwrap(),
+    }
+}
+
+fn entry(v: u64) -> Entry {
+    Entry {
+        key: "book".into(),
+        value: "Dune".into(),
+        version: v,
+    }
+}
+
+fn typical_rumor() -> Rumor {
+    Rumor {
+        id: Uuid::from_u128(0x0123_4567_89ab_4def_8123_4567_89ab_cdef),
+        origin: origin(),
+        since: 11,
+        version: 12,
+        ttl: 8,
+        hops: 2,
+        entries: vec![entry(12)],
+    }
+}
+
+fn one_of_each() -> Vec<Message> {
+    let report = StatusReport {
+        id: "n1".into(),
+        addr: "127.0.0.1:1".parse().unwrap(),
+        version: 3,
+        book: Some("Emma".into()),
+        uptime_ms: 5,
+        fanout: "auto (3)".into(),
+        ttl: 4,
+        peers: vec![],
+        known: vec![],
+        counters: BTreeMap::new(),
+    };
+    vec![
+        Message::Rumor(typical_rumor()),
+        Message::SyncSummary(SyncSummary {
+            buckets: (0..SYNC_BUCKETS as u64).collect(),
+        }),
+        Message::SyncDigest(SyncDigest {
+            buckets: vec![1, 7],
+            versions: vec![VersionClaim {
+                origin: "n1".into(),
+                version: 9,
+            }],
+        }),
+        Message::SyncPull(SyncPull {
+            wants: vec![VersionClaim {
+                origin: "n2".into(),
+                version: 0,
+            }],
+        }),
+        Message::Delta(Delta {
+            origins: vec![OriginDelta {
+                origin: origin(),
+                since: 3,
+                upto: 12,
+                entries: vec![entry(12)],
+            }],
+        }),
+        Message::JoinRequest(JoinRequest { want_peers: true }),
+        Message::PeerList(PeerList {
+            peers: vec![origin()],
+        }),
+        Message::StatusRequest(StatusRequest { request: 77, page: 1 }),
+        Message::StatusPage(StatusPage {
+            request: 77,
+            page: 0,
+            pages: 1,
+            chunk: encode_status(&report).unwrap(),
+        }),
+        Message::SetRequest(SetRequest {
+            request: 5,
+            key: "color".into(),
+            value: "blue".into(),
+        }),
+        Message::SetReply(SetReply {
+            request: 5,
+            version: 13,
+            error: None,
+        }),
+    ]
+}
+
+#[test]
+fn every_message_type_round_trips() {
+    let packer = Packer::new(cluster(), Some(origin()), DEFAULT_MTU);
+    for message in one_of_each() {
+        let bytes = packer.single(&message).unwrap();
+        assert!(bytes.len() <= DEFAULT_MTU);
+        let decoded = decode_datagram(cluster(), &bytes).unwrap();
+        assert_eq!(decoded.sender, Some(origin()));
+        assert_eq!(decoded.messages, vec![message.clone()], "{:?}", message.kind());
+        // The packer's fast path produces exactly what the plain encoder does.
+        let plain = encode_datagram(
+            cluster(),
+            &Datagram {
+                sender: Some(origin()),
+                messages: vec![message],
+            },
+            DEFAULT_MTU,
+        )
+        .unwrap();
+        assert_eq!(plain, bytes);
+    }
+}
+
+#[test]
+fn a_typical_rumor_has_a_pinned_size() {
+    // Rumor 48 = tag 1 + uuid 17 + origin 14 (id 6, IPv4 address 8) + since, version, ttl,
+    // hops 4 + one entry 12. Datagram 78 = header 14 + sender 15 + count 1 + rumor 48.
+    // A change here is a wire-format change: bump PROTOCOL_VERSION and update the README.
+    let packer = Packer::new(cluster(), Some(origin()), DEFAULT_MTU);
+    let bytes = packer.single(&Message::Rumor(typical_rumor())).unwrap();
+    assert_eq!(encoded_len(&Message::Rumor(typical_rumor())), 48);
+    assert_eq!(bytes.len(), 78);
+}
+
+#[test]
+fn many_messages_pack_into_mtu_sized_datagrams_in_order() {
+    let packer = Packer::new(cluster(), Some(origin()), DEFAULT_MTU);
+    let rumors: Vec<Message> = (0..200).map(|_| Message::Rumor(typical_rumor())).collect();
+    let datagrams = packer.pack(&rumors).unwrap();
+    assert!(datagrams.len() > 1 && datagrams.len() <= 200 / 10, "batching should pack ~25 per datagram");
+    let mut back = Vec::new();
+    for d in &datagrams {
+        assert!(d.len() <= DEFAULT_MTU);
+        back.extend(decode_datagram(cluster(), d).unwrap().messages);
+    }
+    assert_eq!(back, rumors);
+}
+
+#[test]
+fn encoding_refuses_to_exceed_the_mtu() {
+    let packer = Packer::new(cluster(), Some(origin()), 600);
+    let huge = Message::PeerList(PeerList {
+        peers: vec![origin(); 100],
+    });
+    assert!(matches!(packer.pack(&[huge.clone()]), Err(EncodeError::TooLarge { .. })));
+    let plain = Datagram {
+        sender: None,
+        messages: vec![huge],
+    };
+    assert!(matches!(encode_datagram(cluster(), &plain, 600), Err(EncodeError::TooLarge { .. })));
+}
+
+#[test]
+fn foreign_and_malformed_datagrams_get_typed_errors() {
+    let packer = Packer::new(cluster(), Some(origin()), DEFAULT_MTU);
+    let good = packer.single(&Message::Rumor(typical_rumor())).unwrap();
+    assert_eq!(decode_datagram(cluster(), &[]), Err(DecodeError::TooShort(0)));
+    assert_eq!(decode_datagram(cluster(), &good[..1]), Err(DecodeError::TooShort(1)));
+    let mut bad = good.clone();
+    bad[0] ^= 0xff;
+    assert_eq!(decode_datagram(cluster(), &bad), Err(DecodeError::BadMagic));
+    let mut bad = good.clone();
+    bad[4] = 99;
+    assert_eq!(decode_datagram(cluster(), &bad), Err(DecodeError::BadVersion(99)));
+    assert_eq!(
+        decode_datagram(ClusterId::from_name("other"), &good),
+        Err(DecodeError::WrongCluster)
+    );
+    let mut trailing = good.clone();
+    trailing.push(0);
+    assert_eq!(decode_datagram(cluster(), &trailing), Err(DecodeError::TrailingBytes(1)));
+    assert!(matches!(
+        decode_datagram(cluster(), &good[..good.len() - 1]),
+        Err(DecodeError::Malformed(_))
+    ));
+    let big = vec![0u8; MAX_DATAGRAM + 1];
+    assert_eq!(decode_datagram(cluster(), &big), Err(DecodeError::TooLong(MAX_DATAGRAM + 1)));
+}
+
+#[test]
+fn a_forged_length_prefix_fails_fast_instead_of_allocating() {
+    // Header, no sender, then a message count claiming 2^42 messages.
+    let packer = Packer::new(cluster(), None, DEFAULT_MTU);
+    let mut bytes = packer.single(&Message::JoinRequest(JoinRequest { want_peers: true })).unwrap();
+    bytes.truncate(Header::LEN + 1);
+    bytes.extend_from_slice(&[0xfd, 0, 0, 0, 0, 0, 0x04, 0, 0]);
+    assert!(matches!(decode_datagram(cluster(), &bytes), Err(DecodeError::Malformed(_))));
+}
+
+#[test]
+fn well_formed_but_absurd_fields_are_refused() {
+    let packer = Packer::new(cluster(), Some(origin()), DEFAULT_MTU);
+    let mut r = typical_rumor();
+    r.entries[0].version = 99; // outside (since, version]
+    let bytes = packer.single(&Message::Rumor(r)).unwrap();
+    assert!(matches!(decode_datagram(cluster(), &bytes), Err(DecodeError::Invalid(_))));
+    let summary = Message::SyncSummary(SyncSummary { buckets: vec![1, 2, 3] });
+    let bytes = packer.single(&summary).unwrap();
+    assert!(matches!(decode_datagram(cluster(), &bytes), Err(DecodeError::Invalid(_))));
+    let mut o = origin();
+    o.addr = SocketAddr::from(([0, 0, 0, 0], 7000));
+    let bytes = packer.single(&Message::PeerList(PeerList { peers: vec![o] })).unwrap();
+    assert!(matches!(decode_datagram(cluster(), &bytes), Err(DecodeError::Invalid(_))));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..1600)) {
+        let _ = decode_datagram(cluster(), &bytes);
+    }
+
+    #[test]
+    fn arbitrary_bodies_behind_a_valid_header_never_panic(body in proptest::collection::vec(any::<u8>(), 0..1400)) {
+        let mut bytes = Packer::new(cluster(), None, DEFAULT_MTU)
+            .single(&Message::JoinRequest(JoinRequest { want_peers: true }))
+            .unwrap();
+        bytes.truncate(Header::LEN);
+        bytes.extend_from_slice(&body);
+        let _ = decode_datagram(cluster(), &bytes);
+    }
+
+    #[test]
+    fn every_truncation_and_bit_flip_of_a_valid_datagram_is_handled(
+        index in 0usize..11, cut in 0usize..2000, flip in 0usize..2000, bit in 0u8..8
+    ) {
+        let message = one_of_each()[index].clone();
+        let bytes = Packer::new(cluster(), Some(origin()), DEFAULT_MTU).single(&message).unwrap();
+        let cut = cut % bytes.len();
+        prop_assert!(decode_datagram(cluster(), &bytes[..cut]).is_err());
+        let mut flipped = bytes.clone();
+        let i = flip % flipped.len();
+        flipped[i] ^= 1 << bit;
+        let _ = decode_datagram(cluster(), &flipped);
+    }
+}
