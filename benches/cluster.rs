@@ -1,1 +1,226 @@
-fn main() {}
+//! Real-UDP cluster benchmark: N nodes in one process on 127.0.0.1, all bootstrapped from
+//! node 0, default settings (books are not re-drawn during the run, so each update is one
+//! clean measurement).
+//!
+//!   cargo bench --bench cluster                          # N = 100 and N = 1000
+//!   GOSSIP_BENCH_NODES=100 GOSSIP_BENCH_UPDATES=20 cargo bench --bench cluster
+//!
+//! Reports: time until every node knows every node, time for one update to reach every node
+//! (median and worst of several), coverage, and datagrams and bytes per node per update.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use gossip::core::{Event, NodeConfig, Time};
+use gossip::runtime::{bind_udp, spawn, NodeHandle};
+use gossip::wire::{MessageKind, NodeId};
+
+#[derive(Default)]
+struct Probe {
+    know_all: AtomicUsize,
+    know_all_last_us: AtomicU64,
+    target: Mutex<Option<(NodeId, u64, u64)>>,
+    holders: AtomicUsize,
+    holders_last_us: AtomicU64,
+}
+
+struct Totals {
+    datagrams: u64,
+    bytes: u64,
+    rumor_msgs: u64,
+    rumor_bytes: u64,
+}
+
+async fn totals(nodes: &[NodeHandle]) -> Totals {
+    let mut t = Totals {
+        datagrams: 0,
+        bytes: 0,
+        rumor_msgs: 0,
+        rumor_bytes: 0,
+    };
+    for n in nodes {
+        if let Some((d, b, rm, rb)) = n
+            .inspect(|node, _| {
+                let c = node.counters();
+                (
+                    c.datagrams_out,
+                    c.bytes_out,
+                    c.messages_out
+                        .get(&MessageKind::Rumor)
+                        .copied()
+                        .unwrap_or(0),
+                    c.message_bytes_out
+                        .get(&MessageKind::Rumor)
+                        .copied()
+                        .unwrap_or(0),
+                )
+            })
+            .await
+        {
+            t.datagrams += d;
+            t.bytes += b;
+            t.rumor_msgs += rm;
+            t.rumor_bytes += rb;
+        }
+    }
+    t
+}
+
+fn start(n: usize, epoch: Instant, probe: Arc<Probe>) -> Vec<NodeHandle> {
+    let mut nodes: Vec<NodeHandle> = Vec::with_capacity(n);
+    for i in 0..n {
+        let socket = bind_udp("127.0.0.1:0".parse().expect("addr")).expect("bind");
+        let addr = socket.local_addr().expect("local addr");
+        let mut config = NodeConfig::new(NodeId::from(format!("n{}", addr.port())), addr);
+        config.resample = None;
+        if i > 0 {
+            config.bootstrap = vec![nodes[0].addr];
+        }
+        let node = gossip::core::Node::new(
+            config,
+            vec!["Dune".into()],
+            Time::from(epoch.elapsed()),
+            i as u64,
+        );
+        let probe = probe.clone();
+        let mut knows_all = false;
+        let mut counted_seq = 0u64;
+        nodes.push(spawn(node, socket, epoch, move |node, now, event| {
+            if !knows_all && node.store().len() >= n {
+                knows_all = true;
+                probe.know_all.fetch_add(1, Ordering::SeqCst);
+                probe
+                    .know_all_last_us
+                    .fetch_max(now.as_micros(), Ordering::SeqCst);
+            }
+            if let Event::Learned {
+                origin, version, ..
+            } = &event
+            {
+                let target = probe.target.lock().ok().and_then(|t| t.clone());
+                if let Some((id, v, seq)) = target {
+                    if *origin == id && *version >= v && counted_seq != seq {
+                        counted_seq = seq;
+                        probe.holders.fetch_add(1, Ordering::SeqCst);
+                        probe
+                            .holders_last_us
+                            .fetch_max(now.as_micros(), Ordering::SeqCst);
+                    }
+                }
+            }
+        }));
+    }
+    nodes
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+async fn run(n: usize, updates: usize) {
+    let probe = Arc::new(Probe::default());
+    let epoch = Instant::now();
+    let nodes = start(n, epoch, probe.clone());
+    let started = epoch.elapsed();
+    let limit = Instant::now() + Duration::from_secs(60);
+    let verbose = std::env::var_os("GOSSIP_BENCH_VERBOSE").is_some();
+    let mut last_print = Instant::now();
+    while probe.know_all.load(Ordering::SeqCst) < n && Instant::now() < limit {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        if verbose && last_print.elapsed() >= Duration::from_millis(250) {
+            last_print = Instant::now();
+            eprintln!(
+                "  {:>5} ms: {} of {n} nodes know all",
+                epoch.elapsed().as_millis(),
+                probe.know_all.load(Ordering::SeqCst)
+            );
+        }
+    }
+    let knew = probe.know_all.load(Ordering::SeqCst);
+    let all_ms = probe.know_all_last_us.load(Ordering::SeqCst) as f64 / 1000.0;
+    println!(
+        "N={n}: started {n} nodes in {:.0} ms; all know all: {knew}/{n} nodes, last at {all_ms:.0} ms after the first node started",
+        started.as_secs_f64() * 1000.0
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let mut times = Vec::new();
+    let mut coverage = Vec::new();
+    let (mut dg, mut by, mut rm, mut rb) = (0u64, 0u64, 0u64, 0u64);
+    for u in 0..updates {
+        let target = &nodes[(u * 37 + 1) % n];
+        let (id, next) = target
+            .inspect(|node, _| (node.id().clone(), node.store().own().watermark + 1))
+            .await
+            .expect("node alive");
+        probe.holders.store(1, Ordering::SeqCst);
+        probe.holders_last_us.store(0, Ordering::SeqCst);
+        *probe.target.lock().expect("lock") = Some((id, next, u as u64 + 1));
+        let before = totals(&nodes).await;
+        let t_set = epoch.elapsed().as_micros() as u64;
+        target
+            .set("book", &format!("Update {u}"))
+            .await
+            .expect("alive")
+            .expect("set");
+        let limit = Instant::now() + Duration::from_secs(5);
+        while probe.holders.load(Ordering::SeqCst) < n && Instant::now() < limit {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let held = probe.holders.load(Ordering::SeqCst);
+        let ms = probe
+            .holders_last_us
+            .load(Ordering::SeqCst)
+            .saturating_sub(t_set) as f64
+            / 1000.0;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let after = totals(&nodes).await;
+        dg += after.datagrams - before.datagrams;
+        by += after.bytes - before.bytes;
+        rm += after.rumor_msgs - before.rumor_msgs;
+        rb += after.rumor_bytes - before.rumor_bytes;
+        times.push(ms);
+        coverage.push(held as f64 * 100.0 / n as f64);
+    }
+    let per = (updates * n) as f64;
+    let worst = times.iter().cloned().fold(0.0, f64::max);
+    let min_cov = coverage.iter().cloned().fold(100.0, f64::min);
+    println!(
+        "N={n}: update -> all: median {:.1} ms, worst {:.1} ms over {updates} updates; coverage min {:.1}%",
+        median(&mut times.clone()),
+        worst,
+        min_cov
+    );
+    println!(
+        "N={n}: per node per update: {:.2} rumor messages ({:.0} B of rumors); all traffic in the 300 ms window incl. background anti-entropy: {:.2} datagrams, {:.0} B",
+        rm as f64 / per,
+        rb as f64 / per,
+        dg as f64 / per,
+        by as f64 / per
+    );
+    for node in nodes {
+        node.shutdown().await;
+    }
+}
+
+fn main() {
+    let sizes: Vec<usize> = std::env::var("GOSSIP_BENCH_NODES")
+        .unwrap_or_else(|_| "100,1000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let updates: usize = std::env::var("GOSSIP_BENCH_UPDATES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    for n in sizes {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(run(n, updates));
+    }
+}

@@ -2,9 +2,9 @@
 //! anti-entropy repairs what was lost, all over connectionless UDP on a sans-io core that the
 //! tokio runtime and the in-process simulator drive alike.
 
+pub mod cli;
 pub mod config;
 pub mod core;
 pub mod runtime;
-pub mod wire;
 pub mod sim;
-pub mod cli;
+pub mod wire;

@@ -6,10 +6,17 @@ use gossip::core::{Fanout, Time};
 use gossip::sim::{self, topology, NetConfig};
 
 fn books() -> Vec<String> {
-    ["Dune", "Emma", "Ulysses", "Beloved", "Middlemarch", "Persuasion"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+    [
+        "Dune",
+        "Emma",
+        "Ulysses",
+        "Beloved",
+        "Middlemarch",
+        "Persuasion",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
 }
 
 #[test]
@@ -19,7 +26,10 @@ fn three_nodes_on_a_line_converge() {
     let at = net.run_until_true(Time::from_millis(10_000), Duration::from_millis(10), |n| {
         n.converged()
     });
-    assert!(at.is_some(), "3 nodes did not converge in 10 s of virtual time");
+    assert!(
+        at.is_some(),
+        "3 nodes did not converge in 10 s of virtual time"
+    );
 }
 
 #[test]
@@ -36,7 +46,10 @@ fn a_thousand_nodes_on_a_random_4_peer_graph_reach_everyone() {
         s.holders(&origin, version) == n
     });
     let at = at.expect("update did not reach all 1000 nodes");
-    println!("update reached 1000/1000 at {:?}", at - Time::from_millis(5_000));
+    println!(
+        "update reached 1000/1000 at {:?}",
+        at - Time::from_millis(5_000)
+    );
 }
 
 #[test]
@@ -51,7 +64,10 @@ fn thirty_percent_drop_on_every_node_still_converges() {
     let at = net.run_until_true(Time::from_millis(60_000), Duration::from_millis(50), |n| {
         n.converged()
     });
-    assert!(at.is_some(), "30% drop on every node: no convergence in 60 s");
+    assert!(
+        at.is_some(),
+        "30% drop on every node: no convergence in 60 s"
+    );
     // And a later change still reaches every node despite the losses.
     let version = net.set(17, "color", "blue").expect("set");
     let origin = sim::sim_id(17);
@@ -61,7 +77,10 @@ fn thirty_percent_drop_on_every_node_still_converges() {
     });
     assert!(reached.is_some(), "update lost under 30% drop");
     for node in net.nodes().flatten() {
-        let held = node.store().get(&origin).and_then(|s| s.values.get("color").cloned());
+        let held = node
+            .store()
+            .get(&origin)
+            .and_then(|s| s.values.get("color").cloned());
         assert_eq!(held.map(|v| v.value), Some("blue".to_string()));
     }
 }

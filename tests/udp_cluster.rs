@@ -5,8 +5,10 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use gossip::core::{Fanout, NodeConfig};
+use gossip::runtime::client::AdminClient;
 use gossip::runtime::local::{start_local_node, wait_until};
 use gossip::runtime::NodeHandle;
+use gossip::wire::{encode_status, ClusterId, DEFAULT_MTU};
 
 fn books() -> Vec<String> {
     gossip::config::load_books(None).expect("books")
@@ -20,7 +22,11 @@ async fn views(nodes: &[NodeHandle]) -> Vec<HashMap<String, String>> {
             .inspect(|node, _| {
                 node.store()
                     .origins()
-                    .filter_map(|(id, s)| s.values.get("book").map(|b| (id.0.clone(), b.value.clone())))
+                    .filter_map(|(id, s)| {
+                        s.values
+                            .get("book")
+                            .map(|b| (id.to_string(), b.value.clone()))
+                    })
                     .collect::<HashMap<_, _>>()
             })
             .await
@@ -83,7 +89,9 @@ async fn three_nodes_converge_over_udp() {
         async move {
             first
                 .inspect(move |n, _| {
-                    n.store().get(&id.as_str().into()).and_then(|s| s.values.get("color").cloned())
+                    n.store()
+                        .get(&id.as_str().into())
+                        .and_then(|s| s.values.get("color").cloned())
                 })
                 .await
                 .flatten()
@@ -116,6 +124,18 @@ async fn thirty_nodes_from_one_bootstrap_learn_all_thirty_books() {
         let peers = n.inspect(|node, _| node.peers().len()).await.unwrap();
         assert_eq!(peers, 29, "every node should know every other as a peer");
     }
+    // The status of a 30-node view does not fit one datagram: it must arrive paged, complete.
+    let client = AdminClient::new(
+        nodes[0].addr,
+        ClusterId::from_name("gossip"),
+        Duration::from_millis(300),
+    )
+    .await
+    .unwrap();
+    let report = client.status().await.expect("status");
+    assert_eq!(report.known.len(), 30);
+    assert_eq!(report.peers.len(), 29);
+    assert!(encode_status(&report).unwrap().len() > 2 * DEFAULT_MTU);
     for n in nodes {
         n.shutdown().await;
     }
@@ -141,7 +161,10 @@ async fn thirty_percent_drop_on_every_node_still_converges() {
     let dropped: u64 = {
         let mut sum = 0;
         for n in &nodes {
-            sum += n.inspect(|node, _| node.counters().fault_dropped).await.unwrap();
+            sum += n
+                .inspect(|node, _| node.counters().fault_dropped)
+                .await
+                .unwrap();
         }
         sum
     };
@@ -172,19 +195,29 @@ async fn a_node_killed_mid_run_does_not_stop_the_others() {
     // Kill the bootstrap node itself, as SIGKILL would: no goodbye.
     nodes.remove(0).abort();
     for (i, n) in nodes.iter().enumerate() {
-        n.set("book", &format!("After the Fall {i}")).await.unwrap().unwrap();
+        n.set("book", &format!("After the Fall {i}"))
+            .await
+            .unwrap()
+            .unwrap();
     }
-    let took = wait_until(Duration::from_secs(30), Duration::from_millis(20), || async {
-        let views = views(&nodes).await;
-        views.iter().all(|v| {
-            (0..nodes.len()).all(|i| {
-                let id = format!("n{}", nodes[i].addr.port());
-                v.get(&id) == Some(&format!("After the Fall {i}"))
+    let took = wait_until(
+        Duration::from_secs(30),
+        Duration::from_millis(20),
+        || async {
+            let views = views(&nodes).await;
+            views.iter().all(|v| {
+                (0..nodes.len()).all(|i| {
+                    let id = format!("n{}", nodes[i].addr.port());
+                    v.get(&id) == Some(&format!("After the Fall {i}"))
+                })
             })
-        })
-    })
+        },
+    )
     .await;
-    assert!(took.is_some(), "survivors stopped spreading news after a kill");
+    assert!(
+        took.is_some(),
+        "survivors stopped spreading news after a kill"
+    );
     for n in nodes {
         n.shutdown().await;
     }

@@ -81,7 +81,10 @@ fn one_of_each() -> Vec<Message> {
         Message::PeerList(PeerList {
             peers: vec![origin()],
         }),
-        Message::StatusRequest(StatusRequest { request: 77, page: 1 }),
+        Message::StatusRequest(StatusRequest {
+            request: 77,
+            page: 1,
+        }),
         Message::StatusPage(StatusPage {
             request: 77,
             page: 0,
@@ -109,7 +112,12 @@ fn every_message_type_round_trips() {
         assert!(bytes.len() <= DEFAULT_MTU);
         let decoded = decode_datagram(cluster(), &bytes).unwrap();
         assert_eq!(decoded.sender, Some(origin()));
-        assert_eq!(decoded.messages, vec![message.clone()], "{:?}", message.kind());
+        assert_eq!(
+            decoded.messages,
+            vec![message.clone()],
+            "{:?}",
+            message.kind()
+        );
         // The packer's fast path produces exactly what the plain encoder does.
         let plain = encode_datagram(
             cluster(),
@@ -140,7 +148,10 @@ fn many_messages_pack_into_mtu_sized_datagrams_in_order() {
     let packer = Packer::new(cluster(), Some(origin()), DEFAULT_MTU);
     let rumors: Vec<Message> = (0..200).map(|_| Message::Rumor(typical_rumor())).collect();
     let datagrams = packer.pack(&rumors).unwrap();
-    assert!(datagrams.len() > 1 && datagrams.len() <= 200 / 10, "batching should pack ~25 per datagram");
+    assert!(
+        datagrams.len() > 1 && datagrams.len() <= 200 / 10,
+        "batching should pack ~25 per datagram"
+    );
     let mut back = Vec::new();
     for d in &datagrams {
         assert!(d.len() <= DEFAULT_MTU);
@@ -155,49 +166,75 @@ fn encoding_refuses_to_exceed_the_mtu() {
     let huge = Message::PeerList(PeerList {
         peers: vec![origin(); 100],
     });
-    assert!(matches!(packer.pack(&[huge.clone()]), Err(EncodeError::TooLarge { .. })));
+    assert!(matches!(
+        packer.pack(std::slice::from_ref(&huge)),
+        Err(EncodeError::TooLarge { .. })
+    ));
     let plain = Datagram {
         sender: None,
         messages: vec![huge],
     };
-    assert!(matches!(encode_datagram(cluster(), &plain, 600), Err(EncodeError::TooLarge { .. })));
+    assert!(matches!(
+        encode_datagram(cluster(), &plain, 600),
+        Err(EncodeError::TooLarge { .. })
+    ));
 }
 
 #[test]
 fn foreign_and_malformed_datagrams_get_typed_errors() {
     let packer = Packer::new(cluster(), Some(origin()), DEFAULT_MTU);
     let good = packer.single(&Message::Rumor(typical_rumor())).unwrap();
-    assert_eq!(decode_datagram(cluster(), &[]), Err(DecodeError::TooShort(0)));
-    assert_eq!(decode_datagram(cluster(), &good[..1]), Err(DecodeError::TooShort(1)));
+    assert_eq!(
+        decode_datagram(cluster(), &[]),
+        Err(DecodeError::TooShort(0))
+    );
+    assert_eq!(
+        decode_datagram(cluster(), &good[..1]),
+        Err(DecodeError::TooShort(1))
+    );
     let mut bad = good.clone();
     bad[0] ^= 0xff;
     assert_eq!(decode_datagram(cluster(), &bad), Err(DecodeError::BadMagic));
     let mut bad = good.clone();
     bad[4] = 99;
-    assert_eq!(decode_datagram(cluster(), &bad), Err(DecodeError::BadVersion(99)));
+    assert_eq!(
+        decode_datagram(cluster(), &bad),
+        Err(DecodeError::BadVersion(99))
+    );
     assert_eq!(
         decode_datagram(ClusterId::from_name("other"), &good),
         Err(DecodeError::WrongCluster)
     );
     let mut trailing = good.clone();
     trailing.push(0);
-    assert_eq!(decode_datagram(cluster(), &trailing), Err(DecodeError::TrailingBytes(1)));
+    assert_eq!(
+        decode_datagram(cluster(), &trailing),
+        Err(DecodeError::TrailingBytes(1))
+    );
     assert!(matches!(
         decode_datagram(cluster(), &good[..good.len() - 1]),
         Err(DecodeError::Malformed(_))
     ));
     let big = vec![0u8; MAX_DATAGRAM + 1];
-    assert_eq!(decode_datagram(cluster(), &big), Err(DecodeError::TooLong(MAX_DATAGRAM + 1)));
+    assert_eq!(
+        decode_datagram(cluster(), &big),
+        Err(DecodeError::TooLong(MAX_DATAGRAM + 1))
+    );
 }
 
 #[test]
 fn a_forged_length_prefix_fails_fast_instead_of_allocating() {
     // Header, no sender, then a message count claiming 2^42 messages.
     let packer = Packer::new(cluster(), None, DEFAULT_MTU);
-    let mut bytes = packer.single(&Message::JoinRequest(JoinRequest { want_peers: true })).unwrap();
+    let mut bytes = packer
+        .single(&Message::JoinRequest(JoinRequest { want_peers: true }))
+        .unwrap();
     bytes.truncate(Header::LEN + 1);
     bytes.extend_from_slice(&[0xfd, 0, 0, 0, 0, 0, 0x04, 0, 0]);
-    assert!(matches!(decode_datagram(cluster(), &bytes), Err(DecodeError::Malformed(_))));
+    assert!(matches!(
+        decode_datagram(cluster(), &bytes),
+        Err(DecodeError::Malformed(_))
+    ));
 }
 
 #[test]
@@ -206,14 +243,27 @@ fn well_formed_but_absurd_fields_are_refused() {
     let mut r = typical_rumor();
     r.entries[0].version = 99; // outside (since, version]
     let bytes = packer.single(&Message::Rumor(r)).unwrap();
-    assert!(matches!(decode_datagram(cluster(), &bytes), Err(DecodeError::Invalid(_))));
-    let summary = Message::SyncSummary(SyncSummary { buckets: vec![1, 2, 3] });
+    assert!(matches!(
+        decode_datagram(cluster(), &bytes),
+        Err(DecodeError::Invalid(_))
+    ));
+    let summary = Message::SyncSummary(SyncSummary {
+        buckets: vec![1, 2, 3],
+    });
     let bytes = packer.single(&summary).unwrap();
-    assert!(matches!(decode_datagram(cluster(), &bytes), Err(DecodeError::Invalid(_))));
+    assert!(matches!(
+        decode_datagram(cluster(), &bytes),
+        Err(DecodeError::Invalid(_))
+    ));
     let mut o = origin();
     o.addr = SocketAddr::from(([0, 0, 0, 0], 7000));
-    let bytes = packer.single(&Message::PeerList(PeerList { peers: vec![o] })).unwrap();
-    assert!(matches!(decode_datagram(cluster(), &bytes), Err(DecodeError::Invalid(_))));
+    let bytes = packer
+        .single(&Message::PeerList(PeerList { peers: vec![o] }))
+        .unwrap();
+    assert!(matches!(
+        decode_datagram(cluster(), &bytes),
+        Err(DecodeError::Invalid(_))
+    ));
 }
 
 proptest! {

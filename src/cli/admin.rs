@@ -9,12 +9,16 @@ use super::render::render_status;
 use super::AdminArgs;
 
 async fn client(args: &AdminArgs) -> Result<AdminClient, ExitCode> {
-    AdminClient::new(args.addr, ClusterId::from_name(&args.cluster), args.per_try())
-        .await
-        .map_err(|e| {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        })
+    AdminClient::new(
+        args.addr,
+        ClusterId::from_name(&args.cluster),
+        args.per_try(),
+    )
+    .await
+    .map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::FAILURE
+    })
 }
 
 pub async fn status(args: &AdminArgs, json: bool) -> ExitCode {

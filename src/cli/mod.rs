@@ -3,6 +3,7 @@
 mod admin;
 mod node;
 mod render;
+mod topology;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -43,7 +44,7 @@ impl AdminArgs {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run a node.
-    Node(NodeArgs),
+    Node(Box<NodeArgs>),
     /// Show a running node's view of the cluster.
     Status {
         #[command(flatten)]
@@ -61,11 +62,35 @@ pub enum Command {
         /// Value.
         value: String,
     },
+    /// Write one TOML file per node for a ring, star, random or mesh topology.
+    Topology {
+        /// Shape of the graph.
+        #[arg(value_enum)]
+        shape: topology::Shape,
+        /// Number of nodes.
+        #[arg(long, default_value_t = 5)]
+        nodes: usize,
+        /// Peers each node names (ring and random).
+        #[arg(long, default_value_t = 2)]
+        peers: usize,
+        /// Directory to write node-<port>.toml files into.
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// Port of the first node; the rest follow.
+        #[arg(long, default_value_t = 7000)]
+        base_port: u16,
+        /// Seed for the random shape.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 /// Runs the parsed command; the exit code follows the README (2 = bad configuration).
 pub fn run(cli: Cli) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -74,9 +99,17 @@ pub fn run(cli: Cli) -> ExitCode {
     };
     runtime.block_on(async move {
         match cli.command {
-            Command::Node(args) => node::run(args).await,
+            Command::Node(args) => node::run(*args).await,
             Command::Status { admin, json } => admin::status(&admin, json).await,
             Command::Set { admin, key, value } => admin::set(&admin, &key, &value).await,
+            Command::Topology {
+                shape,
+                nodes,
+                peers,
+                out,
+                base_port,
+                seed,
+            } => topology::run(shape, nodes, peers, &out, base_port, seed),
         }
     })
 }

@@ -24,7 +24,7 @@ pub async fn run(args: NodeArgs) -> ExitCode {
         },
         None => FileConfig::default(),
     };
-    let settings = match resolve(&args, &file) {
+    let mut settings = match resolve(&args, &file) {
         Ok(s) => s,
         Err(e) => {
             let place = args
@@ -52,6 +52,8 @@ pub async fn run(args: NodeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let local = socket.local_addr().unwrap_or(settings.bind);
+    settings.bound_to(local);
     let seed = settings.seed.unwrap_or_else(|| rand::rng().random());
     let epoch = Instant::now();
     let node = Node::new(settings.node.clone(), books, Time::ZERO, seed);
@@ -59,11 +61,11 @@ pub async fn run(args: NodeArgs) -> ExitCode {
         id = %node.id(), addr = %settings.bind, cluster = %settings.cluster_name,
         "node {} listening on {} (cluster {:?}), reading {:?} (v{}); peers: {}",
         node.id(),
-        settings.bind,
+        local,
         settings.cluster_name,
         node.store().own().values.get("book").map(|v| v.value.as_str()).unwrap_or("-"),
         node.store().own().watermark,
-        node.peers().iter().map(|p| p.addr.to_string()).collect::<Vec<_>>().join(", "),
+        peer_list(&node),
     );
     let mut logger = EventLogger::default();
     let handle = runtime::spawn(node, socket, epoch, move |node, now, event| {
@@ -73,6 +75,17 @@ pub async fn run(args: NodeArgs) -> ExitCode {
     info!("shutting down");
     handle.shutdown().await;
     ExitCode::SUCCESS
+}
+
+fn peer_list(node: &Node) -> String {
+    if node.peers().is_empty() {
+        return "none yet (waiting to be found)".into();
+    }
+    node.peers()
+        .iter()
+        .map(|p| p.addr.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 async fn shutdown_signal() {

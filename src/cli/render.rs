@@ -27,7 +27,10 @@ fn bytes(n: u64) -> String {
 /// The whole `gossip status` screen.
 pub fn render_status(r: &StatusReport) -> String {
     let mut out = String::new();
-    let book = r.book.as_deref().map_or("no book".to_string(), |b| format!("reading {b:?}"));
+    let book = r
+        .book
+        .as_deref()
+        .map_or("no book".to_string(), |b| format!("reading {b:?}"));
     let _ = writeln!(
         out,
         "{} at {} — {} (v{}), up {}, fanout {}, ttl {}",
@@ -48,17 +51,30 @@ pub fn render_status(r: &StatusReport) -> String {
             p.addr.to_string(),
             p.id.clone().unwrap_or_else(|| "?".into()),
             p.source.clone(),
-            p.last_heard_ms.map_or("never".into(), |ms| format!("{} ago", age(ms))),
+            p.last_heard_ms
+                .map_or("never".into(), |ms| format!("{} ago", age(ms))),
         ]);
     }
     let _ = writeln!(out, "\nPEERS ({})\n{peers}", r.peers.len());
 
     let mut known = Table::new();
     known.load_style(presets::UTF8_HORIZONTAL_ONLY);
-    known.set_header(["origin", "book", "version", "changed", "how", "via", "other keys"]);
+    known.set_header([
+        "origin",
+        "book",
+        "version",
+        "changed",
+        "how",
+        "via",
+        "other keys",
+    ]);
     for k in &r.known {
         let how = match k.route.as_str() {
-            "rumor" => format!("rumor, {} hop{}", k.hops, if k.hops == 1 { "" } else { "s" }),
+            "rumor" => format!(
+                "rumor, {} hop{}",
+                k.hops,
+                if k.hops == 1 { "" } else { "s" }
+            ),
             other => other.to_string(),
         };
         let others: Vec<String> = k
@@ -73,7 +89,9 @@ pub fn render_status(r: &StatusReport) -> String {
             format!("v{}", k.version),
             format!("{} ago", age(k.age_ms)),
             how,
-            k.via.map(|v| v.to_string()).unwrap_or_else(|| "direct".into()),
+            k.via
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "direct".into()),
             others.join(" "),
         ]);
     }

@@ -28,7 +28,12 @@ pub fn parse_addr(s: &str) -> Result<SocketAddr, String> {
 /// Parses a delay range in milliseconds: `20` (fixed) or `10..50` (uniform).
 pub fn parse_delay(s: &str) -> Result<(Duration, Duration), String> {
     let bad = || format!("`{s}` is not a delay: use MS or MIN..MAX (milliseconds)");
-    let ms = |t: &str| t.trim().parse::<u64>().map(Duration::from_millis).map_err(|_| bad());
+    let ms = |t: &str| {
+        t.trim()
+            .parse::<u64>()
+            .map(Duration::from_millis)
+            .map_err(|_| bad())
+    };
     let (lo, hi) = match s.split_once("..") {
         Some((a, b)) => (ms(a)?, ms(b.trim_start_matches('='))?),
         None => {
@@ -48,9 +53,18 @@ mod tests {
 
     #[test]
     fn bare_ports_mean_loopback_and_ipv6_works() {
-        assert_eq!(parse_addr("7001").unwrap(), "127.0.0.1:7001".parse().unwrap());
-        assert_eq!(parse_addr("[::1]:7001").unwrap(), "[::1]:7001".parse().unwrap());
-        assert_eq!(parse_addr("10.1.2.3:9").unwrap(), "10.1.2.3:9".parse().unwrap());
+        assert_eq!(
+            parse_addr("7001").unwrap(),
+            "127.0.0.1:7001".parse().unwrap()
+        );
+        assert_eq!(
+            parse_addr("[::1]:7001").unwrap(),
+            "[::1]:7001".parse().unwrap()
+        );
+        assert_eq!(
+            parse_addr("10.1.2.3:9").unwrap(),
+            "10.1.2.3:9".parse().unwrap()
+        );
         assert!(parse_addr("nonsense").is_err());
         assert!(parse_addr("70000").is_err());
     }

@@ -18,7 +18,10 @@ pub fn load_books(path: Option<&Path>) -> Result<Vec<String>, String> {
             Err(_) => BOOKS_EMBEDDED.to_string(),
         },
     };
-    parse_books(&text, path.map_or("books.txt", |p| p.to_str().unwrap_or("books file")))
+    parse_books(
+        &text,
+        path.map_or("books.txt", |p| p.to_str().unwrap_or("books file")),
+    )
 }
 
 fn parse_books(text: &str, name: &str) -> Result<Vec<String>, String> {

@@ -89,7 +89,9 @@ impl TryFrom<DelayRepr> for Delay {
     type Error = String;
     fn try_from(r: DelayRepr) -> Result<Self, String> {
         match r {
-            DelayRepr::Millis(ms) => Ok(Delay(Duration::from_millis(ms), Duration::from_millis(ms))),
+            DelayRepr::Millis(ms) => {
+                Ok(Delay(Duration::from_millis(ms), Duration::from_millis(ms)))
+            }
             DelayRepr::Text(s) => parse_delay(&s).map(|(a, b)| Delay(a, b)),
         }
     }
@@ -182,8 +184,14 @@ mod tests {
         assert!(err.contains("line 2"), "{err}");
         assert!(err.contains("fanoutt"), "{err}");
         let err = FileConfig::parse("\n\ndrop_rate = 1.5\n").unwrap_err();
-        assert!(err.contains("line 3") && err.contains("probability"), "{err}");
+        assert!(
+            err.contains("line 3") && err.contains("probability"),
+            "{err}"
+        );
         let err = FileConfig::parse("peers = [\"nowhere\"]\n").unwrap_err();
-        assert!(err.contains("line 1") && err.contains("not an address"), "{err}");
+        assert!(
+            err.contains("line 1") && err.contains("not an address"),
+            "{err}"
+        );
     }
 }

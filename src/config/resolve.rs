@@ -83,6 +83,21 @@ pub struct NodeSettings {
     pub seed: Option<u64>,
     pub config_path: Option<PathBuf>,
     pub cluster_name: String,
+    /// False when the id was derived from the port (and must follow it if the port was 0).
+    pub explicit_id: bool,
+}
+
+impl NodeSettings {
+    /// Fills in what only the bound socket knows: with `--port 0` the kernel picks the port,
+    /// and the advertised address and default id must use the real one.
+    pub fn bound_to(&mut self, local: SocketAddr) {
+        if self.node.addr.port() == 0 {
+            self.node.addr.set_port(local.port());
+            if !self.explicit_id {
+                self.node.id = NodeId::from(format!("n{}", local.port()));
+            }
+        }
+    }
 }
 
 /// A configuration problem: the message says where (file and line, or which flag).
@@ -100,12 +115,13 @@ pub fn resolve(args: &NodeArgs, file: &FileConfig) -> Result<NodeSettings, Confi
             err("no address to listen on: give --port PORT, --bind ADDR or `bind` in the config file".into())
         })?,
     };
+    let explicit_id = args.id.is_some() || file.id.is_some();
     let id = args
         .id
         .clone()
         .or_else(|| file.id.clone())
         .unwrap_or_else(|| format!("n{}", bind.port()));
-    let id = NodeId(id);
+    let id = NodeId::from(id);
     if !id.is_valid() {
         return Err(err(format!("node id `{id}` must be 1..=64 bytes")));
     }
@@ -127,26 +143,38 @@ pub fn resolve(args: &NodeArgs, file: &FileConfig) -> Result<NodeSettings, Confi
     let mut node = NodeConfig::new(id, advertise);
     node.cluster = ClusterId::from_name(&cluster_name);
     node.static_peers = pick_list(&args.peers, file.peers.iter().map(|a| a.0).collect());
-    node.bootstrap = pick_list(&args.bootstrap, file.bootstrap.iter().map(|a| a.0).collect());
+    node.bootstrap = pick_list(
+        &args.bootstrap,
+        file.bootstrap.iter().map(|a| a.0).collect(),
+    );
     if let Some(f) = args.fanout.or(file.fanout.map(|f| f.0)) {
         node.fanout = f;
     }
     node.ttl = args.ttl.or(file.ttl);
     if let Some(ms) = args.anti_entropy_ms.or(file.anti_entropy_ms) {
         if ms < 10 {
-            return Err(err(format!("anti-entropy interval {ms} ms is below the 10 ms minimum")));
+            return Err(err(format!(
+                "anti-entropy interval {ms} ms is below the 10 ms minimum"
+            )));
         }
         node.anti_entropy = Duration::from_millis(ms);
     }
     if let Some(secs) = args.resample_secs.or(file.resample_secs) {
         if !secs.is_finite() || secs < 0.0 {
-            return Err(err(format!("resample interval {secs} s must be 0 (never) or positive")));
+            return Err(err(format!(
+                "resample interval {secs} s must be 0 (never) or positive"
+            )));
         }
         node.resample = (secs > 0.0).then(|| Duration::from_secs_f64(secs));
     }
-    let drop_rate = args.drop_rate.or(file.drop_rate.map(|p| p.0)).unwrap_or(0.0);
+    let drop_rate = args
+        .drop_rate
+        .or(file.drop_rate.map(|p| p.0))
+        .unwrap_or(0.0);
     if !(0.0..=1.0).contains(&drop_rate) {
-        return Err(err(format!("--drop-rate {drop_rate} is not a probability between 0 and 1")));
+        return Err(err(format!(
+            "--drop-rate {drop_rate} is not a probability between 0 and 1"
+        )));
     }
     let delay = args
         .delay_ms
@@ -155,7 +183,9 @@ pub fn resolve(args: &NodeArgs, file: &FileConfig) -> Result<NodeSettings, Confi
     node.fault = FaultConfig { drop_rate, delay };
     let mtu = args.mtu.or(file.mtu.map(|m| m.0)).unwrap_or(DEFAULT_MTU);
     if !(MIN_MTU..=MAX_DATAGRAM).contains(&mtu) {
-        return Err(err(format!("--mtu {mtu} is outside {MIN_MTU}..={MAX_DATAGRAM}")));
+        return Err(err(format!(
+            "--mtu {mtu} is outside {MIN_MTU}..={MAX_DATAGRAM}"
+        )));
     }
     node.mtu = mtu;
     if let Some(max) = args.max_peers.or(file.max_peers) {
@@ -169,6 +199,7 @@ pub fn resolve(args: &NodeArgs, file: &FileConfig) -> Result<NodeSettings, Confi
         seed: args.seed.or(file.seed),
         config_path: args.config.clone(),
         cluster_name,
+        explicit_id,
     })
 }
 
@@ -195,7 +226,7 @@ mod tests {
         let mut a = args();
         a.ttl = Some(9);
         let s = resolve(&a, &file).unwrap();
-        assert_eq!(s.node.id.0, "n7000");
+        assert_eq!(s.node.id.as_str(), "n7000");
         assert_eq!(s.node.fanout, Fanout::Count(2));
         assert_eq!(s.node.ttl, Some(9));
         assert_eq!(s.node.static_peers, vec!["127.0.0.1:7001".parse().unwrap()]);

@@ -53,7 +53,9 @@ impl FromStr for Fanout {
             n => match n.parse::<usize>() {
                 Ok(0) => Err("fanout must be at least 1".into()),
                 Ok(n) => Ok(Fanout::Count(n)),
-                Err(_) => Err(format!("fanout must be a number, `auto` or `all`, not `{n}`")),
+                Err(_) => Err(format!(
+                    "fanout must be a number, `auto` or `all`, not `{n}`"
+                )),
             },
         }
     }

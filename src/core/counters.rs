@@ -29,6 +29,8 @@ pub struct Counters {
     pub decode_by_reason: BTreeMap<&'static str, u64>,
     pub messages_in: BTreeMap<MessageKind, u64>,
     pub messages_out: BTreeMap<MessageKind, u64>,
+    /// Encoded bytes of the messages sent, by type (datagram headers not included).
+    pub message_bytes_out: BTreeMap<MessageKind, u64>,
 }
 
 impl Counters {
@@ -70,6 +72,9 @@ impl Counters {
         }
         for (kind, n) in &self.messages_out {
             map.insert(format!("msgs_out_{}", kind.name()), *n);
+        }
+        for (kind, n) in &self.message_bytes_out {
+            map.insert(format!("msg_bytes_out_{}", kind.name()), *n);
         }
         map
     }

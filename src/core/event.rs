@@ -48,5 +48,8 @@ pub enum Event {
         source: PeerSource,
     },
     /// A datagram was refused.
-    BadDatagram { from: SocketAddr, error: DecodeError },
+    BadDatagram {
+        from: SocketAddr,
+        error: DecodeError,
+    },
 }

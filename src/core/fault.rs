@@ -1,8 +1,8 @@
 //! Fault injection on outgoing datagrams (`--drop-rate`, `--delay-ms`), inside the core so the
 //! real runtime and the simulator lose and delay packets the same, reproducible way.
 
-use std::collections::BinaryHeap;
 use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::net::SocketAddr;
 use std::time::Duration;
 

@@ -183,7 +183,10 @@ mod tests {
         assert!(peers.add(addr(3), None, PeerSource::Learned));
         assert!(!peers.add(addr(4), None, PeerSource::Learned));
         assert!(peers.add(addr(5), None, PeerSource::Static));
-        assert!(!peers.add(addr(1), None, PeerSource::Static), "never our own address");
+        assert!(
+            !peers.add(addr(1), None, PeerSource::Static),
+            "never our own address"
+        );
         assert_eq!(peers.len(), 3);
         // Upgrading a learned peer to static frees a learned slot.
         peers.add(addr(2), None, PeerSource::Static);

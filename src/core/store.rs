@@ -6,7 +6,8 @@
 //! ahead of a missing one is applied key by key but does not advance the watermark, and the gap
 //! is still repaired later.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, DefaultHasher};
 use std::net::SocketAddr;
 
 use crate::wire::{Entry, NodeId, Origin, OriginDelta, VersionClaim, SYNC_BUCKETS};
@@ -50,12 +51,50 @@ pub struct Versioned {
     pub version: u64,
 }
 
+/// One origin's keys, sorted by key. A node typically holds a handful of keys per origin and
+/// thousands of origins, so a small vector beats a map in both memory and speed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Values(Vec<(String, Versioned)>);
+
+impl Values {
+    /// The value of `key`, if held.
+    pub fn get(&self, key: &str) -> Option<&Versioned> {
+        self.0
+            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+            .ok()
+            .map(|i| &self.0[i].1)
+    }
+
+    /// Sets `key`, replacing any older value.
+    pub fn insert(&mut self, key: String, value: Versioned) {
+        match self.0.binary_search_by(|(k, _)| k.as_str().cmp(&key)) {
+            Ok(i) => self.0[i].1 = value,
+            Err(i) => self.0.insert(i, (key, value)),
+        }
+    }
+
+    /// Keys and values in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Versioned)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// Everything this node holds about one origin.
 #[derive(Clone, Debug)]
 pub struct OriginState {
     pub addr: SocketAddr,
     pub watermark: u64,
-    pub values: BTreeMap<String, Versioned>,
+    pub values: Values,
     /// When this node last learned something new about the origin.
     pub changed_at: Time,
     /// How the newest change reached us.
@@ -110,24 +149,28 @@ pub struct Provenance {
     pub via: Option<SocketAddr>,
 }
 
+/// A fixed-key hasher: iteration order depends only on what was inserted, so simulated runs
+/// are reproducible.
+type FixedHasher = BuildHasherDefault<DefaultHasher>;
+
 /// All origins' state, including our own.
 #[derive(Debug)]
 pub struct Store {
     own: NodeId,
-    origins: BTreeMap<NodeId, OriginState>,
+    origins: HashMap<NodeId, OriginState, FixedHasher>,
     buckets: [u64; SYNC_BUCKETS],
-    bucket_members: HashMap<u8, Vec<NodeId>>,
+    bucket_members: Vec<Vec<NodeId>>,
 }
 
 /// The anti-entropy bucket an origin id falls in; both sides of an exchange agree on it.
 pub fn bucket_of(id: &NodeId) -> u8 {
-    (blake3::hash(id.0.as_bytes()).as_bytes()[0] as usize % SYNC_BUCKETS) as u8
+    (blake3::hash(id.as_str().as_bytes()).as_bytes()[0] as usize % SYNC_BUCKETS) as u8
 }
 
 /// Hash of (origin, watermark); XOR-folded per bucket so a change updates one bucket in O(1).
 fn contribution(id: &NodeId, watermark: u64) -> u64 {
     let mut hasher = blake3::Hasher::new();
-    hasher.update(id.0.as_bytes());
+    hasher.update(id.as_str().as_bytes());
     hasher.update(&watermark.to_le_bytes());
     let mut out = [0u8; 8];
     out.copy_from_slice(&hasher.finalize().as_bytes()[..8]);
@@ -139,9 +182,9 @@ impl Store {
     pub fn new(own: NodeId, addr: SocketAddr, now: Time) -> Self {
         let mut store = Store {
             own: own.clone(),
-            origins: BTreeMap::new(),
+            origins: HashMap::default(),
             buckets: [0; SYNC_BUCKETS],
-            bucket_members: HashMap::new(),
+            bucket_members: vec![Vec::new(); SYNC_BUCKETS],
         };
         store.insert_origin(own, addr, now);
         store
@@ -151,11 +194,11 @@ impl Store {
         let bucket = bucket_of(&id);
         let contrib = contribution(&id, 0);
         self.buckets[bucket as usize] ^= contrib;
-        self.bucket_members.entry(bucket).or_default().push(id.clone());
+        self.bucket_members[bucket as usize].push(id.clone());
         self.origins.entry(id).or_insert(OriginState {
             addr,
             watermark: 0,
-            values: BTreeMap::new(),
+            values: Values::default(),
             changed_at: now,
             route: Route::Own,
             via: None,
@@ -272,9 +315,16 @@ impl Store {
         applied
     }
 
-    /// Every origin we hold, sorted by id.
+    /// Every origin we hold, in no particular (but reproducible) order.
     pub fn origins(&self) -> impl Iterator<Item = (&NodeId, &OriginState)> {
         self.origins.iter()
+    }
+
+    /// Every origin we hold, sorted by id (for display).
+    pub fn origins_sorted(&self) -> Vec<(&NodeId, &OriginState)> {
+        let mut all: Vec<_> = self.origins.iter().collect();
+        all.sort_by(|a, b| a.0.cmp(b.0));
+        all
     }
 
     /// One origin's state.
@@ -297,15 +347,10 @@ impl Store {
         self.buckets.to_vec()
     }
 
-    /// Our watermark claims for the origins in `bucket`, sorted for determinism.
+    /// Our watermark claims for the origins in `bucket`.
     pub fn claims_in_bucket(&self, bucket: u8) -> Vec<VersionClaim> {
-        let mut ids: Vec<&NodeId> = self
-            .bucket_members
-            .get(&bucket)
-            .map(|v| v.iter().collect())
-            .unwrap_or_default();
-        ids.sort();
-        ids.into_iter()
+        self.bucket_members[bucket as usize % SYNC_BUCKETS]
+            .iter()
             .filter_map(|id| {
                 self.origins.get(id).map(|s| VersionClaim {
                     origin: id.clone(),
@@ -315,11 +360,9 @@ impl Store {
             .collect()
     }
 
-    /// Ids of the origins in `bucket`.
-    pub fn ids_in_bucket(&self, bucket: u8) -> Vec<NodeId> {
-        let mut ids = self.bucket_members.get(&bucket).cloned().unwrap_or_default();
-        ids.sort();
-        ids
+    /// Ids of the origins in `bucket`, in the order we learned them.
+    pub fn ids_in_bucket(&self, bucket: u8) -> &[NodeId] {
+        &self.bucket_members[bucket as usize % SYNC_BUCKETS]
     }
 
     /// What a peer holding `origin` up to `since` lacks, oldest first, cut to at most
@@ -389,7 +432,10 @@ mod tests {
         store.apply(&o, 0, 2, &[entry("book", "Dune", 2)], at(1));
         let stale = store.apply(&o, 0, 1, &[entry("book", "Emma", 1)], at(2));
         assert!(!stale.learned());
-        assert_eq!(store.get(&o.id).unwrap().values["book"].value, "Dune");
+        assert_eq!(
+            store.get(&o.id).unwrap().values.get("book").unwrap().value,
+            "Dune"
+        );
         let dup = store.apply(&o, 0, 2, &[entry("book", "Dune", 2)], at(3));
         assert!(!dup.learned());
         assert_eq!(store.get(&o.id).unwrap().watermark, 2);
@@ -416,8 +462,8 @@ mod tests {
         assert!(r.advanced);
         let state = store.get(&o.id).unwrap();
         assert_eq!(state.watermark, 3);
-        assert_eq!(state.values["color"].value, "blue");
-        assert_eq!(state.values["book"].value, "Emma");
+        assert_eq!(state.values.get("color").unwrap().value, "blue");
+        assert_eq!(state.values.get("book").unwrap().value, "Emma");
     }
 
     #[test]
@@ -445,7 +491,13 @@ mod tests {
         let mut b = Store::new("b".into(), addr(2), Time::ZERO);
         let first = a.delta_since(&"a".into(), 0, 2).unwrap();
         assert_eq!((first.since, first.upto, first.entries.len()), (0, 2, 2));
-        b.apply(&first.origin, first.since, first.upto, &first.entries, at(1));
+        b.apply(
+            &first.origin,
+            first.since,
+            first.upto,
+            &first.entries,
+            at(1),
+        );
         let held = b.get(&"a".into()).unwrap().watermark;
         let rest = a.delta_since(&"a".into(), held, 100).unwrap();
         b.apply(&rest.origin, rest.since, rest.upto, &rest.entries, at(2));

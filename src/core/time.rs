@@ -42,7 +42,10 @@ impl From<Duration> for Time {
 impl Add<Duration> for Time {
     type Output = Time;
     fn add(self, d: Duration) -> Time {
-        Time(self.0.saturating_add(u64::try_from(d.as_micros()).unwrap_or(u64::MAX)))
+        Time(
+            self.0
+                .saturating_add(u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
+        )
     }
 }
 
@@ -63,6 +66,9 @@ mod tests {
         assert_eq!(t + Duration::from_millis(3), Time::from_millis(8));
         assert_eq!(Time::from_millis(8) - t, Duration::from_millis(3));
         assert_eq!(t - Time::from_millis(8), Duration::ZERO);
-        assert_eq!(Time::from_micros(u64::MAX) + Duration::from_secs(1), Time::from_micros(u64::MAX));
+        assert_eq!(
+            Time::from_micros(u64::MAX) + Duration::from_secs(1),
+            Time::from_micros(u64::MAX)
+        );
     }
 }

@@ -46,9 +46,13 @@ impl AdminClient {
         per_try: Duration,
     ) -> Result<Self, ClientError> {
         let local: SocketAddr = if target.is_ipv6() {
-            "[::]:0".parse().map_err(|_| ClientError::NoAnswer(target))?
+            "[::]:0"
+                .parse()
+                .map_err(|_| ClientError::NoAnswer(target))?
         } else {
-            "0.0.0.0:0".parse().map_err(|_| ClientError::NoAnswer(target))?
+            "0.0.0.0:0"
+                .parse()
+                .map_err(|_| ClientError::NoAnswer(target))?
         };
         let socket = UdpSocket::bind(local).await?;
         Ok(AdminClient {
@@ -71,7 +75,10 @@ impl AdminClient {
 
     /// Waits up to `per_try` for replies, giving each decoded message to `on_message`
     /// until it returns true.
-    async fn receive(&self, mut on_message: impl FnMut(Message) -> bool) -> Result<bool, ClientError> {
+    async fn receive(
+        &self,
+        mut on_message: impl FnMut(Message) -> bool,
+    ) -> Result<bool, ClientError> {
         let mut buf = vec![0u8; MAX_DATAGRAM + 1];
         let deadline = tokio::time::Instant::now() + self.per_try;
         loop {

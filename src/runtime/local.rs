@@ -23,7 +23,7 @@ pub fn start_local_node(
     let addr = socket
         .local_addr()
         .map_err(|source| BindError::Other { addr: any, source })?;
-    let mut config = NodeConfig::new(NodeId(format!("n{}", addr.port())), addr);
+    let mut config = NodeConfig::new(NodeId::from(format!("n{}", addr.port())), addr);
     tune(&mut config);
     let node = Node::new(config, books, Time::from(epoch.elapsed()), seed);
     Ok(spawn(node, socket, epoch, |_, _, _| {}))

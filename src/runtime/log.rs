@@ -18,6 +18,26 @@ pub enum LogFormat {
     Json,
 }
 
+/// `HH:MM:SS.mmm` (UTC): enough to order events, short enough for narrow tmux panes.
+struct ClockTime;
+
+impl tracing_subscriber::fmt::time::FormatTime for ClockTime {
+    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
+        let since_epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let secs = since_epoch.as_secs() % 86_400;
+        write!(
+            w,
+            "{:02}:{:02}:{:02}.{:03}",
+            secs / 3600,
+            (secs / 60) % 60,
+            secs % 60,
+            since_epoch.subsec_millis()
+        )
+    }
+}
+
 /// Installs the global subscriber; `RUST_LOG` overrides the default `info` level.
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
@@ -28,14 +48,17 @@ pub fn init(format: LogFormat) {
         // Pretty lines carry just the sentence; the structured fields are for JSON consumers.
         LogFormat::Pretty => builder
             .with_target(false)
+            .with_timer(ClockTime)
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .fmt_fields(tracing_subscriber::fmt::format::debug_fn(|w, field, value| {
-                if field.name() == "message" {
-                    write!(w, "{value:?}")
-                } else {
-                    Ok(())
-                }
-            }))
+            .fmt_fields(tracing_subscriber::fmt::format::debug_fn(
+                |w, field, value| {
+                    if field.name() == "message" {
+                        write!(w, "{value:?}")
+                    } else {
+                        Ok(())
+                    }
+                },
+            ))
             .compact()
             .try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
@@ -117,7 +140,7 @@ impl EventLogger {
                 from,
             } => debug!("duplicate {origin} v{version} from {from} dropped"),
             Event::PeerAdded { addr, id, source } => {
-                let id = id.map(|i| i.0).unwrap_or_else(|| "?".into());
+                let id = id.map(|i| i.to_string()).unwrap_or_else(|| "?".into());
                 info!(peer = %addr, "new peer {id} at {addr} ({})", source.name());
             }
             Event::BadDatagram { from, error } => {

@@ -2,8 +2,8 @@
 //! [`crate::core::Node`]. Also the admin client used by `gossip status` and `gossip set`.
 
 pub mod client;
-pub mod local;
 mod driver;
+pub mod local;
 pub mod log;
 mod socket;
 

@@ -10,7 +10,7 @@ use super::network::{sim_addr, NetConfig, SimNet};
 
 /// The id simulated node `i` gets: `n0`, `n1`, …
 pub fn sim_id(i: usize) -> NodeId {
-    NodeId(format!("n{i}"))
+    NodeId::from(format!("n{i}"))
 }
 
 /// The default config for simulated node `i` with the given static peers.
@@ -32,7 +32,9 @@ pub fn build(
     for (i, peers) in topology.iter().enumerate() {
         let mut config = sim_config(i, peers);
         tune(i, &mut config);
-        let node_seed = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15).wrapping_add(i as u64);
+        let node_seed = seed
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .wrapping_add(i as u64);
         sim.add(Node::new(config, books.to_vec(), Time::ZERO, node_seed));
     }
     sim
@@ -44,7 +46,10 @@ impl SimNet {
         self.nodes()
             .flatten()
             .filter(|n| {
-                n.id() == origin || n.store().get(origin).is_some_and(|s| s.watermark >= version)
+                n.id() == origin
+                    || n.store()
+                        .get(origin)
+                        .is_some_and(|s| s.watermark >= version)
             })
             .count()
     }

@@ -81,7 +81,7 @@ impl SimNet {
         SimNet {
             now: Time::ZERO,
             config,
-            rng: SmallRng::seed_from_u64(seed ^ 0x5eed_0f_9e7),
+            rng: SmallRng::seed_from_u64(seed ^ 0x0005_eed0_f9e7),
             nodes: Vec::new(),
             index: HashMap::new(),
             queue: BinaryHeap::new(),
@@ -273,11 +273,21 @@ impl SimNet {
             }
             let (lo, hi) = self.config.delay;
             let delay = if hi > lo {
-                Duration::from_micros(self.rng.random_range(lo.as_micros() as u64..=hi.as_micros() as u64))
+                Duration::from_micros(
+                    self.rng
+                        .random_range(lo.as_micros() as u64..=hi.as_micros() as u64),
+                )
             } else {
                 lo
             };
-            self.push(now + delay, Pending::Deliver { to, from, bytes: t.bytes });
+            self.push(
+                now + delay,
+                Pending::Deliver {
+                    to,
+                    from,
+                    bytes: t.bytes,
+                },
+            );
         }
         if let Some(hook) = self.hook.as_mut() {
             for e in &events {

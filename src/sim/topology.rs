@@ -44,7 +44,9 @@ pub fn star(n: usize) -> Vec<Vec<usize>> {
 
 /// Everyone knows everyone.
 pub fn full_mesh(n: usize) -> Vec<Vec<usize>> {
-    (0..n).map(|i| (0..n).filter(|&j| j != i).collect()).collect()
+    (0..n)
+        .map(|i| (0..n).filter(|&j| j != i).collect())
+        .collect()
 }
 
 #[cfg(test)]

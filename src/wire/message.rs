@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
@@ -10,13 +11,25 @@ use uuid::Uuid;
 use super::{codec::DecodeError, MAX_ID_LEN, MAX_KEY_LEN, MAX_VALUE_LEN, SYNC_BUCKETS};
 
 /// A node's stable name. Printed everywhere, so it is a short string like `n7003`, not a UUID.
+/// Shared (`Arc<str>`): every node holds it in its state table, peer set, digests and events,
+/// and a clone must not copy the string.
 #[derive(
     Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Encode, Decode, Serialize, Deserialize,
 )]
 #[serde(transparent)]
-pub struct NodeId(pub String);
+pub struct NodeId(Arc<str>);
 
 impl NodeId {
+    /// A node id from any string.
+    pub fn new(id: impl Into<Arc<str>>) -> Self {
+        NodeId(id.into())
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
     /// Ids name nodes in logs and tables; empty or huge ids are refused at the wire.
     pub fn is_valid(&self) -> bool {
         !self.0.is_empty() && self.0.len() <= MAX_ID_LEN
@@ -31,7 +44,13 @@ impl fmt::Display for NodeId {
 
 impl From<&str> for NodeId {
     fn from(s: &str) -> Self {
-        NodeId(s.to_string())
+        NodeId(s.into())
+    }
+}
+
+impl From<String> for NodeId {
+    fn from(s: String) -> Self {
+        NodeId(s.into())
     }
 }
 

@@ -58,7 +58,10 @@ impl Packer {
         for message in messages {
             let len = encoded_len(message);
             if len > budget {
-                return Err(EncodeError::TooLarge { size: len, limit: budget });
+                return Err(EncodeError::TooLarge {
+                    size: len,
+                    limit: budget,
+                });
             }
             if count == MAX_MESSAGES || body.len() + len > budget {
                 datagrams.push(self.finish(&body, count)?);

@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::wire::{
-    self, encode_status, KnownOrigin, Message, PeerStatus, Rumor, SetReply, SetRequest,
-    StatusPage, StatusReport, StatusRequest, MAX_KEY_LEN, MAX_VALUE_LEN,
+    self, encode_status, KnownOrigin, Message, PeerStatus, Rumor, SetReply, SetRequest, StatusPage,
+    StatusReport, StatusRequest, MAX_KEY_LEN, MAX_VALUE_LEN,
 };
 
 use super::Node;
@@ -110,7 +110,10 @@ impl Node {
 
     pub(super) fn on_status_request(&mut self, now: Time, from: SocketAddr, req: StatusRequest) {
         let cache = &mut self.status_cache.snapshots;
-        while cache.front().is_some_and(|s| now.since(s.at) > SNAPSHOT_TTL) {
+        while cache
+            .front()
+            .is_some_and(|s| now.since(s.at) > SNAPSHOT_TTL)
+        {
             cache.pop_front();
         }
         let found = cache
@@ -159,28 +162,33 @@ impl Node {
         let own = self.store.own();
         let ms = |d: Duration| d.as_millis() as u64;
         StatusReport {
-            id: self.config.id.0.clone(),
+            id: self.config.id.to_string(),
             addr: self.config.addr,
             version: own.watermark,
             book: own.values.get("book").map(|v| v.value.clone()),
             uptime_ms: ms(now.since(self.started)),
-            fanout: format!("{} ({})", self.config.fanout, self.fanout().min(self.peers.len())),
+            fanout: format!(
+                "{} ({})",
+                self.config.fanout,
+                self.fanout().min(self.peers.len())
+            ),
             ttl: self.ttl(),
             peers: self
                 .peers
                 .iter()
                 .map(|p| PeerStatus {
                     addr: p.addr,
-                    id: p.id.as_ref().map(|i| i.0.clone()),
+                    id: p.id.as_ref().map(|i| i.to_string()),
                     source: p.source.name().to_string(),
                     last_heard_ms: p.last_heard.map(|t| ms(now.since(t))),
                 })
                 .collect(),
             known: self
                 .store
-                .origins()
+                .origins_sorted()
+                .into_iter()
                 .map(|(id, s)| KnownOrigin {
-                    origin: id.0.clone(),
+                    origin: id.to_string(),
                     addr: s.addr,
                     version: s.watermark,
                     book: s.values.get("book").map(|v| v.value.clone()),

@@ -45,7 +45,12 @@ impl Node {
         for peer in peers {
             let len = encoded_len(&peer);
             if size + len > budget && !page.is_empty() {
-                self.send(from, Message::PeerList(PeerList { peers: std::mem::take(&mut page) }));
+                self.send(
+                    from,
+                    Message::PeerList(PeerList {
+                        peers: std::mem::take(&mut page),
+                    }),
+                );
                 size = 0;
                 pages += 1;
                 if pages >= self.config.max_sync_datagrams {

@@ -101,7 +101,9 @@ impl Node {
         }
         // First exchange soon after start, spread so a cluster started at once does not sync in
         // lock-step.
-        let first = node.rng.random_range(0..=node.config.anti_entropy.as_micros() as u64 / 10);
+        let first = node
+            .rng
+            .random_range(0..=node.config.anti_entropy.as_micros() as u64 / 10);
         node.timers.anti_entropy = now + Duration::from_micros(first);
         if let Some(book) = node.pick_book() {
             node.store.set_own("book", &book, now);
@@ -246,7 +248,9 @@ impl Node {
 
     /// The TTL new rumors get.
     pub fn ttl(&self) -> u8 {
-        self.config.ttl.unwrap_or_else(|| auto_ttl(self.cluster_size()))
+        self.config
+            .ttl
+            .unwrap_or_else(|| auto_ttl(self.cluster_size()))
     }
 
     /// The number of peers a rumor is pushed to.
@@ -263,7 +267,16 @@ impl Node {
     }
 
     fn send(&mut self, to: SocketAddr, message: Message) {
-        *self.counters.messages_out.entry(message.kind()).or_default() += 1;
+        *self
+            .counters
+            .messages_out
+            .entry(message.kind())
+            .or_default() += 1;
+        *self
+            .counters
+            .message_bytes_out
+            .entry(message.kind())
+            .or_default() += wire::encoded_len(&message) as u64;
         self.outbox.entry(to).or_default().push(message);
     }
 

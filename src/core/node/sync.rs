@@ -95,9 +95,9 @@ impl Node {
         let mut pushes: Vec<(NodeId, u64)> = Vec::new();
         for &bucket in &digest.buckets {
             for id in self.store.ids_in_bucket(bucket) {
-                let their = theirs.get(&id).copied().unwrap_or(0);
-                if self.store.get(&id).is_some_and(|s| s.watermark > their) {
-                    pushes.push((id, their));
+                let their = theirs.get(id).copied().unwrap_or(0);
+                if self.store.get(id).is_some_and(|s| s.watermark > their) {
+                    pushes.push((id.clone(), their));
                 }
             }
         }
@@ -195,7 +195,12 @@ impl Node {
         for claim in wants {
             let len = encoded_len(&claim);
             if size + len > budget {
-                self.send(to, Message::SyncPull(SyncPull { wants: std::mem::take(&mut page) }));
+                self.send(
+                    to,
+                    Message::SyncPull(SyncPull {
+                        wants: std::mem::take(&mut page),
+                    }),
+                );
                 size = 0;
                 sent += 1;
                 if sent >= self.config.max_sync_datagrams {
@@ -228,7 +233,12 @@ impl Node {
             };
             let mut len = encoded_len(&delta);
             if size + len > budget && !batch.is_empty() {
-                self.send(to, Message::Delta(Delta { origins: std::mem::take(&mut batch) }));
+                self.send(
+                    to,
+                    Message::Delta(Delta {
+                        origins: std::mem::take(&mut batch),
+                    }),
+                );
                 size = 0;
                 sent += 1;
                 if sent >= self.config.max_sync_datagrams {

@@ -1,0 +1,166 @@
+//! The `gossip` binary as a user runs it: exit codes, error messages, status output.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_gossip");
+
+/// A node process that is killed when the test ends, even on panic.
+struct NodeProcess {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `gossip node --port 0 ARGS…` and reads the real port from its first log line.
+fn start_node(args: &[&str]) -> NodeProcess {
+    let mut child = Command::new(BIN)
+        .args(["node", "--port", "0", "--log", "json"])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn gossip node");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let port = loop {
+        let line = lines
+            .next()
+            .expect("node exited before listening")
+            .expect("read");
+        if let Some(rest) = line.split("listening on 127.0.0.1:").nth(1) {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            break digits.parse().expect("port");
+        }
+        assert!(Instant::now() < deadline, "no listening line");
+    };
+    // Keep draining the log so the node never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    NodeProcess { child, port }
+}
+
+fn gossip(args: &[&str]) -> std::process::Output {
+    Command::new(BIN).args(args).output().expect("run gossip")
+}
+
+#[test]
+fn a_bad_config_file_names_file_line_and_key_and_exits_2() {
+    let dir = std::env::temp_dir().join(format!("gossip-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("node-bad.toml");
+    std::fs::write(&path, "id = \"n1\"\nbind = 7000\nfanoutt = 3\n").unwrap();
+    let out = gossip(&["node", "--config", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("node-bad.toml"), "{err}");
+    assert!(err.contains("line 3"), "{err}");
+    assert!(err.contains("fanoutt"), "{err}");
+    std::fs::write(&path, "bind = 7000\ndrop_rate = 7\n").unwrap();
+    let out = gossip(&["node", "--config", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 2"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_flags_exit_2_and_a_taken_port_is_a_clear_error() {
+    let out = gossip(&["node", "--port", "0", "--drop-rate", "3"]);
+    assert_eq!(out.status.code(), Some(2));
+    let node = start_node(&[]);
+    let out = gossip(&["node", "--port", &node.port.to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already in use"));
+}
+
+#[test]
+fn status_json_has_the_documented_fields_and_set_spreads() {
+    let a = start_node(&["--id", "alpha", "--resample-secs", "0"]);
+    let b = start_node(&[
+        "--id",
+        "beta",
+        "--bootstrap",
+        &a.port.to_string(),
+        "--resample-secs",
+        "0",
+    ]);
+    let out = gossip(&["set", &b.port.to_string(), "color", "blue"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let json = loop {
+        let out = gossip(&["status", &a.port.to_string(), "--json"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let beta_blue = v["known"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["origin"] == "beta" && k["values"]["color"] == "blue");
+        if beta_blue {
+            break v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "set on beta never reached alpha: {v}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(json["id"], "alpha");
+    assert_eq!(json["addr"], format!("127.0.0.1:{}", a.port));
+    assert!(json["version"].as_u64().unwrap() >= 1);
+    assert!(json["book"].is_string());
+    assert_eq!(json["peers"][0]["addr"], format!("127.0.0.1:{}", b.port));
+    let beta = json["known"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["origin"] == "beta")
+        .unwrap();
+    for field in ["origin", "addr", "version", "book", "age_ms"] {
+        assert!(!beta[field].is_null(), "known[].{field} missing: {beta}");
+    }
+    for counter in [
+        "datagrams_in",
+        "bytes_out",
+        "rumors_originated",
+        "duplicates",
+        "anti_entropy_exchanges",
+        "decode_errors",
+    ] {
+        assert!(
+            json["counters"][counter].is_u64(),
+            "counter {counter} missing"
+        );
+    }
+    // The human table names both nodes and their books.
+    let out = gossip(&["status", &a.port.to_string()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("alpha") && text.contains("beta") && text.contains("color=blue"),
+        "{text}"
+    );
+}
+
+#[test]
+fn status_of_nothing_fails_with_a_hint() {
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = sock.local_addr().unwrap().port();
+    let out = gossip(&["status", &port.to_string(), "--timeout-ms", "50"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no answer"));
+}
