@@ -339,3 +339,6 @@ impl Node {
         self.books.first().cloned()
     }
 }
+
+#[cfg(test)]
+mod tests;

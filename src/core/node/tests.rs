@@ -1,0 +1,297 @@
+//! Node behaviour with hand-advanced time and fixed seeds: two or three nodes, datagrams moved
+//! by hand, so every step is visible.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::*;
+use crate::core::{Event, Fanout, Route};
+use crate::wire::{
+    decode_datagram, decode_status, Delta, Entry, Message, OriginDelta, Packer, Rumor,
+    StatusRequest, DEFAULT_MTU,
+};
+
+fn addr(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+fn node(port: u16, peers: &[u16], tune: impl FnOnce(&mut NodeConfig)) -> Node {
+    let mut c = NodeConfig::new(NodeId::from(format!("n{port}")), addr(port));
+    c.static_peers = peers.iter().map(|&p| addr(p)).collect();
+    c.resample = None;
+    tune(&mut c);
+    Node::new(c, vec!["Dune".into()], Time::ZERO, port as u64)
+}
+
+fn drain(n: &mut Node, now: Time) -> Vec<Transmit> {
+    std::iter::from_fn(|| n.poll_transmit(now)).collect()
+}
+
+fn messages(t: &Transmit) -> Vec<Message> {
+    decode_datagram(ClusterId::from_name("gossip"), &t.bytes)
+        .expect("our own datagrams decode")
+        .messages
+}
+
+fn rumor(origin_port: u16, version: u64, ttl: u8) -> Rumor {
+    Rumor {
+        id: uuid::Uuid::from_u128(origin_port as u128 * 1000 + version as u128),
+        origin: Origin {
+            id: NodeId::from(format!("n{origin_port}")),
+            addr: addr(origin_port),
+        },
+        since: version - 1,
+        version,
+        ttl,
+        hops: 0,
+        entries: vec![Entry {
+            key: "book".into(),
+            value: format!("Book {version}"),
+            version,
+        }],
+    }
+}
+
+fn datagram_from(port: u16, messages: &[Message]) -> Vec<Vec<u8>> {
+    let sender = Origin {
+        id: NodeId::from(format!("n{port}")),
+        addr: addr(port),
+    };
+    Packer::new(ClusterId::from_name("gossip"), Some(sender), DEFAULT_MTU)
+        .pack(messages)
+        .unwrap()
+}
+
+use crate::wire::ClusterId;
+
+#[test]
+fn a_rumor_is_relayed_once_with_ttl_minus_one_and_duplicates_are_dropped() {
+    let mut a = node(1, &[2, 3], |c| c.fanout = Fanout::All);
+    drain(&mut a, Time::ZERO);
+    let bytes = datagram_from(9, &[Message::Rumor(rumor(9, 1, 3))]).remove(0);
+    a.handle_datagram(Time::from_millis(1), addr(9), &bytes);
+    let out = drain(&mut a, Time::from_millis(1));
+    let relayed: Vec<_> = out
+        .iter()
+        .flat_map(|t| messages(t).into_iter().map(move |m| (t.to, m)))
+        .filter_map(|(to, m)| match m {
+            Message::Rumor(r) => Some((to, r.ttl, r.hops)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        relayed.len(),
+        2,
+        "relayed to both other peers, not back to the sender"
+    );
+    assert!(relayed.iter().all(|&(_, ttl, hops)| ttl == 2 && hops == 1));
+    a.handle_datagram(Time::from_millis(2), addr(2), &bytes);
+    assert!(drain(&mut a, Time::from_millis(2)).is_empty());
+    assert_eq!(a.counters().duplicates, 1);
+    let learned: Vec<_> = std::iter::from_fn(|| a.poll_event())
+        .filter(|e| {
+            matches!(
+                e,
+                Event::Learned {
+                    route: Route::Rumor { hops: 1 },
+                    ..
+                }
+            )
+        })
+        .collect();
+    assert_eq!(learned.len(), 1);
+}
+
+#[test]
+fn a_rumor_at_ttl_zero_is_applied_but_not_relayed() {
+    let mut a = node(1, &[2, 3], |c| c.fanout = Fanout::All);
+    drain(&mut a, Time::ZERO);
+    let bytes = datagram_from(9, &[Message::Rumor(rumor(9, 1, 0))]).remove(0);
+    a.handle_datagram(Time::from_millis(1), addr(9), &bytes);
+    assert!(drain(&mut a, Time::from_millis(1)).is_empty());
+    assert_eq!(a.store().get(&"n9".into()).unwrap().watermark, 1);
+}
+
+#[test]
+fn rumors_bound_for_one_peer_ride_together_in_one_datagram() {
+    let mut a = node(1, &[2], |c| c.fanout = Fanout::All);
+    drain(&mut a, Time::ZERO);
+    let rumors: Vec<Message> = (1..=20).map(|v| Message::Rumor(rumor(9, v, 4))).collect();
+    for bytes in datagram_from(9, &rumors) {
+        a.handle_datagram(Time::from_millis(1), addr(9), &bytes);
+    }
+    let out = drain(&mut a, Time::from_millis(1));
+    assert_eq!(out.len(), 1, "20 relays to one peer should be one datagram");
+    assert_eq!(messages(&out[0]).len(), 20);
+    assert!(out[0].bytes.len() <= DEFAULT_MTU);
+}
+
+#[test]
+fn a_big_backlog_syncs_in_mtu_sized_steps_and_completes() {
+    // `a` holds 300 origins; `b` holds nothing and syncs with `a` only.
+    let mut a = node(1, &[2], |c| c.max_sync_datagrams = 4);
+    let deltas: Vec<Message> = (100..400)
+        .map(|p| {
+            Message::Delta(Delta {
+                origins: vec![OriginDelta {
+                    origin: Origin {
+                        id: NodeId::from(format!("n{p}")),
+                        addr: addr(p),
+                    },
+                    since: 0,
+                    upto: 1,
+                    entries: vec![Entry {
+                        key: "book".into(),
+                        value: "Middlemarch".into(),
+                        version: 1,
+                    }],
+                }],
+            })
+        })
+        .collect();
+    for bytes in datagram_from(9, &deltas) {
+        a.handle_datagram(Time::ZERO, addr(9), &bytes);
+    }
+    assert_eq!(a.store().len(), 301);
+    let mut b = node(2, &[1], |c| c.max_sync_datagrams = 4);
+    let mut now = Time::ZERO;
+    for round in 0..20 {
+        now = now + Duration::from_millis(10);
+        b.handle_timeout(now);
+        // Ping-pong until both are quiet.
+        loop {
+            let from_b = drain(&mut b, now);
+            let mut from_a = Vec::new();
+            for t in &from_b {
+                assert!(t.bytes.len() <= DEFAULT_MTU);
+                a.handle_datagram(now, addr(2), &t.bytes);
+                let replies = drain(&mut a, now);
+                assert!(
+                    replies.len() <= 4,
+                    "one request gets at most max_sync_datagrams back"
+                );
+                from_a.extend(replies);
+            }
+            for t in &from_a {
+                assert!(t.bytes.len() <= DEFAULT_MTU);
+                b.handle_datagram(now, addr(1), &t.bytes);
+            }
+            if from_a.is_empty() && from_b.is_empty() {
+                break;
+            }
+        }
+        if b.store().len() == 302 {
+            assert!(round > 0, "300 origins cannot fit one capped exchange");
+            return;
+        }
+        now = b.next_timeout().unwrap().max(now);
+    }
+    panic!("backlog never completed: b holds {}", b.store().len());
+}
+
+#[test]
+fn a_status_larger_than_a_datagram_is_paged_and_reassembles() {
+    let mut a = node(1, &[], |_| {});
+    let deltas: Vec<Message> = (100..200)
+        .map(|p| {
+            Message::Delta(Delta {
+                origins: vec![OriginDelta {
+                    origin: Origin {
+                        id: NodeId::from(format!("n{p}")),
+                        addr: addr(p),
+                    },
+                    since: 0,
+                    upto: 1,
+                    entries: vec![Entry {
+                        key: "book".into(),
+                        value: "Gravity's Rainbow".into(),
+                        version: 1,
+                    }],
+                }],
+            })
+        })
+        .collect();
+    for bytes in datagram_from(9, &deltas) {
+        a.handle_datagram(Time::ZERO, addr(9), &bytes);
+    }
+    drain(&mut a, Time::ZERO);
+    let admin = Packer::new(ClusterId::from_name("gossip"), None, DEFAULT_MTU);
+    let ask = |page| {
+        admin
+            .single(&Message::StatusRequest(StatusRequest { request: 42, page }))
+            .unwrap()
+    };
+    a.handle_datagram(Time::ZERO, addr(5555), &ask(0));
+    let first = drain(&mut a, Time::ZERO);
+    let Message::StatusPage(p0) = &messages(&first[0])[0] else {
+        panic!("expected a status page");
+    };
+    assert!(p0.pages > 3, "101 origins should need several pages");
+    let mut bytes = p0.chunk.clone();
+    for page in 1..p0.pages {
+        a.handle_datagram(Time::from_millis(1), addr(5555), &ask(page));
+        let out = drain(&mut a, Time::from_millis(1));
+        assert!(out[0].bytes.len() <= DEFAULT_MTU);
+        let Message::StatusPage(p) = &messages(&out[0])[0] else {
+            panic!("expected a status page");
+        };
+        assert_eq!(p.page, page);
+        bytes.extend_from_slice(&p.chunk);
+    }
+    let report = decode_status(&bytes).unwrap();
+    assert_eq!(report.known.len(), 101);
+    assert_eq!(report.id, "n1");
+}
+
+#[test]
+fn set_validates_keys_and_values_and_bumps_the_version() {
+    let mut a = node(1, &[2], |_| {});
+    assert_eq!(a.set(Time::ZERO, "", "x"), Err(SetError::Key));
+    assert_eq!(
+        a.set(Time::ZERO, "k", &"x".repeat(600)),
+        Err(SetError::Value)
+    );
+    let mut small = node(3, &[2], |c| c.mtu = 512);
+    assert_eq!(
+        small.set(Time::ZERO, "k", &"x".repeat(500)),
+        Err(SetError::TooLarge)
+    );
+    let before = a.store().own().watermark;
+    assert_eq!(a.set(Time::ZERO, "color", "blue"), Ok(before + 1));
+    let pushed = drain(&mut a, Time::ZERO);
+    assert!(pushed.iter().any(|t| messages(t)
+        .iter()
+        .any(|m| matches!(m, Message::Rumor(r) if r.version == before + 1))));
+}
+
+#[test]
+fn hearing_a_newer_version_of_ourselves_moves_our_counter_past_it() {
+    let mut a = node(1, &[2], |_| {});
+    drain(&mut a, Time::ZERO);
+    // A peer remembers us at version 40 (we restarted and forgot).
+    let mut stale = rumor(1, 40, 2);
+    stale.origin.id = NodeId::from("n1");
+    let bytes = datagram_from(2, &[Message::Rumor(stale)]).remove(0);
+    a.handle_datagram(Time::from_millis(1), addr(2), &bytes);
+    assert!(a.store().own().watermark > 40);
+    assert_eq!(a.store().own().values.get("book").unwrap().value, "Dune");
+}
+
+#[test]
+fn a_stranger_using_our_id_is_ignored() {
+    let mut a = node(1, &[2], |_| {});
+    let imposter = Origin {
+        id: NodeId::from("n1"),
+        addr: addr(66),
+    };
+    let bytes = Packer::new(ClusterId::from_name("gossip"), Some(imposter), DEFAULT_MTU)
+        .single(&Message::Rumor(rumor(7, 1, 3)))
+        .unwrap();
+    a.handle_datagram(Time::ZERO, addr(66), &bytes);
+    assert!(a.store().get(&"n7".into()).is_none());
+    assert!(!a.peers().contains(&addr(66)));
+    assert_eq!(
+        a.counters().decode_by_reason.get("stranger_claims_our_id"),
+        Some(&1)
+    );
+}
