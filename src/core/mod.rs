@@ -5,6 +5,7 @@ pub mod config;
 pub mod counters;
 pub mod event;
 pub mod fault;
+pub mod hash;
 pub mod node;
 pub mod peers;
 pub mod seen;

@@ -9,6 +9,7 @@ use rand::Rng;
 
 use crate::wire::NodeId;
 
+use super::hash::Seeded;
 use super::time::Time;
 
 /// Why a peer is in the set; static and bootstrap peers are never evicted.
@@ -46,18 +47,18 @@ pub struct PeerSet {
     max_learned: usize,
     learned: usize,
     list: Vec<Peer>,
-    index: HashMap<SocketAddr, usize>,
+    index: HashMap<SocketAddr, usize, Seeded>,
 }
 
 impl PeerSet {
     /// An empty set for the node at `own`, holding at most `max_learned` gossip-learned peers.
-    pub fn new(own: SocketAddr, max_learned: usize) -> Self {
+    pub fn new(own: SocketAddr, max_learned: usize, hasher: Seeded) -> Self {
         PeerSet {
             own,
             max_learned,
             learned: 0,
             list: Vec::new(),
-            index: HashMap::new(),
+            index: HashMap::with_hasher(hasher),
         }
     }
 
@@ -178,7 +179,7 @@ mod tests {
 
     #[test]
     fn learned_peers_are_bounded_but_static_ones_always_fit() {
-        let mut peers = PeerSet::new(addr(1), 2);
+        let mut peers = PeerSet::new(addr(1), 2, Seeded::default());
         assert!(peers.add(addr(2), None, PeerSource::Learned));
         assert!(peers.add(addr(3), None, PeerSource::Learned));
         assert!(!peers.add(addr(4), None, PeerSource::Learned));
@@ -195,7 +196,7 @@ mod tests {
 
     #[test]
     fn sampling_is_distinct_and_honours_exclusions() {
-        let mut peers = PeerSet::new(addr(1), 100);
+        let mut peers = PeerSet::new(addr(1), 100, Seeded::default());
         for p in 2..20 {
             peers.add(addr(p), None, PeerSource::Learned);
         }
@@ -213,7 +214,7 @@ mod tests {
 
     #[test]
     fn removing_keeps_the_index_consistent() {
-        let mut peers = PeerSet::new(addr(1), 100);
+        let mut peers = PeerSet::new(addr(1), 100, Seeded::default());
         for p in 2..6 {
             peers.add(addr(p), None, PeerSource::Static);
         }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
+use super::hash::Seeded;
 use super::time::Time;
 
 /// Remembers recently seen rumor ids.
@@ -13,17 +14,17 @@ use super::time::Time;
 pub struct SeenCache {
     ttl: Duration,
     capacity: usize,
-    ids: HashMap<Uuid, Time>,
+    ids: HashMap<Uuid, Time, Seeded>,
     order: VecDeque<(Time, Uuid)>,
 }
 
 impl SeenCache {
     /// `ttl` must outlive a rumor's whole journey (TTL hops of delivery); `capacity` caps memory.
-    pub fn new(ttl: Duration, capacity: usize) -> Self {
+    pub fn new(ttl: Duration, capacity: usize, hasher: Seeded) -> Self {
         SeenCache {
             ttl,
             capacity: capacity.max(1),
-            ids: HashMap::new(),
+            ids: HashMap::with_hasher(hasher),
             order: VecDeque::new(),
         }
     }
@@ -75,7 +76,7 @@ mod tests {
 
     #[test]
     fn duplicates_are_recognised_until_they_expire() {
-        let mut seen = SeenCache::new(Duration::from_secs(60), 100);
+        let mut seen = SeenCache::new(Duration::from_secs(60), 100, Seeded::default());
         assert!(seen.insert(id(1), Time::ZERO));
         assert!(!seen.insert(id(1), Time::from_millis(59_000)));
         assert!(seen.insert(id(1), Time::from_millis(61_000)));
@@ -83,7 +84,7 @@ mod tests {
 
     #[test]
     fn a_day_of_traffic_keeps_memory_flat() {
-        let mut seen = SeenCache::new(Duration::from_secs(60), 1_000);
+        let mut seen = SeenCache::new(Duration::from_secs(60), 1_000, Seeded::default());
         // 24 hours of rumors arriving in bursts of 300 every 10 s.
         let mut n = 0u128;
         for step in 0..(24 * 360) {

@@ -7,11 +7,11 @@
 //! is still repaired later.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, DefaultHasher};
 use std::net::SocketAddr;
 
 use crate::wire::{Entry, NodeId, Origin, OriginDelta, VersionClaim, SYNC_BUCKETS};
 
+use super::hash::{bucket_of, contribution, Seeded};
 use super::time::Time;
 
 /// How a piece of news reached us.
@@ -149,71 +149,65 @@ pub struct Provenance {
     pub via: Option<SocketAddr>,
 }
 
-/// A fixed-key hasher: iteration order depends only on what was inserted, so simulated runs
-/// are reproducible.
-type FixedHasher = BuildHasherDefault<DefaultHasher>;
-
-/// All origins' state, including our own.
+/// All origins' state, including our own: a slab of states with an id index, and per
+/// anti-entropy bucket the slots of its origins, so digests walk vectors instead of hashing.
 #[derive(Debug)]
 pub struct Store {
     own: NodeId,
-    origins: HashMap<NodeId, OriginState, FixedHasher>,
+    states: Vec<(NodeId, OriginState)>,
+    index: HashMap<NodeId, u32, Seeded>,
     buckets: [u64; SYNC_BUCKETS],
-    bucket_members: Vec<Vec<NodeId>>,
-}
-
-/// The anti-entropy bucket an origin id falls in; both sides of an exchange agree on it.
-pub fn bucket_of(id: &NodeId) -> u8 {
-    (blake3::hash(id.as_str().as_bytes()).as_bytes()[0] as usize % SYNC_BUCKETS) as u8
-}
-
-/// Hash of (origin, watermark); XOR-folded per bucket so a change updates one bucket in O(1).
-fn contribution(id: &NodeId, watermark: u64) -> u64 {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update(id.as_str().as_bytes());
-    hasher.update(&watermark.to_le_bytes());
-    let mut out = [0u8; 8];
-    out.copy_from_slice(&hasher.finalize().as_bytes()[..8]);
-    u64::from_le_bytes(out)
+    bucket_slots: Vec<Vec<u32>>,
 }
 
 impl Store {
-    /// A store for node `own` reachable at `addr`, holding no state yet.
-    pub fn new(own: NodeId, addr: SocketAddr, now: Time) -> Self {
+    /// A store for node `own` reachable at `addr`, holding no state yet. `hasher` seeds the
+    /// origin index (see [`super::hash`]).
+    pub fn new(own: NodeId, addr: SocketAddr, now: Time, hasher: Seeded) -> Self {
         let mut store = Store {
             own: own.clone(),
-            origins: HashMap::default(),
+            states: Vec::new(),
+            index: HashMap::with_hasher(hasher),
             buckets: [0; SYNC_BUCKETS],
-            bucket_members: vec![Vec::new(); SYNC_BUCKETS],
+            bucket_slots: vec![Vec::new(); SYNC_BUCKETS],
         };
         store.insert_origin(own, addr, now);
         store
     }
 
-    fn insert_origin(&mut self, id: NodeId, addr: SocketAddr, now: Time) -> &mut OriginState {
+    fn insert_origin(&mut self, id: NodeId, addr: SocketAddr, now: Time) -> usize {
         let bucket = bucket_of(&id);
         let contrib = contribution(&id, 0);
+        let slot = self.states.len();
         self.buckets[bucket as usize] ^= contrib;
-        self.bucket_members[bucket as usize].push(id.clone());
-        self.origins.entry(id).or_insert(OriginState {
-            addr,
-            watermark: 0,
-            values: Values::default(),
-            changed_at: now,
-            route: Route::Own,
-            via: None,
-            bucket,
-            contribution: contrib,
-        })
+        self.bucket_slots[bucket as usize].push(slot as u32);
+        self.index.insert(id.clone(), slot as u32);
+        self.states.push((
+            id,
+            OriginState {
+                addr,
+                watermark: 0,
+                values: Values::default(),
+                changed_at: now,
+                route: Route::Own,
+                via: None,
+                bucket,
+                contribution: contrib,
+            },
+        ));
+        slot
     }
 
-    fn set_watermark(&mut self, id: &NodeId, watermark: u64) {
-        if let Some(state) = self.origins.get_mut(id) {
-            let contrib = contribution(id, watermark);
-            self.buckets[state.bucket as usize] ^= state.contribution ^ contrib;
-            state.contribution = contrib;
-            state.watermark = watermark;
-        }
+    fn slot(&self, id: &NodeId) -> Option<usize> {
+        self.index.get(id).map(|&s| s as usize)
+    }
+
+    fn set_watermark(&mut self, slot: usize, watermark: u64) {
+        let (id, state) = &mut self.states[slot];
+        let contrib = contribution(id, watermark);
+        self.buckets[state.bucket as usize] ^= state.contribution ^ contrib;
+        state.contribution = contrib;
+        state.watermark = watermark;
     }
 
     /// Our own id.
@@ -221,27 +215,24 @@ impl Store {
         &self.own
     }
 
-    /// Our own state.
+    /// Our own state (always slot 0: inserted first, never removed).
     pub fn own(&self) -> &OriginState {
-        // The own origin is inserted in `new` and never removed.
-        &self.origins[&self.own]
+        &self.states[0].1
     }
 
     /// Sets one of our own keys, bumping our version; returns the entry to spread.
     pub fn set_own(&mut self, key: &str, value: &str, now: Time) -> Entry {
-        let own = self.own.clone();
         let version = self.own().watermark + 1;
-        if let Some(state) = self.origins.get_mut(&own) {
-            state.values.insert(
-                key.to_string(),
-                Versioned {
-                    value: value.to_string(),
-                    version,
-                },
-            );
-            state.changed_at = now;
-        }
-        self.set_watermark(&own, version);
+        let state = &mut self.states[0].1;
+        state.values.insert(
+            key.to_string(),
+            Versioned {
+                value: value.to_string(),
+                version,
+            },
+        );
+        state.changed_at = now;
+        self.set_watermark(0, version);
         Entry {
             key: key.to_string(),
             value: value.to_string(),
@@ -252,9 +243,8 @@ impl Store {
     /// Raises our own version counter to at least `floor` without changing any value, so a
     /// restarted node never reissues a version the cluster already saw.
     pub fn raise_own_version(&mut self, floor: u64) {
-        let own = self.own.clone();
         if floor > self.own().watermark {
-            self.set_watermark(&own, floor);
+            self.set_watermark(0, floor);
         }
     }
 
@@ -265,20 +255,21 @@ impl Store {
         origin: &Origin,
         since: u64,
         upto: u64,
-        entries: &[Entry],
+        entries: Vec<Entry>,
         provenance: Provenance,
     ) -> Applied {
         let mut applied = Applied::default();
         if origin.id == self.own {
             return applied;
         }
-        if !self.origins.contains_key(&origin.id) {
-            self.insert_origin(origin.id.clone(), origin.addr, provenance.now);
-            applied.new_origin = true;
-        }
-        let Some(state) = self.origins.get_mut(&origin.id) else {
-            return applied;
+        let slot = match self.slot(&origin.id) {
+            Some(slot) => slot,
+            None => {
+                applied.new_origin = true;
+                self.insert_origin(origin.id.clone(), origin.addr, provenance.now)
+            }
         };
+        let state = &mut self.states[slot].1;
         for entry in entries {
             let newer = state
                 .values
@@ -292,10 +283,10 @@ impl Store {
                         version: entry.version,
                     },
                 );
-                applied.changed.push(entry.clone());
+                applied.changed.push(entry);
             }
         }
-        let advance = since <= state.watermark && upto > state.watermark;
+        applied.advanced = since <= state.watermark && upto > state.watermark;
         if applied.learned() {
             state.changed_at = provenance.now;
             state.route = provenance.route;
@@ -303,43 +294,42 @@ impl Store {
             // A newer version arriving means the origin's current address is the one it used.
             state.addr = origin.addr;
         }
-        if advance {
-            applied.advanced = true;
-            self.set_watermark(&origin.id, upto);
-            if let Some(state) = self.origins.get_mut(&origin.id) {
-                state.changed_at = provenance.now;
-                state.route = provenance.route;
-                state.via = provenance.via;
-            }
+        if applied.advanced {
+            self.set_watermark(slot, upto);
         }
         applied
     }
 
-    /// Every origin we hold, in no particular (but reproducible) order.
+    /// Every origin we hold, in the order we learned them (ourselves first).
     pub fn origins(&self) -> impl Iterator<Item = (&NodeId, &OriginState)> {
-        self.origins.iter()
+        self.states.iter().map(|(id, s)| (id, s))
     }
 
     /// Every origin we hold, sorted by id (for display).
     pub fn origins_sorted(&self) -> Vec<(&NodeId, &OriginState)> {
-        let mut all: Vec<_> = self.origins.iter().collect();
+        let mut all: Vec<_> = self.origins().collect();
         all.sort_by(|a, b| a.0.cmp(b.0));
         all
     }
 
     /// One origin's state.
     pub fn get(&self, id: &NodeId) -> Option<&OriginState> {
-        self.origins.get(id)
+        self.slot(id).map(|slot| &self.states[slot].1)
+    }
+
+    /// Our watermark for `id`, 0 if we never heard of it.
+    pub fn watermark(&self, id: &NodeId) -> u64 {
+        self.get(id).map_or(0, |s| s.watermark)
     }
 
     /// Number of origins held, ourselves included.
     pub fn len(&self) -> usize {
-        self.origins.len()
+        self.states.len()
     }
 
     /// Never true: we always hold our own origin. Present for API symmetry with `len`.
     pub fn is_empty(&self) -> bool {
-        self.origins.is_empty()
+        self.states.is_empty()
     }
 
     /// Per-bucket hashes of (origin, watermark): the first step of anti-entropy.
@@ -347,28 +337,30 @@ impl Store {
         self.buckets.to_vec()
     }
 
-    /// Our watermark claims for the origins in `bucket`.
-    pub fn claims_in_bucket(&self, bucket: u8) -> Vec<VersionClaim> {
-        self.bucket_members[bucket as usize % SYNC_BUCKETS]
+    /// Origins in `bucket` with our watermarks, in the order we learned them.
+    pub fn bucket(&self, bucket: u8) -> impl Iterator<Item = (&NodeId, u64)> {
+        self.bucket_slots[bucket as usize % SYNC_BUCKETS]
             .iter()
-            .filter_map(|id| {
-                self.origins.get(id).map(|s| VersionClaim {
-                    origin: id.clone(),
-                    version: s.watermark,
-                })
+            .map(|&slot| {
+                let (id, state) = &self.states[slot as usize];
+                (id, state.watermark)
             })
-            .collect()
     }
 
-    /// Ids of the origins in `bucket`, in the order we learned them.
-    pub fn ids_in_bucket(&self, bucket: u8) -> &[NodeId] {
-        &self.bucket_members[bucket as usize % SYNC_BUCKETS]
+    /// Our watermark claims for the origins in `bucket`.
+    pub fn claims_in_bucket(&self, bucket: u8) -> Vec<VersionClaim> {
+        self.bucket(bucket)
+            .map(|(id, version)| VersionClaim {
+                origin: id.clone(),
+                version,
+            })
+            .collect()
     }
 
     /// What a peer holding `origin` up to `since` lacks, oldest first, cut to at most
     /// `max_entries`. `upto` is the last version covered, so a cut delta is still gap-free.
     pub fn delta_since(&self, id: &NodeId, since: u64, max_entries: usize) -> Option<OriginDelta> {
-        let state = self.origins.get(id)?;
+        let state = self.get(id)?;
         if state.watermark <= since {
             return None;
         }
@@ -427,27 +419,27 @@ mod tests {
 
     #[test]
     fn newer_versions_win_and_old_ones_never_move_state_back() {
-        let mut store = Store::new("me".into(), addr(1), Time::ZERO);
+        let mut store = Store::new("me".into(), addr(1), Time::ZERO, Seeded::default());
         let o = origin("a", 2);
-        store.apply(&o, 0, 2, &[entry("book", "Dune", 2)], at(1));
-        let stale = store.apply(&o, 0, 1, &[entry("book", "Emma", 1)], at(2));
+        store.apply(&o, 0, 2, vec![entry("book", "Dune", 2)], at(1));
+        let stale = store.apply(&o, 0, 1, vec![entry("book", "Emma", 1)], at(2));
         assert!(!stale.learned());
         assert_eq!(
             store.get(&o.id).unwrap().values.get("book").unwrap().value,
             "Dune"
         );
-        let dup = store.apply(&o, 0, 2, &[entry("book", "Dune", 2)], at(3));
+        let dup = store.apply(&o, 0, 2, vec![entry("book", "Dune", 2)], at(3));
         assert!(!dup.learned());
         assert_eq!(store.get(&o.id).unwrap().watermark, 2);
     }
 
     #[test]
     fn out_of_order_rumor_applies_but_leaves_the_gap_visible() {
-        let mut store = Store::new("me".into(), addr(1), Time::ZERO);
+        let mut store = Store::new("me".into(), addr(1), Time::ZERO, Seeded::default());
         let o = origin("a", 2);
-        store.apply(&o, 0, 1, &[entry("book", "Dune", 1)], at(1));
+        store.apply(&o, 0, 1, vec![entry("book", "Dune", 1)], at(1));
         // Version 3 arrives before version 2 (which changed another key).
-        let r = store.apply(&o, 2, 3, &[entry("book", "Emma", 3)], at(2));
+        let r = store.apply(&o, 2, 3, vec![entry("book", "Emma", 3)], at(2));
         assert_eq!(r.changed.len(), 1);
         assert!(!r.advanced);
         assert_eq!(store.get(&o.id).unwrap().watermark, 1);
@@ -456,7 +448,7 @@ mod tests {
             &o,
             1,
             3,
-            &[entry("color", "blue", 2), entry("book", "Emma", 3)],
+            vec![entry("color", "blue", 2), entry("book", "Emma", 3)],
             at(3),
         );
         assert!(r.advanced);
@@ -468,15 +460,15 @@ mod tests {
 
     #[test]
     fn summaries_match_exactly_when_watermarks_match() {
-        let mut a = Store::new("a".into(), addr(1), Time::ZERO);
-        let mut b = Store::new("b".into(), addr(2), Time::ZERO);
+        let mut a = Store::new("a".into(), addr(1), Time::ZERO, Seeded::default());
+        let mut b = Store::new("b".into(), addr(2), Time::ZERO, Seeded::default());
         a.set_own("book", "Dune", Time::ZERO);
         b.set_own("book", "Emma", Time::ZERO);
         assert_ne!(a.summary(), b.summary());
         let da = a.delta_since(&"a".into(), 0, 100).unwrap();
         let db = b.delta_since(&"b".into(), 0, 100).unwrap();
-        b.apply(&da.origin, da.since, da.upto, &da.entries, at(1));
-        a.apply(&db.origin, db.since, db.upto, &db.entries, at(1));
+        b.apply(&da.origin, da.since, da.upto, da.entries.clone(), at(1));
+        a.apply(&db.origin, db.since, db.upto, db.entries.clone(), at(1));
         assert_eq!(a.summary(), b.summary());
         a.set_own("book", "Ulysses", Time::ZERO);
         assert_ne!(a.summary(), b.summary());
@@ -484,23 +476,29 @@ mod tests {
 
     #[test]
     fn a_cut_delta_is_a_valid_prefix() {
-        let mut a = Store::new("a".into(), addr(1), Time::ZERO);
+        let mut a = Store::new("a".into(), addr(1), Time::ZERO, Seeded::default());
         for i in 0..5 {
             a.set_own(&format!("k{i}"), "v", Time::ZERO);
         }
-        let mut b = Store::new("b".into(), addr(2), Time::ZERO);
+        let mut b = Store::new("b".into(), addr(2), Time::ZERO, Seeded::default());
         let first = a.delta_since(&"a".into(), 0, 2).unwrap();
         assert_eq!((first.since, first.upto, first.entries.len()), (0, 2, 2));
         b.apply(
             &first.origin,
             first.since,
             first.upto,
-            &first.entries,
+            first.entries.clone(),
             at(1),
         );
         let held = b.get(&"a".into()).unwrap().watermark;
         let rest = a.delta_since(&"a".into(), held, 100).unwrap();
-        b.apply(&rest.origin, rest.since, rest.upto, &rest.entries, at(2));
+        b.apply(
+            &rest.origin,
+            rest.since,
+            rest.upto,
+            rest.entries.clone(),
+            at(2),
+        );
         assert_eq!(b.get(&"a".into()).unwrap().values.len(), 5);
         assert_eq!(b.get(&"a".into()).unwrap().watermark, 5);
     }

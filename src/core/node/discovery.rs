@@ -3,6 +3,8 @@
 
 use std::net::SocketAddr;
 
+use rand::seq::SliceRandom;
+
 use crate::wire::{encoded_len, JoinRequest, Message, Origin, PeerList};
 
 use super::Node;
@@ -17,6 +19,8 @@ impl Node {
         }
     }
 
+    /// Answers with one datagram of peers: a random sample when they do not all fit, so a
+    /// crowd of joiners spreads across the cluster instead of all syncing with the bootstrap.
     pub(super) fn on_join_request(
         &mut self,
         from: SocketAddr,
@@ -27,7 +31,7 @@ impl Node {
         if !request.want_peers {
             return;
         }
-        let peers: Vec<Origin> = self
+        let mut peers: Vec<Origin> = self
             .peers
             .iter()
             .filter(|p| p.addr != from)
@@ -38,28 +42,16 @@ impl Node {
                 })
             })
             .collect();
+        peers.shuffle(&mut self.rng);
         let budget = self.packer.budget().saturating_sub(8);
-        let mut page: Vec<Origin> = Vec::new();
         let mut size = 0;
-        let mut pages = 0;
-        for peer in peers {
-            let len = encoded_len(&peer);
-            if size + len > budget && !page.is_empty() {
-                self.send(
-                    from,
-                    Message::PeerList(PeerList {
-                        peers: std::mem::take(&mut page),
-                    }),
-                );
-                size = 0;
-                pages += 1;
-                if pages >= self.config.max_sync_datagrams {
-                    return;
-                }
-            }
-            size += len;
-            page.push(peer);
-        }
+        let page: Vec<Origin> = peers
+            .into_iter()
+            .take_while(|p| {
+                size += encoded_len(p);
+                size <= budget
+            })
+            .collect();
         self.send(from, Message::PeerList(PeerList { peers: page }));
     }
 

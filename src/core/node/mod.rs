@@ -21,6 +21,7 @@ use super::config::{auto_ttl, NodeConfig};
 use super::counters::Counters;
 use super::event::Event;
 use super::fault::{FaultLayer, Transmit, Verdict};
+use super::hash;
 use super::peers::{PeerSet, PeerSource};
 use super::seen::SeenCache;
 use super::store::Store;
@@ -57,6 +58,8 @@ pub struct Node {
     books: Vec<String>,
     timers: Timers,
     status_cache: admin::StatusCache,
+    /// Seeded hasher for the node's short-lived maps.
+    hasher: hash::Seeded,
 }
 
 impl Node {
@@ -67,12 +70,16 @@ impl Node {
             id: config.id.clone(),
             addr: config.addr,
         };
+        let mut rng = SmallRng::seed_from_u64(seed);
         let mut node = Node {
-            rng: SmallRng::seed_from_u64(seed),
             started: now,
-            store: Store::new(config.id.clone(), config.addr, now),
-            peers: PeerSet::new(config.addr, config.max_peers),
-            seen: SeenCache::new(config.seen_ttl, config.seen_capacity),
+            store: Store::new(config.id.clone(), config.addr, now, hash::seeded(&mut rng)),
+            peers: PeerSet::new(config.addr, config.max_peers, hash::seeded(&mut rng)),
+            seen: SeenCache::new(
+                config.seen_ttl,
+                config.seen_capacity,
+                hash::seeded(&mut rng),
+            ),
             packer: Packer::new(config.cluster, Some(own), config.mtu),
             outbox: BTreeMap::new(),
             ready: VecDeque::new(),
@@ -87,6 +94,8 @@ impl Node {
                 join_backoff: Duration::from_millis(500),
             },
             status_cache: admin::StatusCache::default(),
+            hasher: hash::seeded(&mut rng),
+            rng,
             config,
         };
         node.store.raise_own_version(node.config.initial_version);

@@ -42,7 +42,7 @@ impl Node {
             &rumor.origin,
             rumor.since,
             rumor.version,
-            &rumor.entries,
+            rumor.entries.clone(),
             Provenance {
                 now,
                 route: Route::Rumor { hops },

@@ -9,6 +9,8 @@
 //! brought forward so a joining node catches up in a few fast rounds instead of many slow ones.
 
 use std::collections::{HashMap, HashSet};
+
+use crate::core::hash::Seeded;
 use std::net::SocketAddr;
 
 use crate::wire::{
@@ -86,17 +88,15 @@ impl Node {
     }
 
     pub(super) fn on_sync_digest(&mut self, now: Time, from: SocketAddr, digest: SyncDigest) {
-        let theirs: HashMap<&NodeId, u64> = digest
-            .versions
-            .iter()
-            .map(|c| (&c.origin, c.version))
-            .collect();
+        let mut theirs: HashMap<&NodeId, u64, Seeded> =
+            HashMap::with_capacity_and_hasher(digest.versions.len(), self.hasher.clone());
+        theirs.extend(digest.versions.iter().map(|c| (&c.origin, c.version)));
         // Push: every origin we hold in a listed bucket that the peer lacks or holds older.
         let mut pushes: Vec<(NodeId, u64)> = Vec::new();
         for &bucket in &digest.buckets {
-            for id in self.store.ids_in_bucket(bucket) {
+            for (id, ours) in self.store.bucket(bucket) {
                 let their = theirs.get(id).copied().unwrap_or(0);
-                if self.store.get(id).is_some_and(|s| s.watermark > their) {
+                if ours > their {
                     pushes.push((id.clone(), their));
                 }
             }
@@ -106,7 +106,7 @@ impl Node {
             .versions
             .iter()
             .filter_map(|c| {
-                let ours = self.store.get(&c.origin).map_or(0, |s| s.watermark);
+                let ours = self.store.watermark(&c.origin);
                 (c.version > ours).then(|| VersionClaim {
                     origin: c.origin.clone(),
                     version: ours,
@@ -149,7 +149,7 @@ impl Node {
                 &od.origin,
                 od.since,
                 od.upto,
-                &od.entries,
+                od.entries,
                 Provenance {
                     now,
                     route: Route::Sync,
@@ -186,34 +186,22 @@ impl Node {
         }
     }
 
-    /// Sends `wants` as pull requests, at most `max_sync_datagrams` of them; true if cut short.
+    /// Sends one pull request, as many wants as fit one datagram; true if some were left out
+    /// (the rest is pulled in the next, hurried, exchange, likely from another peer).
     fn send_pulls(&mut self, to: SocketAddr, wants: Vec<VersionClaim>) -> bool {
         let budget = self.packer.budget().saturating_sub(LIST_OVERHEAD);
-        let mut page = Vec::new();
+        let total = wants.len();
         let mut size = 0;
-        let mut sent = 0;
-        for claim in wants {
-            let len = encoded_len(&claim);
-            if size + len > budget {
-                self.send(
-                    to,
-                    Message::SyncPull(SyncPull {
-                        wants: std::mem::take(&mut page),
-                    }),
-                );
-                size = 0;
-                sent += 1;
-                if sent >= self.config.max_sync_datagrams {
-                    return true;
-                }
-            }
-            size += len;
-            page.push(claim);
-        }
-        if !page.is_empty() {
-            self.send(to, Message::SyncPull(SyncPull { wants: page }));
-        }
-        false
+        let page: Vec<VersionClaim> = wants
+            .into_iter()
+            .take_while(|c| {
+                size += encoded_len(c);
+                size <= budget
+            })
+            .collect();
+        let cut = page.len() < total;
+        self.send(to, Message::SyncPull(SyncPull { wants: page }));
+        cut
     }
 
     /// Sends what a peer lacks of each `(origin, held-since)`, packed into MTU-sized `Delta`s,
@@ -223,7 +211,7 @@ impl Node {
         let mut batch: Vec<OriginDelta> = Vec::new();
         let mut size = 0;
         let mut sent = 0;
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::with_hasher(self.hasher.clone());
         for (id, since) in items {
             if !seen.insert(id.clone()) {
                 continue;
