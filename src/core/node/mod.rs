@@ -38,6 +38,8 @@ struct Timers {
     resample: Option<Time>,
     join: Option<Time>,
     join_backoff: Duration,
+    /// Exchanges left to run at the fast catch-up pace.
+    catch_up_rounds: u8,
 }
 
 /// One gossip node's complete protocol state.
@@ -92,6 +94,7 @@ impl Node {
                 resample: None,
                 join: None,
                 join_backoff: Duration::from_millis(500),
+                catch_up_rounds: 0,
             },
             status_cache: admin::StatusCache::default(),
             hasher: hash::seeded(&mut rng),
@@ -169,7 +172,11 @@ impl Node {
     pub fn handle_timeout(&mut self, now: Time) {
         if self.timers.anti_entropy <= now {
             self.start_sync(now);
-            let next = self.jitter(self.config.anti_entropy);
+            let mut next = self.jitter(self.config.anti_entropy);
+            if self.timers.catch_up_rounds > 0 {
+                self.timers.catch_up_rounds -= 1;
+                next /= 10;
+            }
             self.timers.anti_entropy = now + next;
         }
         if self.timers.resample.is_some_and(|t| t <= now) {

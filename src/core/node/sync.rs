@@ -23,6 +23,9 @@ use crate::core::event::{Event, Route};
 use crate::core::store::Provenance;
 use crate::core::time::Time;
 
+/// Fast exchanges (a tenth of the interval apart) that follow the last sign of a backlog.
+pub(super) const CATCH_UP_ROUNDS: u8 = 3;
+
 /// Bytes a message needs beyond its list items: enum tag plus up to two 3-byte length prefixes.
 const LIST_OVERHEAD: usize = 8;
 
@@ -178,8 +181,10 @@ impl Node {
         }
     }
 
-    /// Brings the next exchange forward: we are behind and one more round will help at once.
+    /// Brings the next exchange forward and keeps the fast pace for a few more: we are behind,
+    /// and the last stragglers of a backlog often sit with peers other than the next one.
     fn hurry_sync(&mut self, now: Time) {
+        self.timers.catch_up_rounds = CATCH_UP_ROUNDS;
         let soon = now + self.config.anti_entropy / 10;
         if soon < self.timers.anti_entropy {
             self.timers.anti_entropy = soon;
