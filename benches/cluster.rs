@@ -1,5 +1,5 @@
-//! Real-UDP cluster benchmark: N nodes in one process on 127.0.0.1, all bootstrapped from
-//! node 0, default settings (books are not re-drawn during the run, so each update is one
+//! Real-UDP cluster benchmark: N nodes in one process on 127.0.0.1 (spread over one
+//! single-threaded runtime per core), all bootstrapped from node 0, default settings (books are not re-drawn during the run, so each update is one
 //! clean measurement).
 //!
 //!   cargo bench --bench cluster                          # N = 100 and N = 1000
@@ -8,11 +8,16 @@
 //! Reports: time until every node knows every node, time for one update to reach every node
 //! (median and worst of several), coverage, and datagrams and bytes per node per update.
 
+/// Same allocator as the `gossip` binary, so the figures match what users run.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gossip::core::{Event, NodeConfig, Time};
+use gossip::runtime::local::Shards;
 use gossip::runtime::{bind_udp, spawn, NodeHandle};
 use gossip::wire::{MessageKind, NodeId};
 
@@ -20,6 +25,10 @@ use gossip::wire::{MessageKind, NodeId};
 struct Probe {
     know_all: AtomicUsize,
     know_all_last_us: AtomicU64,
+    /// Sum over nodes of origins held (progress display only).
+    known_total: AtomicUsize,
+    /// Bumped for every update; sinks re-read `target` only when it changes.
+    target_seq: AtomicU64,
     target: Mutex<Option<(NodeId, u64, u64)>>,
     holders: AtomicUsize,
     holders_last_us: AtomicU64,
@@ -67,9 +76,10 @@ async fn totals(nodes: &[NodeHandle]) -> Totals {
     t
 }
 
-fn start(n: usize, epoch: Instant, probe: Arc<Probe>) -> Vec<NodeHandle> {
+fn start(shards: &Shards, n: usize, epoch: Instant, probe: Arc<Probe>) -> Vec<NodeHandle> {
     let mut nodes: Vec<NodeHandle> = Vec::with_capacity(n);
     for i in 0..n {
+        let _shard = shards.enter(i);
         let socket = bind_udp("127.0.0.1:0".parse().expect("addr")).expect("bind");
         let addr = socket.local_addr().expect("local addr");
         let mut config = NodeConfig::new(NodeId::from(format!("n{}", addr.port())), addr);
@@ -85,8 +95,18 @@ fn start(n: usize, epoch: Instant, probe: Arc<Probe>) -> Vec<NodeHandle> {
         );
         let probe = probe.clone();
         let mut knows_all = false;
+        let mut known = 0usize;
         let mut counted_seq = 0u64;
+        let mut seen_seq = 0u64;
+        let mut target: Option<(NodeId, u64, u64)> = None;
         nodes.push(spawn(node, socket, epoch, move |node, now, event| {
+            let len = node.store().len();
+            if len != known {
+                probe
+                    .known_total
+                    .fetch_add(len - known.min(len), Ordering::Relaxed);
+                known = len;
+            }
             if !knows_all && node.store().len() >= n {
                 knows_all = true;
                 probe.know_all.fetch_add(1, Ordering::SeqCst);
@@ -98,10 +118,14 @@ fn start(n: usize, epoch: Instant, probe: Arc<Probe>) -> Vec<NodeHandle> {
                 origin, version, ..
             } = &event
             {
-                let target = probe.target.lock().ok().and_then(|t| t.clone());
-                if let Some((id, v, seq)) = target {
-                    if *origin == id && *version >= v && counted_seq != seq {
-                        counted_seq = seq;
+                let seq_now = probe.target_seq.load(Ordering::Acquire);
+                if seq_now != seen_seq {
+                    seen_seq = seq_now;
+                    target = probe.target.lock().ok().and_then(|t| t.clone());
+                }
+                if let Some((id, v, seq)) = &target {
+                    if origin == id && version >= v && counted_seq != *seq {
+                        counted_seq = *seq;
                         probe.holders.fetch_add(1, Ordering::SeqCst);
                         probe
                             .holders_last_us
@@ -120,9 +144,10 @@ fn median(v: &mut [f64]) -> f64 {
 }
 
 async fn run(n: usize, updates: usize) {
+    let shards = Shards::per_core().expect("shard threads");
     let probe = Arc::new(Probe::default());
     let epoch = Instant::now();
-    let nodes = start(n, epoch, probe.clone());
+    let nodes = start(&shards, n, epoch, probe.clone());
     let started = epoch.elapsed();
     let limit = Instant::now() + Duration::from_secs(60);
     let verbose = std::env::var_os("GOSSIP_BENCH_VERBOSE").is_some();
@@ -132,9 +157,10 @@ async fn run(n: usize, updates: usize) {
         if verbose && last_print.elapsed() >= Duration::from_millis(250) {
             last_print = Instant::now();
             eprintln!(
-                "  {:>5} ms: {} of {n} nodes know all",
+                "  {:>5} ms: {} of {n} nodes know all; on average a node knows {}",
                 epoch.elapsed().as_millis(),
-                probe.know_all.load(Ordering::SeqCst)
+                probe.know_all.load(Ordering::SeqCst),
+                probe.known_total.load(Ordering::Relaxed) / n
             );
         }
     }
@@ -158,6 +184,7 @@ async fn run(n: usize, updates: usize) {
         probe.holders.store(1, Ordering::SeqCst);
         probe.holders_last_us.store(0, Ordering::SeqCst);
         *probe.target.lock().expect("lock") = Some((id, next, u as u64 + 1));
+        probe.target_seq.store(u as u64 + 1, Ordering::Release);
         let before = totals(&nodes).await;
         let t_set = epoch.elapsed().as_micros() as u64;
         target
@@ -215,9 +242,22 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
+    if sizes.len() > 1 {
+        // Each size in a fresh process, so one run's heap and sockets cannot slow the next.
+        let exe = std::env::current_exe().expect("bench executable");
+        for n in sizes {
+            let status = std::process::Command::new(&exe)
+                .env("GOSSIP_BENCH_NODES", n.to_string())
+                .env("GOSSIP_BENCH_UPDATES", updates.to_string())
+                .status()
+                .expect("run the benchmark for one size");
+            assert!(status.success(), "benchmark for N={n} failed");
+        }
+        return;
+    }
     for n in sizes {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+        // The orchestrating runtime only sleeps and asks questions; the nodes run on shards.
+        let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("runtime");

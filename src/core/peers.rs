@@ -96,6 +96,13 @@ impl PeerSet {
         true
     }
 
+    /// Makes room for `more` peers at once.
+    pub fn reserve(&mut self, more: usize) {
+        let room = more.min(self.max_learned.saturating_sub(self.learned));
+        self.list.reserve(room);
+        self.index.reserve(room);
+    }
+
     /// Drops a peer (used when a static peer is removed from the config).
     pub fn remove(&mut self, addr: &SocketAddr) -> Option<Peer> {
         let i = self.index.remove(addr)?;

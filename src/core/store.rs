@@ -300,6 +300,13 @@ impl Store {
         applied
     }
 
+    /// Makes room for `more` origins at once (a backlog is about to arrive), instead of
+    /// growing the tables step by step.
+    pub fn reserve(&mut self, more: usize) {
+        self.states.reserve(more);
+        self.index.reserve(more);
+    }
+
     /// Every origin we hold, in the order we learned them (ourselves first).
     pub fn origins(&self) -> impl Iterator<Item = (&NodeId, &OriginState)> {
         self.states.iter().map(|(id, s)| (id, s))

@@ -119,11 +119,24 @@ async fn run(
     mut sink: impl FnMut(&Node, Time, Event),
 ) {
     let mut buf = vec![0u8; MAX_DATAGRAM + 1];
-    loop {
-        let deadline = node
+    let deadline_of = |node: &Node| {
+        let at = node
             .next_timeout()
             .map(|t| epoch + Duration::from_micros(t.as_micros()))
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        tokio::time::Instant::from_std(at)
+    };
+    // One timer, re-armed only when the deadline moves: creating a timer per loop turn costs a
+    // timer-wheel insert and cancel for every datagram batch.
+    let mut armed = deadline_of(&node);
+    let sleep = tokio::time::sleep_until(armed);
+    tokio::pin!(sleep);
+    loop {
+        let deadline = deadline_of(&node);
+        if deadline != armed {
+            armed = deadline;
+            sleep.as_mut().reset(deadline);
+        }
         tokio::select! {
             received = socket.recv_from(&mut buf) => {
                 if let Ok((len, from)) = received {
@@ -137,8 +150,10 @@ async fn run(
                 }
                 // Receive errors on UDP (e.g. ICMP echoes of an earlier send) are transient.
             }
-            _ = tokio::time::sleep_until(deadline.into()) => {
+            _ = &mut sleep => {
                 node.handle_timeout(now(epoch));
+                // The timer fired; force a re-arm even if the next deadline equals the old one.
+                armed = tokio::time::Instant::from_std(epoch);
             }
             command = commands.recv() => match command {
                 Some(Command::Set { key, value, reply }) => {

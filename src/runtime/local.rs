@@ -46,3 +46,72 @@ where
         tokio::time::sleep(every).await;
     }
 }
+
+/// Hosts many nodes in one process: one single-threaded tokio runtime per thread, each with
+/// its own I/O reactor, nodes spread across them. A multi-threaded runtime keeps loopback
+/// wake-ups on the worker that polls the reactor, so a thousand chatty nodes end up on one
+/// core; shards use them all.
+pub struct Shards {
+    handles: Vec<tokio::runtime::Handle>,
+    stops: Vec<tokio::sync::oneshot::Sender<()>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Shards {
+    /// `count` shards (at least one), each on its own thread.
+    pub fn new(count: usize) -> std::io::Result<Self> {
+        let mut shards = Shards {
+            handles: Vec::new(),
+            stops: Vec::new(),
+            threads: Vec::new(),
+        };
+        for i in 0..count.max(1) {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            shards.handles.push(runtime.handle().clone());
+            shards.stops.push(stop);
+            shards.threads.push(
+                std::thread::Builder::new()
+                    .name(format!("gossip-shard-{i}"))
+                    .spawn(move || {
+                        let _ = runtime.block_on(stopped);
+                    })?,
+            );
+        }
+        Ok(shards)
+    }
+
+    /// One shard per available core.
+    pub fn per_core() -> std::io::Result<Self> {
+        Self::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+
+    /// Enters shard `i % count`: sockets bound and tasks spawned while the guard lives belong
+    /// to that shard.
+    pub fn enter(&self, i: usize) -> tokio::runtime::EnterGuard<'_> {
+        self.handles[i % self.handles.len()].enter()
+    }
+
+    /// Number of shards.
+    pub fn len(&self) -> usize {
+        self.handles.len()
+    }
+
+    /// Never true; a set of shards has at least one.
+    pub fn is_empty(&self) -> bool {
+        self.handles.is_empty()
+    }
+}
+
+impl Drop for Shards {
+    fn drop(&mut self) {
+        for stop in self.stops.drain(..) {
+            let _ = stop.send(());
+        }
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}

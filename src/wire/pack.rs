@@ -52,24 +52,30 @@ impl Packer {
     /// packed so far are discarded with it, because sending a partial batch would hide the bug.
     pub fn pack(&self, messages: &[Message]) -> Result<Vec<Vec<u8>>, EncodeError> {
         let mut datagrams = Vec::new();
-        let mut body: Vec<u8> = Vec::new();
+        let mut body: Vec<u8> = Vec::with_capacity(self.mtu);
         let mut count = 0usize;
         let budget = self.budget();
         for message in messages {
-            let len = encoded_len(message);
+            // Encode straight into the body (one pass over the message); if it overflows, roll
+            // back, close the datagram and encode it again at the start of the next one.
+            let start = body.len();
+            encode_into(message, &mut body)?;
+            if count < MAX_MESSAGES && body.len() <= budget {
+                count += 1;
+                continue;
+            }
+            let len = body.len() - start;
+            body.truncate(start);
             if len > budget {
                 return Err(EncodeError::TooLarge {
                     size: len,
                     limit: budget,
                 });
             }
-            if count == MAX_MESSAGES || body.len() + len > budget {
-                datagrams.push(self.finish(&body, count)?);
-                body.clear();
-                count = 0;
-            }
+            datagrams.push(self.finish(&body, count)?);
+            body.clear();
             encode_into(message, &mut body)?;
-            count += 1;
+            count = 1;
         }
         if count > 0 {
             datagrams.push(self.finish(&body, count)?);

@@ -11,11 +11,13 @@ use super::Node;
 use crate::core::time::Time;
 
 impl Node {
+    /// Asks every bootstrap peer for its peer list. No sync yet: the first exchange waits for
+    /// the list and then goes to a random peer from it, so a crowd of joiners does not queue
+    /// up behind the one node they were all given.
     pub(super) fn send_joins(&mut self) {
         for addr in self.config.bootstrap.clone() {
             self.counters.joins_sent += 1;
             self.send(addr, Message::JoinRequest(JoinRequest { want_peers: true }));
-            self.send_summary(addr);
         }
     }
 
@@ -56,14 +58,16 @@ impl Node {
     }
 
     pub(super) fn on_peer_list(&mut self, now: Time, from: SocketAddr, list: PeerList) {
-        if self.config.bootstrap.contains(&from) {
-            // A bootstrap answered: stop retrying.
-            self.timers.join = None;
-        }
         for peer in list.peers {
             if peer.id != self.config.id {
                 self.learn_peer(peer.addr, Some(peer.id), now);
             }
+        }
+        if self.config.bootstrap.contains(&from) && self.timers.join.is_some() {
+            // A bootstrap answered: stop retrying, and sync at once with a random peer.
+            self.timers.join = None;
+            self.timers.anti_entropy = now;
+            self.timers.catch_up_rounds = super::sync::CATCH_UP_ROUNDS;
         }
     }
 }

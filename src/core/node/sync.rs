@@ -26,6 +26,9 @@ use crate::core::time::Time;
 /// Fast exchanges (a tenth of the interval apart) that follow the last sign of a backlog.
 pub(super) const CATCH_UP_ROUNDS: u8 = 3;
 
+/// Pull requests one exchange may send (each answered with at most `max_sync_datagrams`).
+const PULL_PAGES: usize = 4;
+
 /// Bytes a message needs beyond its list items: enum tag plus up to two 3-byte length prefixes.
 const LIST_OVERHEAD: usize = 8;
 
@@ -38,9 +41,41 @@ impl Node {
         self.send_summary(peer);
     }
 
+    /// Opens an exchange. A node holding little (a new joiner) sends its whole digest at once,
+    /// which fits one datagram and lets the peer push everything missing straight away; a node
+    /// holding a lot sends the fixed-size bucket summary.
     pub(super) fn send_summary(&mut self, to: SocketAddr) {
+        if let Some(digest) = self.full_digest_if_small() {
+            self.send(to, Message::SyncDigest(digest));
+            return;
+        }
         let buckets = self.store.summary();
         self.send(to, Message::SyncSummary(SyncSummary { buckets }));
+    }
+
+    /// Our claims for every bucket, if they fit in one datagram.
+    fn full_digest_if_small(&self) -> Option<SyncDigest> {
+        let budget = self
+            .packer
+            .budget()
+            .saturating_sub(LIST_OVERHEAD + SYNC_BUCKETS);
+        let mut size = 0;
+        let mut versions = Vec::with_capacity(self.store.len());
+        for (id, state) in self.store.origins() {
+            let claim = VersionClaim {
+                origin: id.clone(),
+                version: state.watermark,
+            };
+            size += encoded_len(&claim);
+            if size > budget {
+                return None;
+            }
+            versions.push(claim);
+        }
+        Some(SyncDigest {
+            buckets: (0..SYNC_BUCKETS as u8).collect(),
+            versions,
+        })
     }
 
     pub(super) fn on_sync_summary(&mut self, from: SocketAddr, summary: SyncSummary) {
@@ -116,6 +151,13 @@ impl Node {
                 })
             })
             .collect();
+        let unknown = wants.iter().filter(|w| w.version == 0).count();
+        if unknown > 0 {
+            self.store.reserve(unknown);
+            if self.config.learn_peers {
+                self.peers.reserve(unknown);
+            }
+        }
         let rotate = if pushes.is_empty() {
             0
         } else {
@@ -191,22 +233,36 @@ impl Node {
         }
     }
 
-    /// Sends one pull request, as many wants as fit one datagram; true if some were left out
-    /// (the rest is pulled in the next, hurried, exchange, likely from another peer).
+    /// Sends at most [`PULL_PAGES`] pull requests; true if some wants were left out (they are
+    /// pulled in the next, hurried, exchange, likely from another peer, so no single peer
+    /// serves a whole backlog).
     fn send_pulls(&mut self, to: SocketAddr, wants: Vec<VersionClaim>) -> bool {
         let budget = self.packer.budget().saturating_sub(LIST_OVERHEAD);
-        let total = wants.len();
+        let mut page = Vec::new();
         let mut size = 0;
-        let page: Vec<VersionClaim> = wants
-            .into_iter()
-            .take_while(|c| {
-                size += encoded_len(c);
-                size <= budget
-            })
-            .collect();
-        let cut = page.len() < total;
-        self.send(to, Message::SyncPull(SyncPull { wants: page }));
-        cut
+        let mut pages = 0;
+        for claim in wants {
+            let len = encoded_len(&claim);
+            if size + len > budget {
+                self.send(
+                    to,
+                    Message::SyncPull(SyncPull {
+                        wants: std::mem::take(&mut page),
+                    }),
+                );
+                size = 0;
+                pages += 1;
+                if pages == PULL_PAGES {
+                    return true;
+                }
+            }
+            size += len;
+            page.push(claim);
+        }
+        if !page.is_empty() {
+            self.send(to, Message::SyncPull(SyncPull { wants: page }));
+        }
+        false
     }
 
     /// Sends what a peer lacks of each `(origin, held-since)`, packed into MTU-sized `Delta`s,
