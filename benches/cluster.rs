@@ -242,13 +242,18 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
-    if sizes.len() > 1 {
+    if std::env::var_os("GOSSIP_BENCH_CHILD").is_none() {
         // Each size in a fresh process, so one run's heap and sockets cannot slow the next.
+        // Hosting a thousand nodes in one process frees and refills memory constantly; tell
+        // mimalloc to keep freed pages instead of returning them to the OS only to fault them
+        // back in (that page zeroing was a third of the CPU time).
         let exe = std::env::current_exe().expect("bench executable");
         for n in sizes {
             let status = std::process::Command::new(&exe)
+                .env("GOSSIP_BENCH_CHILD", "1")
                 .env("GOSSIP_BENCH_NODES", n.to_string())
                 .env("GOSSIP_BENCH_UPDATES", updates.to_string())
+                .env("MIMALLOC_PURGE_DELAY", "-1")
                 .status()
                 .expect("run the benchmark for one size");
             assert!(status.success(), "benchmark for N={n} failed");

@@ -21,9 +21,14 @@ impl Drop for NodeProcess {
 
 /// Starts `gossip node --port 0 ARGS…` and reads the real port from its first log line.
 fn start_node(args: &[&str]) -> NodeProcess {
+    start_node_with_env(args, &[])
+}
+
+fn start_node_with_env(args: &[&str], env: &[(&str, &str)]) -> NodeProcess {
     let mut child = Command::new(BIN)
         .args(["node", "--port", "0", "--log", "json"])
         .args(args)
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -163,4 +168,45 @@ fn status_of_nothing_fails_with_a_hint() {
     let out = gossip(&["status", &port.to_string(), "--timeout-ms", "50"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no answer"));
+}
+
+#[test]
+fn environment_variables_configure_a_node_and_flags_win_over_them() {
+    let node = start_node_with_env(
+        &["--fanout", "2"],
+        &[
+            ("GOSSIP_ID", "from-env"),
+            ("GOSSIP_FANOUT", "7"),
+            ("GOSSIP_RESAMPLE_SECS", "0"),
+        ],
+    );
+    let out = gossip(&["status", &node.port.to_string(), "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["id"], "from-env");
+    assert!(
+        v["fanout"].as_str().unwrap().starts_with("2 "),
+        "{}",
+        v["fanout"]
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_shuts_a_node_down_cleanly() {
+    let mut node = start_node(&[]);
+    let pid = node.child.id().to_string();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = node.child.try_wait().expect("wait") {
+            assert!(status.success(), "exit status after SIGTERM: {status:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "node ignored SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
