@@ -7,6 +7,7 @@ use rand::seq::SliceRandom;
 
 use crate::wire::{encoded_len, JoinRequest, Message, Origin, PeerList};
 
+use super::paging::paginate;
 use super::Node;
 use crate::core::time::Time;
 
@@ -46,15 +47,9 @@ impl Node {
             .collect();
         peers.shuffle(&mut self.rng);
         let budget = self.packer.budget().saturating_sub(8);
-        let mut size = 0;
-        let page: Vec<Origin> = peers
-            .into_iter()
-            .take_while(|p| {
-                size += encoded_len(p);
-                size <= budget
-            })
-            .collect();
-        self.send(from, Message::PeerList(PeerList { peers: page }));
+        let (mut pages, _) = paginate(peers, budget, 1, encoded_len);
+        let peers = pages.pop().unwrap_or_default();
+        self.send(from, Message::PeerList(PeerList { peers }));
     }
 
     pub(super) fn on_peer_list(&mut self, now: Time, from: SocketAddr, list: PeerList) {

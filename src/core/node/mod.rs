@@ -4,6 +4,7 @@
 
 mod admin;
 mod discovery;
+mod paging;
 mod rumor;
 mod sync;
 
@@ -15,11 +16,11 @@ use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use uuid::Uuid;
 
-use crate::wire::{self, Message, NodeId, Origin, Packer};
+use crate::wire::{self, Entry, Message, NodeId, Origin, Packer};
 
 use super::config::{auto_ttl, NodeConfig};
 use super::counters::Counters;
-use super::event::Event;
+use super::event::{Event, Route};
 use super::fault::{FaultLayer, Transmit, Verdict};
 use super::hash;
 use super::peers::{PeerSet, PeerSource};
@@ -316,6 +317,26 @@ impl Node {
                     Verdict::Held => {}
                 }
             }
+        }
+    }
+
+    /// One `Learned` event per entry that was news to us.
+    fn emit_learned(
+        &mut self,
+        origin: &NodeId,
+        changed: Vec<Entry>,
+        via: SocketAddr,
+        route: Route,
+    ) {
+        for entry in changed {
+            self.emit(Event::Learned {
+                origin: origin.clone(),
+                key: entry.key,
+                value: entry.value,
+                version: entry.version,
+                via,
+                route,
+            });
         }
     }
 

@@ -50,16 +50,12 @@ impl Node {
             },
         );
         self.learn_peer(rumor.origin.addr, Some(rumor.origin.id.clone()), now);
-        for entry in applied.changed {
-            self.emit(Event::Learned {
-                origin: rumor.origin.id.clone(),
-                key: entry.key,
-                value: entry.value,
-                version: entry.version,
-                via: from,
-                route: Route::Rumor { hops },
-            });
-        }
+        self.emit_learned(
+            &rumor.origin.id,
+            applied.changed,
+            from,
+            Route::Rumor { hops },
+        );
         if rumor.ttl > 0 {
             self.relay(from, rumor);
         }

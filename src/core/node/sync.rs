@@ -18,8 +18,9 @@ use crate::wire::{
     VersionClaim, SYNC_BUCKETS,
 };
 
+use super::paging::paginate;
 use super::Node;
-use crate::core::event::{Event, Route};
+use crate::core::event::Route;
 use crate::core::store::Provenance;
 use crate::core::time::Time;
 
@@ -207,16 +208,7 @@ impl Node {
             self.counters.deltas_applied += 1;
             new_origins |= applied.new_origin;
             self.learn_peer(od.origin.addr, Some(od.origin.id.clone()), now);
-            for entry in applied.changed {
-                self.emit(Event::Learned {
-                    origin: od.origin.id.clone(),
-                    key: entry.key,
-                    value: entry.value,
-                    version: entry.version,
-                    via: from,
-                    route: Route::Sync,
-                });
-            }
+            self.emit_learned(&od.origin.id, applied.changed, from, Route::Sync);
         }
         if new_origins {
             self.hurry_sync(now);
@@ -238,84 +230,33 @@ impl Node {
     /// serves a whole backlog).
     fn send_pulls(&mut self, to: SocketAddr, wants: Vec<VersionClaim>) -> bool {
         let budget = self.packer.budget().saturating_sub(LIST_OVERHEAD);
-        let mut page = Vec::new();
-        let mut size = 0;
-        let mut pages = 0;
-        for claim in wants {
-            let len = encoded_len(&claim);
-            if size + len > budget {
-                self.send(
-                    to,
-                    Message::SyncPull(SyncPull {
-                        wants: std::mem::take(&mut page),
-                    }),
-                );
-                size = 0;
-                pages += 1;
-                if pages == PULL_PAGES {
-                    return true;
-                }
-            }
-            size += len;
-            page.push(claim);
+        let (pages, cut) = paginate(wants, budget, PULL_PAGES, encoded_len);
+        for wants in pages {
+            self.send(to, Message::SyncPull(SyncPull { wants }));
         }
-        if !page.is_empty() {
-            self.send(to, Message::SyncPull(SyncPull { wants: page }));
-        }
-        false
+        cut
     }
 
     /// Sends what a peer lacks of each `(origin, held-since)`, packed into MTU-sized `Delta`s,
     /// at most `max_sync_datagrams` of them.
     fn send_deltas(&mut self, to: SocketAddr, items: Vec<(NodeId, u64)>) {
         let budget = self.packer.budget().saturating_sub(LIST_OVERHEAD);
-        let mut batch: Vec<OriginDelta> = Vec::new();
-        let mut size = 0;
-        let mut sent = 0;
         let mut seen = HashSet::with_hasher(self.hasher.clone());
-        for (id, since) in items {
-            if !seen.insert(id.clone()) {
-                continue;
-            }
-            let Some(delta) = self.store.delta_since(&id, since, usize::MAX) else {
-                continue;
-            };
-            let mut len = encoded_len(&delta);
-            if size + len > budget && !batch.is_empty() {
-                self.send(
-                    to,
-                    Message::Delta(Delta {
-                        origins: std::mem::take(&mut batch),
-                    }),
-                );
-                size = 0;
-                sent += 1;
-                if sent >= self.config.max_sync_datagrams {
-                    return;
-                }
-            }
-            let delta = if len > budget {
-                match fit_delta(delta, budget) {
-                    Some(d) => {
-                        len = encoded_len(&d);
-                        d
-                    }
-                    None => continue,
-                }
-            } else {
-                delta
-            };
-            size += len;
-            batch.push(delta);
-        }
-        if !batch.is_empty() {
-            self.send(to, Message::Delta(Delta { origins: batch }));
+        let store = &self.store;
+        let deltas = items
+            .into_iter()
+            .filter(|(id, _)| seen.insert(id.clone()))
+            .filter_map(|(id, since)| store.delta_since(&id, since, usize::MAX))
+            .filter_map(|delta| fit_delta(delta, budget));
+        let (pages, _) = paginate(deltas, budget, self.config.max_sync_datagrams, encoded_len);
+        for origins in pages {
+            self.send(to, Message::Delta(Delta { origins }));
         }
     }
 }
 
 /// Cuts a delta's entries (newest first) until it fits `budget`; the kept prefix stays valid
-/// because `upto` moves back to the last kept version.
+/// because `upto` moves back to the last kept version. None if not even one entry fits.
 fn fit_delta(mut delta: OriginDelta, budget: usize) -> Option<OriginDelta> {
     while encoded_len(&delta) > budget {
         delta.entries.pop()?;

@@ -64,6 +64,32 @@ fn datagram_from(port: u16, messages: &[Message]) -> Vec<Vec<u8>> {
 
 use crate::wire::ClusterId;
 
+/// Teaches `node` one origin per port in `ports`, each reading `book`, as anti-entropy would.
+fn learn_origins(node: &mut Node, ports: std::ops::Range<u16>, book: &str) {
+    let deltas: Vec<Message> = ports
+        .map(|p| {
+            Message::Delta(Delta {
+                origins: vec![OriginDelta {
+                    origin: Origin {
+                        id: NodeId::from(format!("n{p}")),
+                        addr: addr(p),
+                    },
+                    since: 0,
+                    upto: 1,
+                    entries: vec![Entry {
+                        key: "book".into(),
+                        value: book.into(),
+                        version: 1,
+                    }],
+                }],
+            })
+        })
+        .collect();
+    for bytes in datagram_from(9, &deltas) {
+        node.handle_datagram(Time::ZERO, addr(9), &bytes);
+    }
+}
+
 #[test]
 fn a_rumor_is_relayed_once_with_ttl_minus_one_and_duplicates_are_dropped() {
     let mut a = node(1, &[2, 3], |c| c.fanout = Fanout::All);
@@ -130,28 +156,7 @@ fn rumors_bound_for_one_peer_ride_together_in_one_datagram() {
 fn a_big_backlog_syncs_in_mtu_sized_steps_and_completes() {
     // `a` holds 300 origins; `b` holds nothing and syncs with `a` only.
     let mut a = node(1, &[2], |c| c.max_sync_datagrams = 4);
-    let deltas: Vec<Message> = (100..400)
-        .map(|p| {
-            Message::Delta(Delta {
-                origins: vec![OriginDelta {
-                    origin: Origin {
-                        id: NodeId::from(format!("n{p}")),
-                        addr: addr(p),
-                    },
-                    since: 0,
-                    upto: 1,
-                    entries: vec![Entry {
-                        key: "book".into(),
-                        value: "Middlemarch".into(),
-                        version: 1,
-                    }],
-                }],
-            })
-        })
-        .collect();
-    for bytes in datagram_from(9, &deltas) {
-        a.handle_datagram(Time::ZERO, addr(9), &bytes);
-    }
+    learn_origins(&mut a, 100..400, "Middlemarch");
     assert_eq!(a.store().len(), 301);
     let mut b = node(2, &[1], |c| c.max_sync_datagrams = 4);
     let mut now = Time::ZERO;
@@ -192,28 +197,7 @@ fn a_big_backlog_syncs_in_mtu_sized_steps_and_completes() {
 #[test]
 fn a_status_larger_than_a_datagram_is_paged_and_reassembles() {
     let mut a = node(1, &[], |_| {});
-    let deltas: Vec<Message> = (100..200)
-        .map(|p| {
-            Message::Delta(Delta {
-                origins: vec![OriginDelta {
-                    origin: Origin {
-                        id: NodeId::from(format!("n{p}")),
-                        addr: addr(p),
-                    },
-                    since: 0,
-                    upto: 1,
-                    entries: vec![Entry {
-                        key: "book".into(),
-                        value: "Gravity's Rainbow".into(),
-                        version: 1,
-                    }],
-                }],
-            })
-        })
-        .collect();
-    for bytes in datagram_from(9, &deltas) {
-        a.handle_datagram(Time::ZERO, addr(9), &bytes);
-    }
+    learn_origins(&mut a, 100..200, "Gravity's Rainbow");
     drain(&mut a, Time::ZERO);
     let admin = Packer::new(ClusterId::from_name("gossip"), None, DEFAULT_MTU);
     let ask = |page| {
