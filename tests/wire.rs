@@ -45,6 +45,8 @@ fn one_of_each() -> Vec<Message> {
         version: 3,
         book: Some("Emma".into()),
         uptime_ms: 5,
+        incarnation: 2,
+        health: 0,
         fanout: "auto (3)".into(),
         ttl: 4,
         peers: vec![],
@@ -80,6 +82,8 @@ fn one_of_each() -> Vec<Message> {
         Message::JoinRequest(JoinRequest { want_peers: true }),
         Message::PeerList(PeerList {
             peers: vec![origin()],
+            your_version: 4,
+            your_incarnation: 1,
         }),
         Message::StatusRequest(StatusRequest {
             request: 77,
@@ -100,6 +104,20 @@ fn one_of_each() -> Vec<Message> {
             request: 5,
             version: 13,
             error: None,
+        }),
+        Message::Ping(Ping { seq: 9 }),
+        Message::Ack(Ack { seq: 9 }),
+        Message::PingReq(PingReq {
+            seq: 10,
+            target: origin(),
+        }),
+        Message::Members(Members {
+            updates: vec![MemberUpdate {
+                member: origin(),
+                incarnation: 3,
+                state: MemberState::Suspect,
+                by: Some("n1".into()),
+            }],
         }),
     ]
 }
@@ -165,6 +183,8 @@ fn encoding_refuses_to_exceed_the_mtu() {
     let packer = Packer::new(cluster(), Some(origin()), 600);
     let huge = Message::PeerList(PeerList {
         peers: vec![origin(); 100],
+        your_version: 0,
+        your_incarnation: 0,
     });
     assert!(matches!(
         packer.pack(std::slice::from_ref(&huge)),
@@ -258,7 +278,11 @@ fn well_formed_but_absurd_fields_are_refused() {
     let mut o = origin();
     o.addr = SocketAddr::from(([0, 0, 0, 0], 7000));
     let bytes = packer
-        .single(&Message::PeerList(PeerList { peers: vec![o] }))
+        .single(&Message::PeerList(PeerList {
+            peers: vec![o],
+            your_version: 0,
+            your_incarnation: 0,
+        }))
         .unwrap();
     assert!(matches!(
         decode_datagram(cluster(), &bytes),
@@ -286,9 +310,10 @@ proptest! {
 
     #[test]
     fn every_truncation_and_bit_flip_of_a_valid_datagram_is_handled(
-        index in 0usize..11, cut in 0usize..2000, flip in 0usize..2000, bit in 0u8..8
+        index in 0usize..15, cut in 0usize..2000, flip in 0usize..2000, bit in 0u8..8
     ) {
-        let message = one_of_each()[index].clone();
+        let all = one_of_each();
+        let message = all[index % all.len()].clone();
         let bytes = Packer::new(cluster(), Some(origin()), DEFAULT_MTU).single(&message).unwrap();
         let cut = cut % bytes.len();
         prop_assert!(decode_datagram(cluster(), &bytes[..cut]).is_err());

@@ -94,6 +94,22 @@ pub struct NodeConfig {
     pub max_sync_datagrams: usize,
     /// Our version counter starts above this (restarts must never reissue an old version).
     pub initial_version: u64,
+    /// Our SWIM incarnation starts here (restored from the data dir, or learned back).
+    pub initial_incarnation: u64,
+    /// SWIM: one member is probed per interval (stretched by local health).
+    pub probe_interval: Duration,
+    /// SWIM: how long a direct ping waits for its ack before indirect probes start.
+    pub probe_timeout: Duration,
+    /// SWIM: members asked to probe on our behalf when a direct ping goes unanswered.
+    pub indirect_checks: usize,
+    /// Lifeguard: minimum suspicion timeout = mult × log10(N) × probe interval.
+    pub suspicion_mult: f64,
+    /// Lifeguard: an unconfirmed suspicion waits this many times the minimum.
+    pub suspicion_max_mult: f64,
+    /// Each membership fact is piggybacked about mult × log10(N + 1) times.
+    pub retransmit_mult: u32,
+    /// Dead and left members are forgotten after this long.
+    pub forget_after: Duration,
 }
 
 impl NodeConfig {
@@ -117,6 +133,14 @@ impl NodeConfig {
             fault: FaultConfig::default(),
             max_sync_datagrams: 16,
             initial_version: 0,
+            initial_incarnation: 0,
+            probe_interval: Duration::from_millis(200),
+            probe_timeout: Duration::from_millis(100),
+            indirect_checks: 3,
+            suspicion_mult: 2.0,
+            suspicion_max_mult: 6.0,
+            retransmit_mult: 4,
+            forget_after: Duration::from_secs(60),
         }
     }
 }

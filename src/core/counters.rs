@@ -24,6 +24,9 @@ pub struct Counters {
     pub fault_dropped: u64,
     pub encode_errors: u64,
     pub events_dropped: u64,
+    pub probes_failed: u64,
+    pub refutations: u64,
+    pub member_corrections: u64,
     pub decode_errors: u64,
     /// Refused datagrams by reason (see `DecodeError::counter`).
     pub decode_by_reason: BTreeMap<&'static str, u64>,
@@ -59,6 +62,9 @@ impl Counters {
             ("fault_dropped", self.fault_dropped),
             ("encode_errors", self.encode_errors),
             ("events_dropped", self.events_dropped),
+            ("probes_failed", self.probes_failed),
+            ("refutations", self.refutations),
+            ("member_corrections", self.member_corrections),
             ("decode_errors", self.decode_errors),
         ]
         .into_iter()

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use crate::wire::{DecodeError, NodeId};
+use crate::wire::{DecodeError, MemberState, NodeId};
 
 use super::peers::PeerSource;
 
@@ -46,6 +46,19 @@ pub enum Event {
         addr: SocketAddr,
         id: Option<NodeId>,
         source: PeerSource,
+    },
+    /// A member's state changed in our view (`by` names the suspecter of a suspicion).
+    MemberChanged {
+        id: NodeId,
+        addr: SocketAddr,
+        state: MemberState,
+        incarnation: u64,
+        by: Option<NodeId>,
+    },
+    /// Someone accused us (suspect, dead or left); we refuted with a higher incarnation.
+    Refuted {
+        accused: MemberState,
+        incarnation: u64,
     },
     /// A datagram was refused.
     BadDatagram {

@@ -6,6 +6,7 @@ pub mod counters;
 pub mod event;
 pub mod fault;
 pub mod hash;
+pub mod membership;
 pub mod node;
 pub mod peers;
 pub mod seen;

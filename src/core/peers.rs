@@ -1,5 +1,7 @@
-//! The peer set: who this node may talk to. Static peers (from the node's TOML) and bootstrap
-//! peers are kept for good; peers learned through gossip fill the rest up to a bound.
+//! The peer set, which is also the SWIM member table: who this node may talk to and what state
+//! each member is in. Static peers (from the node's TOML) and bootstrap peers are kept for
+//! good; peers learned through gossip fill the rest up to a bound. Only live members (alive or
+//! suspect) are ever chosen for rumors, anti-entropy or indirect probes.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -7,7 +9,7 @@ use std::net::SocketAddr;
 use rand::seq::index;
 use rand::Rng;
 
-use crate::wire::NodeId;
+use crate::wire::{MemberState, NodeId};
 
 use super::hash::Seeded;
 use super::time::Time;
@@ -31,13 +33,33 @@ impl PeerSource {
     }
 }
 
-/// One peer.
+/// An open suspicion: when it started and who independently agrees.
+#[derive(Clone, Debug)]
+pub struct Suspicion {
+    pub since: Time,
+    pub confirmers: Vec<NodeId>,
+}
+
+/// One peer and its membership state.
 #[derive(Clone, Debug)]
 pub struct Peer {
     pub addr: SocketAddr,
     pub id: Option<NodeId>,
     pub source: PeerSource,
     pub last_heard: Option<Time>,
+    pub state: MemberState,
+    pub incarnation: u64,
+    pub state_since: Time,
+    pub suspicion: Option<Suspicion>,
+    /// Last time we told this member (believed down) what we think of it, so it can refute.
+    pub told_at: Option<Time>,
+}
+
+impl Peer {
+    /// Alive or suspect: may be gossiped with.
+    pub fn is_live(&self) -> bool {
+        matches!(self.state, MemberState::Alive | MemberState::Suspect)
+    }
 }
 
 /// Peers in a vector (uniform random choice) with an address index (O(1) lookup).
@@ -62,8 +84,15 @@ impl PeerSet {
         }
     }
 
-    /// Adds a peer or upgrades its source/id. Returns true if the peer is new.
-    pub fn add(&mut self, addr: SocketAddr, id: Option<NodeId>, source: PeerSource) -> bool {
+    /// Adds a peer (alive, incarnation 0, as of `now`) or upgrades its source/id. Returns
+    /// true if the peer is new.
+    pub fn add(
+        &mut self,
+        addr: SocketAddr,
+        id: Option<NodeId>,
+        source: PeerSource,
+        now: Time,
+    ) -> bool {
         if addr == self.own {
             return false;
         }
@@ -92,6 +121,11 @@ impl PeerSet {
             id,
             source,
             last_heard: None,
+            state: MemberState::Alive,
+            incarnation: 0,
+            state_since: now,
+            suspicion: None,
+            told_at: None,
         });
         true
     }
@@ -133,6 +167,25 @@ impl PeerSet {
         self.index.get(addr).map(|&i| &self.list[i])
     }
 
+    /// One peer by address, for changing its membership state.
+    pub fn get_mut(&mut self, addr: &SocketAddr) -> Option<&mut Peer> {
+        self.index.get(addr).map(|&i| &mut self.list[i])
+    }
+
+    /// Number of live (alive or suspect) members.
+    pub fn live_count(&self) -> usize {
+        self.list.iter().filter(|p| p.is_live()).count()
+    }
+
+    /// Counts of members by state: alive, suspect, dead, left.
+    pub fn counts(&self) -> [usize; 4] {
+        let mut c = [0; 4];
+        for p in &self.list {
+            c[p.state as usize] += 1;
+        }
+        c
+    }
+
     /// All peers, in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = &Peer> {
         self.list.iter()
@@ -148,28 +201,41 @@ impl PeerSet {
         self.list.is_empty()
     }
 
-    /// Up to `k` distinct random peers, skipping those in `exclude`.
+    /// Up to `k` distinct random live peers, skipping those in `exclude`. Draws a few more
+    /// than needed and filters; falls back to a full scan when too many are down.
     pub fn sample<R: Rng>(&self, rng: &mut R, k: usize, exclude: &[SocketAddr]) -> Vec<SocketAddr> {
         let n = self.list.len();
-        let want = (k + exclude.len()).min(n);
-        if want == 0 {
+        let want = (2 * k + exclude.len()).min(n);
+        if want == 0 || k == 0 {
             return Vec::new();
         }
+        let pick = |p: &Peer| p.is_live() && !exclude.contains(&p.addr);
         let mut out: Vec<SocketAddr> = index::sample(rng, n, want)
             .into_iter()
-            .map(|i| self.list[i].addr)
-            .filter(|a| !exclude.contains(a))
+            .map(|i| &self.list[i])
+            .filter(|p| pick(p))
+            .map(|p| p.addr)
             .collect();
+        if out.len() < k && want < n {
+            let mut all: Vec<SocketAddr> = self
+                .list
+                .iter()
+                .filter(|p| pick(p))
+                .map(|p| p.addr)
+                .collect();
+            rand::seq::SliceRandom::shuffle(all.as_mut_slice(), rng);
+            out = all;
+        }
         out.truncate(k);
         out
     }
 
-    /// Every peer except those in `exclude` (flooding).
+    /// Every live peer except those in `exclude` (flooding).
     pub fn all_except(&self, exclude: &[SocketAddr]) -> Vec<SocketAddr> {
         self.list
             .iter()
+            .filter(|p| p.is_live() && !exclude.contains(&p.addr))
             .map(|p| p.addr)
-            .filter(|a| !exclude.contains(a))
             .collect()
     }
 }
@@ -187,25 +253,25 @@ mod tests {
     #[test]
     fn learned_peers_are_bounded_but_static_ones_always_fit() {
         let mut peers = PeerSet::new(addr(1), 2, Seeded::default());
-        assert!(peers.add(addr(2), None, PeerSource::Learned));
-        assert!(peers.add(addr(3), None, PeerSource::Learned));
-        assert!(!peers.add(addr(4), None, PeerSource::Learned));
-        assert!(peers.add(addr(5), None, PeerSource::Static));
+        assert!(peers.add(addr(2), None, PeerSource::Learned, Time::ZERO));
+        assert!(peers.add(addr(3), None, PeerSource::Learned, Time::ZERO));
+        assert!(!peers.add(addr(4), None, PeerSource::Learned, Time::ZERO));
+        assert!(peers.add(addr(5), None, PeerSource::Static, Time::ZERO));
         assert!(
-            !peers.add(addr(1), None, PeerSource::Static),
+            !peers.add(addr(1), None, PeerSource::Static, Time::ZERO),
             "never our own address"
         );
         assert_eq!(peers.len(), 3);
         // Upgrading a learned peer to static frees a learned slot.
-        peers.add(addr(2), None, PeerSource::Static);
-        assert!(peers.add(addr(4), None, PeerSource::Learned));
+        peers.add(addr(2), None, PeerSource::Static, Time::ZERO);
+        assert!(peers.add(addr(4), None, PeerSource::Learned, Time::ZERO));
     }
 
     #[test]
     fn sampling_is_distinct_and_honours_exclusions() {
         let mut peers = PeerSet::new(addr(1), 100, Seeded::default());
         for p in 2..20 {
-            peers.add(addr(p), None, PeerSource::Learned);
+            peers.add(addr(p), None, PeerSource::Learned, Time::ZERO);
         }
         let mut rng = SmallRng::seed_from_u64(7);
         for _ in 0..100 {
@@ -223,7 +289,7 @@ mod tests {
     fn removing_keeps_the_index_consistent() {
         let mut peers = PeerSet::new(addr(1), 100, Seeded::default());
         for p in 2..6 {
-            peers.add(addr(p), None, PeerSource::Static);
+            peers.add(addr(p), None, PeerSource::Static, Time::ZERO);
         }
         peers.remove(&addr(2));
         assert!(!peers.contains(&addr(2)));

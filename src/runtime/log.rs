@@ -7,6 +7,7 @@ use tracing::{debug, info, warn};
 use tracing_subscriber::EnvFilter;
 
 use crate::core::{Event, Node, Route, Time};
+use crate::wire::MemberState;
 
 /// Output format of the log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
@@ -143,6 +144,42 @@ impl EventLogger {
                 let id = id.map(|i| i.to_string()).unwrap_or_else(|| "?".into());
                 info!(peer = %addr, "new peer {id} at {addr} ({})", source.name());
             }
+            Event::MemberChanged {
+                id,
+                addr,
+                state,
+                incarnation,
+                by,
+            } => {
+                let what = match state {
+                    MemberState::Alive => format!("is alive again (incarnation {incarnation})"),
+                    MemberState::Suspect => match by {
+                        Some(by) if &by == node.id() => {
+                            "is suspect: no answer to our probes".into()
+                        }
+                        Some(by) => format!("is suspected by {by}"),
+                        None => "is suspect".into(),
+                    },
+                    MemberState::Dead => "is dead: suspicion was not refuted".into(),
+                    MemberState::Left => "left the cluster".into(),
+                };
+                match state {
+                    MemberState::Alive | MemberState::Left => {
+                        info!(member = %id, peer = %addr, state = state.name(), incarnation, "{id} at {addr} {what}")
+                    }
+                    _ => {
+                        warn!(member = %id, peer = %addr, state = state.name(), incarnation, "{id} at {addr} {what}")
+                    }
+                }
+            }
+            Event::Refuted {
+                accused,
+                incarnation,
+            } => warn!(
+                incarnation,
+                "we were reported {}; refuted with incarnation {incarnation}",
+                accused.name()
+            ),
             Event::BadDatagram { from, error } => {
                 self.bad_since_report += 1;
                 let due = self

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use crate::core::{Node, NodeConfig, Time};
-use crate::wire::NodeId;
+use crate::wire::{MemberState, NodeId};
 
 use super::network::{sim_addr, NetConfig, SimNet};
 
@@ -71,6 +71,12 @@ impl SimNet {
                 *id == n.id() || n.store().get(id).is_some_and(|s| s.watermark >= *v)
             })
         })
+    }
+
+    /// How live node `i` sees the member at `addr`: state and incarnation.
+    pub fn view_of(&self, i: usize, addr: SocketAddr) -> Option<(MemberState, u64)> {
+        let peer = self.node(i)?.peers().get(&addr)?;
+        Some((peer.state, peer.incarnation))
     }
 
     /// The address of live node `i`.

@@ -174,6 +174,12 @@ impl SimNet {
         version
     }
 
+    /// Delivers `bytes` to node `to` as if sent from `from` (tests use it to play a peer).
+    pub fn inject(&mut self, to: usize, from: SocketAddr, bytes: Vec<u8>) {
+        let now = self.now;
+        self.push(now, Pending::Deliver { to, from, bytes });
+    }
+
     /// Processes everything scheduled up to and including `until`.
     pub fn run_until(&mut self, until: Time) {
         while let Some(Reverse((at, _, _))) = self.queue.peek() {

@@ -133,10 +133,71 @@ pub struct JoinRequest {
     pub want_peers: bool,
 }
 
-/// One page of a peer list; a long list is split over several datagrams.
+/// The answer to a join: some peers, and what the answering node holds of the joiner, so a
+/// restarted node can continue above the version and incarnation it had before.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct PeerList {
     pub peers: Vec<Origin>,
+    pub your_version: u64,
+    pub your_incarnation: u64,
+}
+
+/// SWIM probe: "are you there?"
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct Ping {
+    pub seq: u64,
+}
+
+/// SWIM probe answer, also relayed by an intermediary for an indirect probe.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct Ack {
+    pub seq: u64,
+}
+
+/// SWIM indirect probe: "ping `target` for me and tell me if it answers".
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct PingReq {
+    pub seq: u64,
+    pub target: Origin,
+}
+
+/// A member's state as seen by the cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Encode, Decode, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MemberState {
+    Alive,
+    Suspect,
+    Dead,
+    Left,
+}
+
+impl MemberState {
+    /// Name shown in status and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            MemberState::Alive => "alive",
+            MemberState::Suspect => "suspect",
+            MemberState::Dead => "dead",
+            MemberState::Left => "left",
+        }
+    }
+}
+
+/// One membership fact: `member` is in `state` at `incarnation`. `by` names the node that
+/// observed it (the suspecter, the one that declared death, the member itself for a
+/// refutation or a leave): it lets confirmations be counted and first-hand news be told apart.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct MemberUpdate {
+    pub member: Origin,
+    pub incarnation: u64,
+    pub state: MemberState,
+    pub by: Option<NodeId>,
+}
+
+/// Membership facts, pushed when new and piggybacked on other traffic.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct Members {
+    pub updates: Vec<MemberUpdate>,
 }
 
 /// Admin: fetch page `page` of a node's status snapshot identified by `request`.
@@ -185,6 +246,10 @@ pub enum Message {
     StatusPage(StatusPage),
     SetRequest(SetRequest),
     SetReply(SetReply),
+    Ping(Ping),
+    Ack(Ack),
+    PingReq(PingReq),
+    Members(Members),
 }
 
 /// Message type without payload, for per-type counters and metrics labels.
@@ -201,6 +266,10 @@ pub enum MessageKind {
     StatusPage,
     SetRequest,
     SetReply,
+    Ping,
+    Ack,
+    PingReq,
+    Members,
 }
 
 impl MessageKind {
@@ -218,6 +287,10 @@ impl MessageKind {
             MessageKind::StatusPage => "status_page",
             MessageKind::SetRequest => "set_request",
             MessageKind::SetReply => "set_reply",
+            MessageKind::Ping => "ping",
+            MessageKind::Ack => "ack",
+            MessageKind::PingReq => "ping_req",
+            MessageKind::Members => "members",
         }
     }
 }
@@ -237,6 +310,10 @@ impl Message {
             Message::StatusPage(_) => MessageKind::StatusPage,
             Message::SetRequest(_) => MessageKind::SetRequest,
             Message::SetReply(_) => MessageKind::SetReply,
+            Message::Ping(_) => MessageKind::Ping,
+            Message::Ack(_) => MessageKind::Ack,
+            Message::PingReq(_) => MessageKind::PingReq,
+            Message::Members(_) => MessageKind::Members,
         }
     }
 
@@ -264,6 +341,11 @@ impl Message {
             }),
             Message::PeerList(p) => p.peers.iter().try_for_each(check_origin),
             Message::SetRequest(s) => check_key_value(&s.key, &s.value),
+            Message::PingReq(p) => check_origin(&p.target),
+            Message::Members(m) => m.updates.iter().try_for_each(|u| {
+                check_origin(&u.member)?;
+                u.by.as_ref().map_or(Ok(()), check_id)
+            }),
             _ => Ok(()),
         }
     }

@@ -11,9 +11,9 @@ mod status;
 pub use codec::{decode_status, encode_status, encoded_len, DecodeError, EncodeError};
 pub use frame::{decode_datagram, encode_datagram, ClusterId, Datagram, Header};
 pub use message::{
-    Delta, Entry, JoinRequest, Message, MessageKind, NodeId, Origin, OriginDelta, PeerList, Rumor,
-    SetReply, SetRequest, StatusPage, StatusRequest, SyncDigest, SyncPull, SyncSummary,
-    VersionClaim,
+    Ack, Delta, Entry, JoinRequest, MemberState, MemberUpdate, Members, Message, MessageKind,
+    NodeId, Origin, OriginDelta, PeerList, Ping, PingReq, Rumor, SetReply, SetRequest, StatusPage,
+    StatusRequest, SyncDigest, SyncPull, SyncSummary, VersionClaim,
 };
 pub use pack::Packer;
 pub use status::{KnownOrigin, PeerStatus, StatusReport};

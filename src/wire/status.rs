@@ -7,6 +7,8 @@ use std::net::SocketAddr;
 use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 
+use super::MemberState;
+
 /// Everything `gossip status` shows about one node.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
 pub struct StatusReport {
@@ -15,6 +17,10 @@ pub struct StatusReport {
     pub version: u64,
     pub book: Option<String>,
     pub uptime_ms: u64,
+    /// Our own SWIM incarnation.
+    pub incarnation: u64,
+    /// Lifeguard local health score (0 = healthy; higher = probing more slowly).
+    pub health: u8,
     pub fanout: String,
     pub ttl: u8,
     pub peers: Vec<PeerStatus>,
@@ -31,6 +37,10 @@ pub struct PeerStatus {
     pub source: String,
     /// Milliseconds since a datagram from this peer arrived, if ever.
     pub last_heard_ms: Option<u64>,
+    /// `alive`, `suspect`, `dead` or `left`.
+    pub state: MemberState,
+    /// The member's SWIM incarnation as we know it.
+    pub incarnation: u64,
 }
 
 /// What this node holds of one origin's state.

@@ -167,6 +167,8 @@ impl Node {
             version: own.watermark,
             book: own.values.get("book").map(|v| v.value.clone()),
             uptime_ms: ms(now.since(self.started)),
+            incarnation: self.incarnation,
+            health: self.health.score(),
             fanout: format!(
                 "{} ({})",
                 self.config.fanout,
@@ -181,6 +183,8 @@ impl Node {
                     id: p.id.as_ref().map(|i| i.to_string()),
                     source: p.source.name().to_string(),
                     last_heard_ms: p.last_heard.map(|t| ms(now.since(t))),
+                    state: p.state,
+                    incarnation: p.incarnation,
                 })
                 .collect(),
             known: self

@@ -16,7 +16,12 @@ impl Node {
     /// the list and then goes to a random peer from it, so a crowd of joiners does not queue
     /// up behind the one node they were all given.
     pub(super) fn send_joins(&mut self) {
-        for addr in self.config.bootstrap.clone() {
+        let mut to = self.config.bootstrap.clone();
+        if to.is_empty() {
+            // No bootstrap: ask the static peers once, to learn back our own past state.
+            to = self.config.static_peers.clone();
+        }
+        for addr in to {
             self.counters.joins_sent += 1;
             self.send(addr, Message::JoinRequest(JoinRequest { want_peers: true }));
         }
@@ -27,7 +32,7 @@ impl Node {
     pub(super) fn on_join_request(
         &mut self,
         from: SocketAddr,
-        _sender: Option<&Origin>,
+        sender: Option<&Origin>,
         request: JoinRequest,
     ) {
         self.counters.joins_served += 1;
@@ -37,7 +42,7 @@ impl Node {
         let mut peers: Vec<Origin> = self
             .peers
             .iter()
-            .filter(|p| p.addr != from)
+            .filter(|p| p.addr != from && p.is_live())
             .filter_map(|p| {
                 p.id.as_ref().map(|id| Origin {
                     id: id.clone(),
@@ -49,17 +54,44 @@ impl Node {
         let budget = self.packer.budget().saturating_sub(8);
         let (mut pages, _) = paginate(peers, budget, 1, encoded_len);
         let peers = pages.pop().unwrap_or_default();
-        self.send(from, Message::PeerList(PeerList { peers }));
+        let (your_version, your_incarnation) = match sender {
+            Some(joiner) => (
+                self.store.watermark(&joiner.id),
+                self.peers.get(&joiner.addr).map_or(0, |p| p.incarnation),
+            ),
+            None => (0, 0),
+        };
+        self.send(
+            from,
+            Message::PeerList(PeerList {
+                peers,
+                your_version,
+                your_incarnation,
+            }),
+        );
     }
 
     pub(super) fn on_peer_list(&mut self, now: Time, from: SocketAddr, list: PeerList) {
+        if self.fresh_start {
+            // The cluster remembers us from before a restart: continue above what it saw, so
+            // our next change is not mistaken for an old one and our next refutation counts.
+            self.fresh_start = false;
+            if list.your_version > 0 && list.your_version >= self.store.own().watermark {
+                self.republish_above(now, list.your_version);
+            }
+            if list.your_incarnation >= self.incarnation && list.your_incarnation > 0 {
+                self.incarnation = list.your_incarnation + 1;
+            }
+        }
         for peer in list.peers {
             if peer.id != self.config.id {
                 self.learn_peer(peer.addr, Some(peer.id), now);
             }
         }
-        if self.config.bootstrap.contains(&from) && self.timers.join.is_some() {
-            // A bootstrap answered: stop retrying, and sync at once with a random peer.
+        let asked =
+            self.config.bootstrap.contains(&from) || self.config.static_peers.contains(&from);
+        if asked && self.timers.join.is_some() {
+            // Someone we asked answered: stop retrying, and sync at once with a random peer.
             self.timers.join = None;
             self.timers.anti_entropy = now;
             self.timers.catch_up_rounds = super::sync::CATCH_UP_ROUNDS;

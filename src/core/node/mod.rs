@@ -4,11 +4,12 @@
 
 mod admin;
 mod discovery;
+mod membership;
 mod paging;
 mod rumor;
 mod sync;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -23,12 +24,16 @@ use super::counters::Counters;
 use super::event::{Event, Route};
 use super::fault::{FaultLayer, Transmit, Verdict};
 use super::hash;
+use super::membership::{Broadcasts, LocalHealth};
 use super::peers::{PeerSet, PeerSource};
 use super::seen::SeenCache;
 use super::store::Store;
 use super::time::Time;
 
 pub use admin::SetError;
+
+/// Bytes a piggybacked `Members` message needs around its facts (tag, list length).
+const PIGGYBACK_FRAMING: usize = 8;
 
 /// Bound on undrained events, so a driver that ignores them cannot grow memory without limit.
 const MAX_EVENTS: usize = 10_000;
@@ -41,6 +46,7 @@ struct Timers {
     join_backoff: Duration,
     /// Exchanges left to run at the fast catch-up pace.
     catch_up_rounds: u8,
+    probe: Time,
 }
 
 /// One gossip node's complete protocol state.
@@ -63,6 +69,16 @@ pub struct Node {
     status_cache: admin::StatusCache,
     /// Seeded hasher for the node's short-lived maps.
     hasher: hash::Seeded,
+    incarnation: u64,
+    health: LocalHealth,
+    broadcasts: Broadcasts,
+    probe: membership::ProbeState,
+    suspects: Vec<SocketAddr>,
+    tombstones: HashMap<NodeId, (u64, Time), hash::Seeded>,
+    leaving: bool,
+    /// True until a peer has told us what it holds of us (a start without saved state must
+    /// learn back its old version and incarnation before they are reused).
+    fresh_start: bool,
 }
 
 impl Node {
@@ -96,19 +112,33 @@ impl Node {
                 join: None,
                 join_backoff: Duration::from_millis(500),
                 catch_up_rounds: 0,
+                probe: now,
             },
             status_cache: admin::StatusCache::default(),
             hasher: hash::seeded(&mut rng),
+            incarnation: config.initial_incarnation,
+            health: LocalHealth::new(8),
+            broadcasts: Broadcasts::default(),
+            probe: membership::ProbeState::default(),
+            suspects: Vec::new(),
+            tombstones: HashMap::with_hasher(hash::seeded(&mut rng)),
+            leaving: false,
+            fresh_start: config.initial_version == 0,
             rng,
             config,
         };
         node.store.raise_own_version(node.config.initial_version);
         for addr in node.config.static_peers.clone() {
-            node.peers.add(addr, None, PeerSource::Static);
+            node.peers.add(addr, None, PeerSource::Static, now);
         }
         for addr in node.config.bootstrap.clone() {
-            node.peers.add(addr, None, PeerSource::Bootstrap);
+            node.peers.add(addr, None, PeerSource::Bootstrap, now);
         }
+        // The first probe waits one interval, spread so a cluster started at once is not in step.
+        let spread = node
+            .rng
+            .random_range(0..=node.config.probe_interval.as_micros() as u64);
+        node.timers.probe = now + node.config.probe_interval + Duration::from_micros(spread);
         if !node.config.bootstrap.is_empty() {
             node.timers.join = Some(now);
         }
@@ -121,6 +151,9 @@ impl Node {
         if let Some(book) = node.pick_book() {
             node.store.set_own("book", &book, now);
         }
+        // Our first version announces us even with nothing set: anti-entropy spreads origins
+        // (and with them membership) only above version 0.
+        node.store.raise_own_version(1);
         if let Some(every) = node.config.resample {
             if !node.books.is_empty() && !every.is_zero() {
                 node.timers.resample = Some(now + node.jitter(every));
@@ -149,6 +182,8 @@ impl Node {
             }
             self.learn_peer(sender.addr, Some(sender.id.clone()), now);
             self.peers.heard_from(&sender.addr, now);
+            // A member we believe down is talking to us: tell it, so it can refute.
+            self.tell_if_down(now, sender.addr);
         }
         let sender = datagram.sender;
         for message in datagram.messages {
@@ -163,6 +198,12 @@ impl Node {
                 Message::PeerList(p) => self.on_peer_list(now, from, p),
                 Message::StatusRequest(s) => self.on_status_request(now, from, s),
                 Message::SetRequest(s) => self.on_set_request(now, from, s),
+                Message::Ping(p) => self.on_ping(from, p),
+                Message::Ack(a) => self.on_ack(now, from, a),
+                Message::PingReq(r) => self.on_ping_req(now, from, r),
+                Message::Members(m) => {
+                    self.on_members(now, from, sender.as_ref().map(|s| &s.id), m)
+                }
                 // Replies meant for admin clients; a node has nothing to do with them.
                 Message::StatusPage(_) | Message::SetReply(_) => {}
             }
@@ -171,6 +212,10 @@ impl Node {
 
     /// Runs every timer that is due at `now`.
     pub fn handle_timeout(&mut self, now: Time) {
+        if self.leaving {
+            return;
+        }
+        self.membership_tick(now);
         if self.timers.anti_entropy <= now {
             self.start_sync(now);
             let mut next = self.jitter(self.config.anti_entropy);
@@ -212,11 +257,15 @@ impl Node {
 
     /// When `handle_timeout` must next be called.
     pub fn next_timeout(&self) -> Option<Time> {
+        if self.leaving {
+            return self.fault.next_release();
+        }
         [
             Some(self.timers.anti_entropy),
             self.timers.resample,
             self.timers.join,
             self.fault.next_release(),
+            self.membership_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -302,14 +351,26 @@ impl Node {
             return;
         }
         let outbox = std::mem::take(&mut self.outbox);
-        for (to, messages) in outbox {
-            let datagrams = match self.packer.pack(&messages) {
+        for (to, mut messages) in outbox {
+            let mut datagrams = match self.packer.pack(&messages) {
                 Ok(d) => d,
                 Err(_) => {
                     self.counters.encode_errors += 1;
                     continue;
                 }
             };
+            // Membership facts ride in the room the last datagram has left, never in a new one.
+            let room = datagrams.last().map_or(0, |d| {
+                self.packer
+                    .mtu()
+                    .saturating_sub(d.len() + PIGGYBACK_FRAMING)
+            });
+            if let Some(piggyback) = self.piggyback_for(to, &messages, room) {
+                messages.push(piggyback);
+                if let Ok(with) = self.packer.pack(&messages) {
+                    datagrams = with;
+                }
+            }
             for bytes in datagrams {
                 match self.fault.admit(&mut self.rng, now, Transmit { to, bytes }) {
                     Verdict::Send(t) => self.ready.push_back(t),
@@ -340,11 +401,15 @@ impl Node {
         }
     }
 
-    fn learn_peer(&mut self, addr: SocketAddr, id: Option<NodeId>, _now: Time) {
+    fn learn_peer(&mut self, addr: SocketAddr, id: Option<NodeId>, now: Time) {
         if !self.config.learn_peers && !self.peers.contains(&addr) {
             return;
         }
-        if self.peers.add(addr, id.clone(), PeerSource::Learned) {
+        // Gossip about a forgotten member must not bring it back; only its refutation can.
+        if id.as_ref().is_some_and(|i| self.is_buried(i)) {
+            return;
+        }
+        if self.peers.add(addr, id.clone(), PeerSource::Learned, now) {
             self.emit(Event::PeerAdded {
                 addr,
                 id,

@@ -93,18 +93,23 @@ impl Node {
     /// our counter), jump past it so our next change is not ignored as stale.
     pub(super) fn on_news_about_self(&mut self, now: Time, version: u64) {
         if version > self.store.own().watermark {
-            self.store.raise_own_version(version);
-            // Re-issue our current values at a fresh version so everyone replaces what they hold.
-            let values: Vec<(String, String)> = self
-                .store
-                .own()
-                .values
-                .iter()
-                .map(|(k, v)| (k.clone(), v.value.clone()))
-                .collect();
-            for (key, value) in values {
-                let _ = self.set(now, &key, &value);
-            }
+            self.republish_above(now, version);
+        }
+    }
+
+    /// Moves our version counter past `version` and re-issues our current values above it,
+    /// so everyone replaces whatever older state of ours they hold.
+    pub(super) fn republish_above(&mut self, now: Time, version: u64) {
+        self.store.raise_own_version(version);
+        let values: Vec<(String, String)> = self
+            .store
+            .own()
+            .values
+            .iter()
+            .map(|(k, v)| (k.clone(), v.value.clone()))
+            .collect();
+        for (key, value) in values {
+            let _ = self.set(now, &key, &value);
         }
     }
 
