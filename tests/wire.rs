@@ -83,6 +83,7 @@ fn one_of_each() -> Vec<Message> {
         Message::PeerList(PeerList {
             peers: vec![origin()],
             your_version: 4,
+            your_fingerprint: 77,
             your_incarnation: 1,
         }),
         Message::StatusRequest(StatusRequest {
@@ -184,6 +185,7 @@ fn encoding_refuses_to_exceed_the_mtu() {
     let huge = Message::PeerList(PeerList {
         peers: vec![origin(); 100],
         your_version: 0,
+        your_fingerprint: 0,
         your_incarnation: 0,
     });
     assert!(matches!(
@@ -281,6 +283,7 @@ fn well_formed_but_absurd_fields_are_refused() {
         .single(&Message::PeerList(PeerList {
             peers: vec![o],
             your_version: 0,
+            your_fingerprint: 0,
             your_incarnation: 0,
         }))
         .unwrap();

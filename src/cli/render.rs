@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use comfy_table::{presets, Table};
 
-use crate::wire::StatusReport;
+use crate::wire::{MemberState, StatusReport};
 
 /// `1.2s`, `3m04s`, `2h05m`: short enough for narrow tmux panes.
 pub fn age(ms: u64) -> String {
@@ -31,31 +31,48 @@ pub fn render_status(r: &StatusReport) -> String {
         .book
         .as_deref()
         .map_or("no book".to_string(), |b| format!("reading {b:?}"));
+    let health = if r.health > 0 {
+        format!(", local health {} (probing slower)", r.health)
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "{} at {} — {} (v{}), up {}, fanout {}, ttl {}",
+        "{} at {} — {} (v{}), up {}, fanout {}, ttl {}, incarnation {}{health}",
         r.id,
         r.addr,
         book,
         r.version,
         age(r.uptime_ms),
         r.fanout,
-        r.ttl
+        r.ttl,
+        r.incarnation,
     );
 
     let mut peers = Table::new();
     peers.load_style(presets::UTF8_HORIZONTAL_ONLY);
-    peers.set_header(["peer", "id", "source", "last heard"]);
+    peers.set_header(["peer", "id", "state", "incarnation", "source", "last heard"]);
     for p in &r.peers {
         peers.add_row([
             p.addr.to_string(),
             p.id.clone().unwrap_or_else(|| "?".into()),
+            p.state.name().to_string(),
+            p.incarnation.to_string(),
             p.source.clone(),
             p.last_heard_ms
                 .map_or("never".into(), |ms| format!("{} ago", age(ms))),
         ]);
     }
-    let _ = writeln!(out, "\nPEERS ({})\n{peers}", r.peers.len());
+    let count = |state: MemberState| r.peers.iter().filter(|p| p.state == state).count();
+    let _ = writeln!(
+        out,
+        "\nPEERS ({}: {} alive, {} suspect, {} dead, {} left)\n{peers}",
+        r.peers.len(),
+        count(MemberState::Alive),
+        count(MemberState::Suspect),
+        count(MemberState::Dead),
+        count(MemberState::Left)
+    );
 
     let mut known = Table::new();
     known.load_style(presets::UTF8_HORIZONTAL_ONLY);
@@ -103,6 +120,7 @@ pub fn render_status(r: &StatusReport) -> String {
         "\nTRAFFIC  in {} datagrams ({}), out {} datagrams ({})\n\
          RUMORS   originated {}, received {}, relayed {}, duplicates dropped {}\n\
          SYNC     anti-entropy exchanges {} started / {} served, deltas applied {}\n\
+         MEMBERS  probes failed {}, refutations {}\n\
          ERRORS   decode {}, fault-dropped {}",
         c("datagrams_in"),
         bytes(c("bytes_in")),
@@ -115,6 +133,8 @@ pub fn render_status(r: &StatusReport) -> String {
         c("anti_entropy_exchanges"),
         c("anti_entropy_served"),
         c("deltas_applied"),
+        c("probes_failed"),
+        c("refutations"),
         c("decode_errors"),
         c("fault_dropped"),
     );

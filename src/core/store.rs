@@ -324,6 +324,22 @@ impl Store {
         self.slot(id).map(|slot| &self.states[slot].1)
     }
 
+    /// A fingerprint of what we hold of `id` (its entries and versions), 0 if nothing.
+    pub fn fingerprint(&self, id: &NodeId) -> u64 {
+        let Some(state) = self.get(id) else {
+            return 0;
+        };
+        let mut bytes = Vec::new();
+        for (key, v) in state.values.iter() {
+            bytes.extend_from_slice(key.as_bytes());
+            bytes.push(0);
+            bytes.extend_from_slice(v.value.as_bytes());
+            bytes.push(0);
+            bytes.extend_from_slice(&v.version.to_le_bytes());
+        }
+        xxhash_rust::xxh3::xxh3_64_with_seed(&bytes, state.watermark)
+    }
+
     /// Our watermark for `id`, 0 if we never heard of it.
     pub fn watermark(&self, id: &NodeId) -> u64 {
         self.get(id).map_or(0, |s| s.watermark)

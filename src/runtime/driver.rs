@@ -28,7 +28,7 @@ pub enum Command {
     },
     /// Run a closure against the node's state (status, UI, tests, benchmarks).
     Inspect(Inspect),
-    /// Stop the loop.
+    /// Leave the cluster gracefully (peers mark us *left* at once) and stop the loop.
     Shutdown,
 }
 
@@ -161,7 +161,11 @@ async fn run(
                 }
                 Some(Command::Inspect(f)) => f(&node, now(epoch)),
                 Some(Command::Shutdown) | None => {
+                    node.leave(now(epoch));
                     flush(&mut node, &socket, epoch).await;
+                    while let Some(event) = node.poll_event() {
+                        sink(&node, now(epoch), event);
+                    }
                     return;
                 }
             },

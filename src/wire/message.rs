@@ -139,6 +139,9 @@ pub struct JoinRequest {
 pub struct PeerList {
     pub peers: Vec<Origin>,
     pub your_version: u64,
+    /// Fingerprint of the joiner's state as the answering node holds it, so an equal version
+    /// with different content (a restart that reissued a version) is recognised.
+    pub your_fingerprint: u64,
     pub your_incarnation: u64,
 }
 

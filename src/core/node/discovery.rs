@@ -54,18 +54,20 @@ impl Node {
         let budget = self.packer.budget().saturating_sub(8);
         let (mut pages, _) = paginate(peers, budget, 1, encoded_len);
         let peers = pages.pop().unwrap_or_default();
-        let (your_version, your_incarnation) = match sender {
+        let (your_version, your_fingerprint, your_incarnation) = match sender {
             Some(joiner) => (
                 self.store.watermark(&joiner.id),
+                self.store.fingerprint(&joiner.id),
                 self.peers.get(&joiner.addr).map_or(0, |p| p.incarnation),
             ),
-            None => (0, 0),
+            None => (0, 0, 0),
         };
         self.send(
             from,
             Message::PeerList(PeerList {
                 peers,
                 your_version,
+                your_fingerprint,
                 your_incarnation,
             }),
         );
@@ -76,7 +78,10 @@ impl Node {
             // The cluster remembers us from before a restart: continue above what it saw, so
             // our next change is not mistaken for an old one and our next refutation counts.
             self.fresh_start = false;
-            if list.your_version > 0 && list.your_version >= self.store.own().watermark {
+            let ours = self.store.own().watermark;
+            let reissued = list.your_version == ours
+                && list.your_fingerprint != self.store.fingerprint(self.id());
+            if list.your_version > ours || (list.your_version > 0 && reissued) {
                 self.republish_above(now, list.your_version);
             }
             if list.your_incarnation >= self.incarnation && list.your_incarnation > 0 {

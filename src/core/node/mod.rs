@@ -139,15 +139,20 @@ impl Node {
             .rng
             .random_range(0..=node.config.probe_interval.as_micros() as u64);
         node.timers.probe = now + node.config.probe_interval + Duration::from_micros(spread);
-        if !node.config.bootstrap.is_empty() {
-            node.timers.join = Some(now);
-        }
         // First exchange soon after start, spread so a cluster started at once does not sync in
-        // lock-step.
+        // lock-step. A joining node syncs as soon as its bootstrap answers instead (and at the
+        // normal interval if none ever does). A node with only static peers asks them once
+        // too, to learn back what the cluster remembers of it.
         let first = node
             .rng
             .random_range(0..=node.config.anti_entropy.as_micros() as u64 / 10);
         node.timers.anti_entropy = now + Duration::from_micros(first);
+        if !node.config.bootstrap.is_empty() {
+            node.timers.join = Some(now);
+            node.timers.anti_entropy = now + node.config.anti_entropy;
+        } else if !node.config.static_peers.is_empty() {
+            node.timers.join = Some(now);
+        }
         if let Some(book) = node.pick_book() {
             node.store.set_own("book", &book, now);
         }

@@ -279,3 +279,84 @@ fn a_stranger_using_our_id_is_ignored() {
         Some(&1)
     );
 }
+
+/// Runs datagrams between two nodes until both are quiet.
+fn exchange(a: &mut Node, b: &mut Node, now: Time) {
+    for _ in 0..50 {
+        let from_a = drain(a, now);
+        let from_b = drain(b, now);
+        if from_a.is_empty() && from_b.is_empty() {
+            return;
+        }
+        let (a_addr, b_addr) = (a.addr(), b.addr());
+        for t in from_a.iter().filter(|t| t.to == b_addr) {
+            b.handle_datagram(now, a_addr, &t.bytes);
+        }
+        for t in from_b.iter().filter(|t| t.to == a_addr) {
+            a.handle_datagram(now, b_addr, &t.bytes);
+        }
+    }
+}
+
+/// Steps two nodes' timers every 10 ms from `from_ms` to `to_ms`, exchanging all traffic.
+fn run_pair(a: &mut Node, b: &mut Node, from_ms: u64, to_ms: u64) {
+    for ms in (from_ms..to_ms).step_by(10) {
+        let now = Time::from_millis(ms);
+        a.handle_timeout(now);
+        b.handle_timeout(now);
+        exchange(a, b, now);
+    }
+}
+
+fn restarted_node_learns_back(old_versions: usize) -> (Node, Node) {
+    let mut a = node(1, &[], |_| {});
+    let mut b = node(2, &[1], |_| {});
+    for i in 0..old_versions {
+        b.set(Time::ZERO, "book", &format!("Old {i}")).unwrap();
+    }
+    run_pair(&mut a, &mut b, 0, 3000);
+    let seen = a.store().get(b.id()).map(|s| s.watermark);
+    assert_eq!(
+        seen,
+        Some(b.store().own().watermark),
+        "a holds b's old state"
+    );
+    // b restarts with nothing saved: a fresh node, same id and address, a new book at v1.
+    let mut b2 = Node::new(
+        b.config().clone(),
+        vec!["Fresh".into()],
+        Time::from_millis(3000),
+        99,
+    );
+    run_pair(&mut a, &mut b2, 3000, 6000);
+    (a, b2)
+}
+
+#[test]
+fn a_restart_continues_above_the_versions_the_cluster_saw() {
+    let (a, b2) = restarted_node_learns_back(5);
+    let held = a.store().get(b2.id()).unwrap();
+    assert!(
+        b2.store().own().watermark > 6,
+        "restart reused old versions"
+    );
+    assert_eq!(held.values.get("book").unwrap().value, "Fresh");
+    assert_eq!(held.watermark, b2.store().own().watermark);
+}
+
+#[test]
+fn a_restart_that_reissued_an_equal_version_with_new_content_republishes() {
+    // Before the restart b was at v1 ("Dune"); after it, v1 again but "Fresh".
+    let (a, b2) = restarted_node_learns_back(0);
+    assert!(b2.store().own().watermark >= 2);
+    assert_eq!(
+        a.store()
+            .get(b2.id())
+            .unwrap()
+            .values
+            .get("book")
+            .unwrap()
+            .value,
+        "Fresh"
+    );
+}
