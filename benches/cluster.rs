@@ -99,7 +99,7 @@ fn start(shards: &Shards, n: usize, epoch: Instant, probe: Arc<Probe>) -> Vec<No
         let mut counted_seq = 0u64;
         let mut seen_seq = 0u64;
         let mut target: Option<(NodeId, u64, u64)> = None;
-        nodes.push(spawn(node, socket, epoch, move |node, now, event| {
+        nodes.push(spawn(node, socket, epoch, None, move |node, now, event| {
             let len = node.store().len();
             if len != known {
                 probe

@@ -1,38 +1,39 @@
-//! `gossip node`: load settings, bind, run until Ctrl-C or SIGTERM.
+//! `gossip node`: load settings, bind, run until Ctrl-C or SIGTERM (which leave the cluster
+//! gracefully); reload the TOML file when it changes.
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use rand::RngExt;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
-use crate::config::{load_books, resolve, FileConfig, NodeArgs};
+use crate::config::{load_books, resolve, FileConfig, NodeArgs, NodeSettings};
 use crate::core::{Node, Time};
-use crate::runtime::{self, log::EventLogger};
+use crate::runtime::persist::StateFile;
+use crate::runtime::{self, log::EventLogger, reload};
 
 /// Exit code for configuration mistakes, so scripts can tell them from crashes.
 const EXIT_CONFIG: u8 = 2;
 
-pub async fn run(args: NodeArgs) -> ExitCode {
+/// Reads the TOML file (if any) and applies flags and environment over it. The error names
+/// the file, line and key.
+fn load_settings(args: &NodeArgs) -> Result<NodeSettings, String> {
     let file = match &args.config {
-        Some(path) => match FileConfig::load(path) {
-            Ok(f) => f,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(EXIT_CONFIG);
-            }
-        },
+        Some(path) => FileConfig::load(path)?,
         None => FileConfig::default(),
     };
-    let mut settings = match resolve(&args, &file) {
+    resolve(args, &file).map_err(|e| match &args.config {
+        Some(p) => format!("{}: {e}", p.display()),
+        None => e.to_string(),
+    })
+}
+
+pub async fn run(args: NodeArgs) -> ExitCode {
+    let mut settings = match load_settings(&args) {
         Ok(s) => s,
         Err(e) => {
-            let place = args
-                .config
-                .as_ref()
-                .map(|p| format!("{}: ", p.display()))
-                .unwrap_or_default();
-            eprintln!("error: {place}{e}");
+            eprintln!("error: {e}");
             return ExitCode::from(EXIT_CONFIG);
         }
     };
@@ -54,11 +55,26 @@ pub async fn run(args: NodeArgs) -> ExitCode {
     };
     let local = socket.local_addr().unwrap_or(settings.bind);
     settings.bound_to(local);
+    let state = match &settings.data_dir {
+        None => None,
+        Some(dir) => match StateFile::open(dir, settings.node.id.as_str()) {
+            Ok((file, version, incarnation)) => {
+                settings.node.initial_version = version;
+                settings.node.initial_incarnation = incarnation;
+                Some(file)
+            }
+            Err(e) => {
+                error!("{e}");
+                eprintln!("error: {e}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        },
+    };
     let seed = settings.seed.unwrap_or_else(|| rand::rng().random());
     let epoch = Instant::now();
     let node = Node::new(settings.node.clone(), books, Time::ZERO, seed);
     info!(
-        id = %node.id(), addr = %settings.bind, cluster = %settings.cluster_name,
+        id = %node.id(), addr = %local, cluster = %settings.cluster_name,
         "node {} listening on {} (cluster {:?}), reading {:?} (v{}); peers: {}",
         node.id(),
         local,
@@ -68,13 +84,31 @@ pub async fn run(args: NodeArgs) -> ExitCode {
         peer_list(&node),
     );
     let mut logger = EventLogger::default();
-    let handle = runtime::spawn(node, socket, epoch, move |node, now, event| {
+    let handle = runtime::spawn(node, socket, epoch, state, move |node, now, event| {
         logger.log(node, now, event)
     });
+    let _watcher = args.config.clone().and_then(|path| {
+        let reload_args = args.clone();
+        let load = move || reload_config(&reload_args, local);
+        match reload::watch_config(&path, handle.commands(), load) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                warn!("{e}; edits to the config file will need a restart");
+                None
+            }
+        }
+    });
     shutdown_signal().await;
-    info!("shutting down");
+    info!("leaving the cluster");
     handle.shutdown().await;
     ExitCode::SUCCESS
+}
+
+/// The config a reload applies: the file re-read, flags re-applied, the real bound address.
+fn reload_config(args: &NodeArgs, local: SocketAddr) -> Result<crate::core::NodeConfig, String> {
+    let mut settings = load_settings(args)?;
+    settings.bound_to(local);
+    Ok(settings.node)
 }
 
 fn peer_list(node: &Node) -> String {

@@ -140,6 +140,8 @@ pub struct FileConfig {
     pub max_peers: Option<usize>,
     pub log: Option<LogFormat>,
     pub seed: Option<u64>,
+    /// Directory for the node's state file (restarts continue above their old versions).
+    pub data_dir: Option<PathBuf>,
 }
 
 impl FileConfig {

@@ -71,6 +71,9 @@ pub struct NodeArgs {
     /// RNG seed, for reproducible runs (default: random).
     #[arg(long, env = "GOSSIP_SEED")]
     pub seed: Option<u64>,
+    /// Directory for the node's state file, so a restart never reissues an old version.
+    #[arg(long, env = "GOSSIP_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 /// Everything needed to start a node.
@@ -83,6 +86,7 @@ pub struct NodeSettings {
     pub seed: Option<u64>,
     pub config_path: Option<PathBuf>,
     pub cluster_name: String,
+    pub data_dir: Option<PathBuf>,
     /// False when the id was derived from the port (and must follow it if the port was 0).
     pub explicit_id: bool,
 }
@@ -199,6 +203,7 @@ pub fn resolve(args: &NodeArgs, file: &FileConfig) -> Result<NodeSettings, Confi
         seed: args.seed.or(file.seed),
         config_path: args.config.clone(),
         cluster_name,
+        data_dir: args.data_dir.clone().or_else(|| file.data_dir.clone()),
         explicit_id,
     })
 }

@@ -16,5 +16,5 @@ pub mod time;
 pub use config::{Fanout, NodeConfig};
 pub use event::{Event, Route};
 pub use fault::{FaultConfig, Transmit};
-pub use node::{Node, SetError};
+pub use node::{Node, Reconfigured, SetError};
 pub use time::Time;

@@ -137,6 +137,26 @@ impl PeerSet {
         self.index.reserve(room);
     }
 
+    /// Changes the bound on learned peers (config reload). Peers already learned stay.
+    pub fn set_max_learned(&mut self, max: usize) {
+        self.max_learned = max;
+    }
+
+    /// Turns a static or bootstrap peer into an ordinary learned member, if the learned bound
+    /// has room; false if it has not (the caller then removes it).
+    pub fn demote(&mut self, addr: &SocketAddr) -> bool {
+        let room = self.learned < self.max_learned;
+        match self.index.get(addr).map(|&i| &mut self.list[i]) {
+            Some(peer) if peer.source == PeerSource::Learned => true,
+            Some(peer) if room => {
+                peer.source = PeerSource::Learned;
+                self.learned += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Drops a peer (used when a static peer is removed from the config).
     pub fn remove(&mut self, addr: &SocketAddr) -> Option<Peer> {
         let i = self.index.remove(addr)?;

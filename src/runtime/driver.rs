@@ -10,7 +10,9 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::core::{Event, Node, SetError, Time};
+use crate::core::{Event, Node, NodeConfig, Reconfigured, SetError, Time};
+
+use super::persist::StateFile;
 use crate::wire::MAX_DATAGRAM;
 
 /// Datagrams handled per wake-up before sending, so a flood cannot starve timers or sends.
@@ -28,6 +30,11 @@ pub enum Command {
     },
     /// Run a closure against the node's state (status, UI, tests, benchmarks).
     Inspect(Inspect),
+    /// Apply a new configuration (a reloaded TOML file); the reply says what changed.
+    Reconfigure {
+        config: Box<NodeConfig>,
+        reply: oneshot::Sender<Reconfigured>,
+    },
     /// Leave the cluster gracefully (peers mark us *left* at once) and stop the loop.
     Shutdown,
 }
@@ -67,7 +74,19 @@ impl NodeHandle {
         rx.await.ok()
     }
 
-    /// Asks the node to stop and waits for it.
+    /// Applies a new configuration; None if the node has stopped.
+    pub async fn reconfigure(&self, config: NodeConfig) -> Option<Reconfigured> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Reconfigure {
+                config: Box::new(config),
+                reply,
+            })
+            .ok()?;
+        rx.await.ok()
+    }
+
+    /// Asks the node to leave the cluster and waits for it to stop.
     pub async fn shutdown(self) {
         let _ = self.commands.send(Command::Shutdown);
         let _ = self.task.await;
@@ -90,16 +109,18 @@ impl NodeHandle {
 }
 
 /// Starts `node` on `socket` as a tokio task. `epoch` is the instant the node's `Time::ZERO`
-/// refers to; `sink` receives every event.
+/// refers to; `state` (from `--data-dir`) is checkpointed before anything is sent; `sink`
+/// receives every event.
 pub fn spawn(
     node: Node,
     socket: UdpSocket,
     epoch: Instant,
+    state: Option<StateFile>,
     sink: impl FnMut(&Node, Time, Event) + Send + 'static,
 ) -> NodeHandle {
     let addr = socket.local_addr().unwrap_or_else(|_| node.addr());
     let (commands, rx) = mpsc::unbounded_channel();
-    let task = tokio::spawn(run(node, Arc::new(socket), epoch, rx, sink));
+    let task = tokio::spawn(run(node, Arc::new(socket), epoch, state, rx, sink));
     NodeHandle {
         addr,
         commands,
@@ -115,6 +136,7 @@ async fn run(
     mut node: Node,
     socket: Arc<UdpSocket>,
     epoch: Instant,
+    mut state: Option<StateFile>,
     mut commands: mpsc::UnboundedReceiver<Command>,
     mut sink: impl FnMut(&Node, Time, Event),
 ) {
@@ -160,9 +182,12 @@ async fn run(
                     let _ = reply.send(node.set(now(epoch), &key, &value));
                 }
                 Some(Command::Inspect(f)) => f(&node, now(epoch)),
+                Some(Command::Reconfigure { config, reply }) => {
+                    let _ = reply.send(node.reconfigure(now(epoch), *config));
+                }
                 Some(Command::Shutdown) | None => {
                     node.leave(now(epoch));
-                    flush(&mut node, &socket, epoch).await;
+                    flush(&mut node, &socket, epoch, &mut state).await;
                     while let Some(event) = node.poll_event() {
                         sink(&node, now(epoch), event);
                     }
@@ -170,14 +195,21 @@ async fn run(
                 }
             },
         }
-        flush(&mut node, &socket, epoch).await;
+        flush(&mut node, &socket, epoch, &mut state).await;
         while let Some(event) = node.poll_event() {
             sink(&node, now(epoch), event);
         }
     }
 }
 
-async fn flush(node: &mut Node, socket: &UdpSocket, epoch: Instant) {
+async fn flush(node: &mut Node, socket: &UdpSocket, epoch: Instant, state: &mut Option<StateFile>) {
+    if let Some(file) = state {
+        // Nothing leaves before the state file covers the versions it may carry. A failing
+        // disk is reported but does not silence the node.
+        if let Err(e) = file.checkpoint(node) {
+            tracing::error!("{e}");
+        }
+    }
     let t = now(epoch);
     while let Some(transmit) = node.poll_transmit(t) {
         // A send can fail (unreachable address family, full buffer): UDP is lossy anyway and

@@ -26,7 +26,7 @@ pub fn start_local_node(
     let mut config = NodeConfig::new(NodeId::from(format!("n{}", addr.port())), addr);
     tune(&mut config);
     let node = Node::new(config, books, Time::from(epoch.elapsed()), seed);
-    Ok(spawn(node, socket, epoch, |_, _, _| {}))
+    Ok(spawn(node, socket, epoch, None, |_, _, _| {}))
 }
 
 /// Polls `check` every `every` until it returns true or `limit` passes; returns the time taken.

@@ -5,6 +5,8 @@ pub mod client;
 mod driver;
 pub mod local;
 pub mod log;
+pub mod persist;
+pub mod reload;
 mod socket;
 
 pub use driver::{spawn, Command, NodeHandle};

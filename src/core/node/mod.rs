@@ -6,6 +6,7 @@ mod admin;
 mod discovery;
 mod membership;
 mod paging;
+mod reconfigure;
 mod rumor;
 mod sync;
 
@@ -31,6 +32,7 @@ use super::store::Store;
 use super::time::Time;
 
 pub use admin::SetError;
+pub use reconfigure::Reconfigured;
 
 /// Bytes a piggybacked `Members` message needs around its facts (tag, list length).
 const PIGGYBACK_FRAMING: usize = 8;
@@ -123,11 +125,12 @@ impl Node {
             suspects: Vec::new(),
             tombstones: HashMap::with_hasher(hash::seeded(&mut rng)),
             leaving: false,
-            fresh_start: config.initial_version == 0,
+            fresh_start: true,
             rng,
             config,
         };
         node.store.raise_own_version(node.config.initial_version);
+        node.incarnation = node.config.initial_incarnation;
         for addr in node.config.static_peers.clone() {
             node.peers.add(addr, None, PeerSource::Static, now);
         }

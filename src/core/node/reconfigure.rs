@@ -1,0 +1,166 @@
+//! Live rewiring: a new config applied to a running node. Peers, bootstrap, fanout, TTL,
+//! intervals, drop rate, delay, MTU and peer bound change at once; identity, address and
+//! cluster cannot change without a restart.
+
+use std::net::SocketAddr;
+
+use crate::core::config::NodeConfig;
+use crate::core::fault::FaultLayer;
+use crate::core::peers::PeerSource;
+use crate::core::time::Time;
+use crate::wire::Packer;
+
+use super::Node;
+
+/// What a reload changed, for the log line `config reloaded: …`.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Reconfigured {
+    /// Human-readable changes, e.g. `fanout 2 → 3`, `peers +127.0.0.1:7003 −127.0.0.1:7001`.
+    pub changes: Vec<String>,
+    /// Settings that differ but only take effect after a restart.
+    pub need_restart: Vec<String>,
+}
+
+fn list(addrs: &[SocketAddr]) -> String {
+    addrs
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl Node {
+    /// Applies `new` to the running node and says what changed.
+    pub fn reconfigure(&mut self, now: Time, new: NodeConfig) -> Reconfigured {
+        let mut out = Reconfigured::default();
+        let old = self.config.clone();
+        if new.id != old.id {
+            out.need_restart.push(format!("id {} → {}", old.id, new.id));
+        }
+        if new.addr != old.addr {
+            out.need_restart
+                .push(format!("address {} → {}", old.addr, new.addr));
+        }
+        if new.cluster != old.cluster {
+            out.need_restart.push("cluster".into());
+        }
+        let mut change = |name: &str, a: String, b: String| {
+            if a != b {
+                out.changes.push(format!("{name} {a} → {b}"));
+            }
+        };
+        change("fanout", old.fanout.to_string(), new.fanout.to_string());
+        let ttl = |t: Option<u8>| t.map_or("auto".into(), |t| t.to_string());
+        change("ttl", ttl(old.ttl), ttl(new.ttl));
+        change(
+            "anti_entropy_ms",
+            old.anti_entropy.as_millis().to_string(),
+            new.anti_entropy.as_millis().to_string(),
+        );
+        let secs = |d: Option<std::time::Duration>| {
+            d.map_or("never".into(), |d| format!("{}s", d.as_secs_f64()))
+        };
+        change("resample", secs(old.resample), secs(new.resample));
+        change(
+            "drop_rate",
+            old.fault.drop_rate.to_string(),
+            new.fault.drop_rate.to_string(),
+        );
+        let delay = |(a, b): (std::time::Duration, std::time::Duration)| {
+            format!("{}..{}ms", a.as_millis(), b.as_millis())
+        };
+        change("delay", delay(old.fault.delay), delay(new.fault.delay));
+        change("mtu", old.mtu.to_string(), new.mtu.to_string());
+        change(
+            "max_peers",
+            old.max_peers.to_string(),
+            new.max_peers.to_string(),
+        );
+
+        let added: Vec<SocketAddr> = new
+            .static_peers
+            .iter()
+            .filter(|a| !old.static_peers.contains(a))
+            .copied()
+            .collect();
+        let removed: Vec<SocketAddr> = old
+            .static_peers
+            .iter()
+            .filter(|a| !new.static_peers.contains(a))
+            .copied()
+            .collect();
+        if !added.is_empty() || !removed.is_empty() {
+            let mut parts = Vec::new();
+            if !added.is_empty() {
+                parts.push(format!("+{}", list(&added)));
+            }
+            if !removed.is_empty() {
+                parts.push(format!("-{}", list(&removed)));
+            }
+            out.changes.push(format!("peers {}", parts.join(" ")));
+        }
+        let new_bootstrap: Vec<SocketAddr> = new
+            .bootstrap
+            .iter()
+            .filter(|a| !old.bootstrap.contains(a))
+            .copied()
+            .collect();
+        if new.bootstrap != old.bootstrap {
+            out.changes.push(format!(
+                "bootstrap [{}] → [{}]",
+                list(&old.bootstrap),
+                list(&new.bootstrap)
+            ));
+        }
+
+        // Apply. Identity, address and cluster stay as they were.
+        let keep = (old.id.clone(), old.addr, old.cluster);
+        self.config = NodeConfig {
+            id: keep.0,
+            addr: keep.1,
+            cluster: keep.2,
+            initial_version: old.initial_version,
+            initial_incarnation: old.initial_incarnation,
+            ..new
+        };
+        if self.config.mtu != old.mtu {
+            self.packer = Packer::new(
+                self.config.cluster,
+                Some(self.own_origin()),
+                self.config.mtu,
+            );
+        }
+        if self.config.fault != old.fault {
+            self.fault = FaultLayer::new(self.config.fault);
+        }
+        self.peers.set_max_learned(self.config.max_peers);
+        for addr in removed {
+            // A peer we were told to stop naming: keep it as an ordinary member if there is
+            // room for learned peers (it is still part of the cluster), otherwise drop it.
+            if !self.peers.demote(&addr) {
+                self.peers.remove(&addr);
+            }
+        }
+        for addr in added {
+            self.peers.add(addr, None, PeerSource::Static, now);
+        }
+        for addr in &new_bootstrap {
+            self.peers.add(*addr, None, PeerSource::Bootstrap, now);
+        }
+        if !new_bootstrap.is_empty() {
+            self.timers.join = Some(now);
+        }
+        if self.config.anti_entropy != old.anti_entropy {
+            self.timers.anti_entropy = now + self.config.anti_entropy.min(old.anti_entropy) / 2;
+        }
+        if self.config.resample != old.resample {
+            self.timers.resample = match self.config.resample {
+                Some(every) if !self.books.is_empty() && !every.is_zero() => {
+                    Some(now + self.jitter(every))
+                }
+                _ => None,
+            };
+        }
+        out
+    }
+}

@@ -1,0 +1,100 @@
+//! Live config reload: the node's TOML file is watched (its directory, so editors that save by
+//! writing a new file and renaming it over the old one are seen too), and every valid edit is
+//! applied to the running node within the debounce delay. An invalid edit is logged with its
+//! line and the running config stays in force.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use notify::{RecommendedWatcher, RecursiveMode};
+use notify_debouncer_mini::{new_debouncer, DebounceEventResult, Debouncer};
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
+
+use crate::core::NodeConfig;
+
+use super::driver::Command;
+
+/// How long edits must settle before a reload (editors write files in several steps).
+pub const DEBOUNCE: Duration = Duration::from_millis(250);
+
+/// Keeps the watch alive; dropping it stops watching.
+pub struct ConfigWatcher {
+    _debouncer: Debouncer<RecommendedWatcher>,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+/// Watches `path`; on every change calls `load` (which re-reads the file and re-applies the
+/// command-line flags over it) and hands the result to `node`.
+pub fn watch_config(
+    path: &Path,
+    node: mpsc::UnboundedSender<Command>,
+    load: impl Fn() -> Result<NodeConfig, String> + Send + 'static,
+) -> Result<ConfigWatcher, String> {
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .ok_or_else(|| format!("{} is not a file", path.display()))?;
+    let dir: PathBuf = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel::<()>();
+    let mut debouncer = new_debouncer(DEBOUNCE, move |result: DebounceEventResult| {
+        if let Ok(events) = result {
+            if events
+                .iter()
+                .any(|e| e.path.file_name() == Some(file_name.as_os_str()))
+            {
+                let _ = tx.send(());
+            }
+        }
+    })
+    .map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
+    debouncer
+        .watcher()
+        .watch(&dir, RecursiveMode::NonRecursive)
+        .map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
+    let shown = path.display().to_string();
+    let watched = path.to_path_buf();
+    // Reading the file raises events of its own (and editors touch files without changing
+    // them): act only when the bytes differ from the last ones we acted on.
+    let mut last = std::fs::read(&watched).ok();
+    let task = tokio::spawn(async move {
+        while rx.recv().await.is_some() {
+            let now = std::fs::read(&watched).ok();
+            if now.is_none() || now == last {
+                continue;
+            }
+            last = now;
+            match load() {
+                Err(e) => error!("config reload rejected, keeping the running config: {e}"),
+                Ok(config) => {
+                    let (reply, answer) = tokio::sync::oneshot::channel();
+                    let command = Command::Reconfigure {
+                        config: Box::new(config),
+                        reply,
+                    };
+                    if node.send(command).is_err() {
+                        return;
+                    }
+                    let Ok(done) = answer.await else { return };
+                    {
+                        for warning in &done.need_restart {
+                            warn!("config reload: {warning} needs a restart to take effect");
+                        }
+                        if done.changes.is_empty() {
+                            info!("config reloaded from {shown}: nothing changed");
+                        } else {
+                            info!("config reloaded: {}", done.changes.join("; "));
+                        }
+                    }
+                }
+            }
+        }
+    });
+    Ok(ConfigWatcher {
+        _debouncer: debouncer,
+        _task: task,
+    })
+}
