@@ -1,59 +1,21 @@
 //! The `gossip` binary as a user runs it: exit codes, error messages, status output.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_gossip");
+use common::{gossip, NodeProcess};
 
-/// A node process that is killed when the test ends, even on panic.
-struct NodeProcess {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for NodeProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `gossip node --port 0 ARGS…` and reads the real port from its first log line.
+/// Starts `gossip node --port 0 ARGS…`.
 fn start_node(args: &[&str]) -> NodeProcess {
     start_node_with_env(args, &[])
 }
 
 fn start_node_with_env(args: &[&str], env: &[(&str, &str)]) -> NodeProcess {
-    let mut child = Command::new(BIN)
-        .args(["node", "--port", "0", "--log", "json"])
-        .args(args)
-        .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn gossip node");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let port = loop {
-        let line = lines
-            .next()
-            .expect("node exited before listening")
-            .expect("read");
-        if let Some(rest) = line.split("listening on 127.0.0.1:").nth(1) {
-            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            break digits.parse().expect("port");
-        }
-        assert!(Instant::now() < deadline, "no listening line");
-    };
-    // Keep draining the log so the node never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    NodeProcess { child, port }
-}
-
-fn gossip(args: &[&str]) -> std::process::Output {
-    Command::new(BIN).args(args).output().expect("run gossip")
+    let mut all = vec!["--port", "0"];
+    all.extend_from_slice(args);
+    common::start(&all, env)
 }
 
 #[test]

@@ -1,0 +1,109 @@
+//! Helpers for tests that run the real `gossip` binary as separate processes.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_gossip");
+
+/// A node process, killed when dropped (even when a test panics).
+pub struct NodeProcess {
+    pub child: Child,
+    pub port: u16,
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl NodeProcess {
+    /// SIGKILL: no goodbye, as when a machine dies.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `gossip node ARGS…` (add `--port 0` for a kernel-chosen port) and waits for its
+/// "listening on" line, which names the real port.
+pub fn start(args: &[&str], env: &[(&str, &str)]) -> NodeProcess {
+    let mut child = Command::new(BIN)
+        .args(["node", "--log", "json"])
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn gossip node");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let port = loop {
+        let line = lines
+            .next()
+            .expect("node exited before listening")
+            .expect("read");
+        if let Some(rest) = line.split("listening on 127.0.0.1:").nth(1) {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            break digits.parse().expect("port");
+        }
+        assert!(Instant::now() < deadline, "no listening line");
+    };
+    // Keep draining the log so the node never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    NodeProcess { child, port }
+}
+
+/// Runs `gossip ARGS…` to completion.
+pub fn gossip(args: &[&str]) -> std::process::Output {
+    Command::new(BIN).args(args).output().expect("run gossip")
+}
+
+/// `gossip status PORT --json`, parsed; None if the node did not answer.
+pub fn status(port: u16) -> Option<serde_json::Value> {
+    let out = gossip(&["status", &port.to_string(), "--json", "--timeout-ms", "200"]);
+    if !out.status.success() {
+        return None;
+    }
+    serde_json::from_slice(&out.stdout).ok()
+}
+
+/// Polls `check` every 100 ms until it holds or `limit` passes; returns the time it took.
+pub fn wait_for(limit: Duration, mut check: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    loop {
+        if check() {
+            return Some(start.elapsed());
+        }
+        if start.elapsed() > limit {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A port that was free a moment ago (for nodes that must come back on the same port).
+pub fn free_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A fresh temporary directory for one test.
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("gossip-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// Writes a node file.
+pub fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).expect("write config");
+}

@@ -1,0 +1,194 @@
+//! Membership with real node processes on 127.0.0.1: a SIGKILLed node is marked dead by
+//! everyone, comes back alive with a higher version after a restart, and a config edit
+//! rewires a running cluster.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{start, status, temp_dir, wait_for, write, NodeProcess};
+use serde_json::Value;
+
+fn peer_state(view: &Value, id: &str) -> Option<(String, u64)> {
+    view["peers"]
+        .as_array()?
+        .iter()
+        .find(|p| p["id"] == id)
+        .map(|p| {
+            (
+                p["state"].as_str().unwrap_or("").to_string(),
+                p["incarnation"].as_u64().unwrap_or(0),
+            )
+        })
+}
+
+fn known(view: &Value, origin: &str) -> Option<Value> {
+    view["known"]
+        .as_array()?
+        .iter()
+        .find(|k| k["origin"] == origin)
+        .cloned()
+}
+
+#[test]
+fn a_sigkilled_node_is_marked_dead_and_comes_back_alive_with_a_higher_version() {
+    let p0 = common::free_port();
+    let p0s = p0.to_string();
+    let mut nodes: Vec<(String, NodeProcess)> = Vec::new();
+    nodes.push((
+        "k0".into(),
+        start(&["--port", &p0s, "--id", "k0", "--resample-secs", "0"], &[]),
+    ));
+    let victim_port = common::free_port();
+    for i in 1..5 {
+        let id = format!("k{i}");
+        let port = if i == 3 {
+            victim_port.to_string()
+        } else {
+            "0".to_string()
+        };
+        let node = start(
+            &[
+                "--port",
+                &port,
+                "--id",
+                &id,
+                "--bootstrap",
+                &p0s,
+                "--resample-secs",
+                "0",
+            ],
+            &[],
+        );
+        nodes.push((id, node));
+    }
+    let ports: Vec<u16> = nodes.iter().map(|(_, n)| n.port).collect();
+    let all_alive = wait_for(Duration::from_secs(30), || {
+        ports.iter().all(|&p| {
+            status(p).is_some_and(|v| {
+                v["peers"].as_array().is_some_and(|peers| {
+                    peers.len() == 4 && peers.iter().all(|x| x["state"] == "alive")
+                })
+            })
+        })
+    });
+    assert!(
+        all_alive.is_some(),
+        "the 5 nodes never all saw each other alive"
+    );
+    let before = known(&status(p0).unwrap(), "k3").unwrap()["version"]
+        .as_u64()
+        .unwrap();
+
+    let (_, victim) = nodes.remove(3);
+    victim.kill();
+    let survivors: Vec<u16> = nodes.iter().map(|(_, n)| n.port).collect();
+    let detected = wait_for(Duration::from_secs(20), || {
+        survivors.iter().all(|&p| {
+            status(p)
+                .and_then(|v| peer_state(&v, "k3"))
+                .is_some_and(|(s, _)| s == "dead")
+        })
+    });
+    let took = detected.expect("survivors did not all mark the killed node dead");
+    println!("every survivor marked the SIGKILLed node dead within {took:?}");
+
+    // Restart it on the same port with the same id and no saved state.
+    let back = start(
+        &[
+            "--port",
+            &victim_port.to_string(),
+            "--id",
+            "k3",
+            "--bootstrap",
+            &p0s,
+            "--resample-secs",
+            "0",
+        ],
+        &[],
+    );
+    let rejoined = wait_for(Duration::from_secs(20), || {
+        survivors.iter().all(|&p| {
+            status(p).is_some_and(|v| {
+                let alive = peer_state(&v, "k3").is_some_and(|(s, inc)| s == "alive" && inc >= 1);
+                let newer = known(&v, "k3")
+                    .and_then(|k| k["version"].as_u64())
+                    .is_some_and(|version| version > before);
+                alive && newer
+            })
+        })
+    });
+    assert!(
+        rejoined.is_some(),
+        "restarted node not alive everywhere with a version above {before}"
+    );
+    drop(back);
+}
+
+fn ring_or_star(dir: &std::path::Path, ports: &[u16], star: bool) {
+    for (i, port) in ports.iter().enumerate() {
+        let peers: Vec<u16> = if star {
+            if i == 1 {
+                ports.iter().copied().filter(|p| p != port).collect()
+            } else {
+                vec![ports[1]]
+            }
+        } else {
+            vec![ports[(i + 1) % ports.len()]]
+        };
+        let list: Vec<String> = peers.iter().map(|p| format!("\"127.0.0.1:{p}\"")).collect();
+        write(
+            &dir.join(format!("node-{i}.toml")),
+            &format!(
+                "id = \"w{i}\"\nbind = \"127.0.0.1:{port}\"\npeers = [{}]\nfanout = \"all\"\nmax_peers = 0\nresample_secs = 0\n",
+                list.join(", ")
+            ),
+        );
+    }
+}
+
+#[test]
+fn editing_the_config_rewires_a_running_cluster() {
+    let dir = temp_dir("rewire");
+    let ports: Vec<u16> = (0..4).map(|_| common::free_port()).collect();
+    ring_or_star(&dir, &ports, false);
+    let nodes: Vec<NodeProcess> = (0..4)
+        .map(|i| {
+            let path = dir.join(format!("node-{i}.toml"));
+            start(&["--config", path.to_str().unwrap()], &[])
+        })
+        .collect();
+    let addr = |i: usize| format!("127.0.0.1:{}", ports[i]);
+    // Ring w0 → w1 → w2 → w3: a change on w0 reaches w3 through w2, three hops.
+    let out = common::gossip(&["set", &nodes[0].port.to_string(), "color", "red"]);
+    assert!(out.status.success());
+    let via_ring = wait_for(Duration::from_secs(20), || {
+        status(nodes[3].port)
+            .and_then(|v| known(&v, "w0"))
+            .is_some_and(|k| {
+                k["values"]["color"] == "red" && k["via"] == addr(2).as_str() && k["hops"] == 3
+            })
+    });
+    assert!(
+        via_ring.is_some(),
+        "ring relay path w0 → w1 → w2 → w3 not seen"
+    );
+
+    // Rewire to a star around w1, by editing the files of the running nodes.
+    ring_or_star(&dir, &ports, true);
+    std::thread::sleep(Duration::from_millis(1500));
+    let out = common::gossip(&["set", &nodes[0].port.to_string(), "color", "blue"]);
+    assert!(out.status.success());
+    let via_star = wait_for(Duration::from_secs(20), || {
+        status(nodes[3].port)
+            .and_then(|v| known(&v, "w0"))
+            .is_some_and(|k| {
+                k["values"]["color"] == "blue" && k["via"] == addr(1).as_str() && k["hops"] == 2
+            })
+    });
+    assert!(
+        via_star.is_some(),
+        "star relay path w0 → w1 → w3 not seen after the edit"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
