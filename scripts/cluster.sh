@@ -4,29 +4,33 @@
 #   scripts/cluster.sh              build if needed, start, attach
 #   scripts/cluster.sh --detach     start without attaching
 #   scripts/cluster.sh --nodes 8    generate an 8-node ring topology in a temp dir and use it
+#   scripts/cluster.sh --nodes 8 --base-port 9000   … on ports 9000-9007
 #   scripts/cluster.sh --config-dir DIR   use DIR/*.toml instead of config/
 #   scripts/cluster.sh --stop       stop every node gracefully (SIGTERM), then the session
 #
 # Without tmux it says how to install it and runs the nodes in the background, logging to
-# $GOSSIP_RUN_DIR (default ${TMPDIR:-/tmp}/gossip-cluster).
+# $GOSSIP_RUN_DIR (default ${TMPDIR:-/tmp}/gossip-cluster), and shows `gossip top`.
+# GOSSIP_BIN uses a prebuilt binary instead of building; GOSSIP_SESSION names the tmux session.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BIN="$ROOT/target/release/gossip"
+BIN="${GOSSIP_BIN:-$ROOT/target/release/gossip}"
 SESSION=${GOSSIP_SESSION:-gossip}
 RUN_DIR=${GOSSIP_RUN_DIR:-${TMPDIR:-/tmp}/gossip-cluster}
 detach=0
 stop=0
 nodes=""
+base_port=7000
 config_dir="$ROOT/config"
 
-usage() { sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
     --detach) detach=1 ;;
     --stop) stop=1 ;;
     --nodes) nodes=${2:?--nodes needs a number}; shift ;;
+    --base-port) base_port=${2:?--base-port needs a port}; shift ;;
     --config-dir) config_dir=${2:?--config-dir needs a directory}; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "unknown option: $1" >&2; usage >&2; exit 2 ;;
@@ -68,7 +72,7 @@ if ! command -v cargo >/dev/null 2>&1 && [ ! -x "$BIN" ]; then
   echo "cargo not found: install Rust from https://rustup.rs, then run this again" >&2
   exit 1
 fi
-if command -v cargo >/dev/null 2>&1; then
+if [ -z "${GOSSIP_BIN:-}" ] && command -v cargo >/dev/null 2>&1; then
   echo "building gossip (release)…"
   (cd "$ROOT" && cargo build --release --quiet --bin gossip)
 fi
@@ -76,7 +80,7 @@ fi
 if [ -n "$nodes" ]; then
   case "$nodes" in ''|*[!0-9]*) echo "--nodes needs a number" >&2; exit 2 ;; esac
   config_dir=$(mktemp -d "${TMPDIR:-/tmp}/gossip-config.XXXXXX")
-  "$BIN" topology ring --nodes "$nodes" --peers 2 --out "$config_dir" >/dev/null
+  "$BIN" topology ring --nodes "$nodes" --peers 2 --base-port "$base_port" --out "$config_dir" >/dev/null
   echo "generated a $nodes-node ring in $config_dir"
 fi
 
@@ -110,8 +114,8 @@ if have_tmux; then
   done
   tmux select-layout -t "$SESSION:cluster" tiled >/dev/null
   echo "started ${#configs[@]} nodes in tmux session '$SESSION'"
-  echo "  status:  $BIN status 127.0.0.1:7000"
-  echo "  kill:    scripts/kill-node.sh 7002      restart: scripts/restart-node.sh 7002"
+  echo "  status:  $BIN status 127.0.0.1:$base_port      cluster: $BIN top --config-dir $config_dir"
+  echo "  kill:    scripts/kill-node.sh $((base_port + 2))      restart: scripts/restart-node.sh $((base_port + 2))"
   echo "  stop:    scripts/cluster.sh --stop"
   if [ $detach = 0 ]; then
     if [ -n "${TMUX:-}" ]; then tmux switch-client -t "$SESSION"; else tmux attach -t "$SESSION"; fi
@@ -130,8 +134,9 @@ for cfg in "${configs[@]}"; do
   echo $! >"$RUN_DIR/pids/$name"
   echo "$cfg" >"$RUN_DIR/pids/$name.config"
 done
-echo "started ${#configs[@]} nodes; stop with scripts/cluster.sh --stop"
+echo "started ${#configs[@]} nodes; logs in $RUN_DIR/logs; stop with scripts/cluster.sh --stop"
 if [ $detach = 0 ]; then
-  echo "following the logs (Ctrl-C stops following; the nodes keep running)"
-  tail -n +1 -F "$RUN_DIR"/logs/*.log
+  echo "watching the cluster with gossip top (Ctrl-C stops watching; the nodes keep running)"
+  sleep 1
+  "$BIN" top --config-dir "$config_dir"
 fi

@@ -4,7 +4,7 @@
 #   scripts/restart-node.sh 7002
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BIN="$ROOT/target/release/gossip"
+BIN="${GOSSIP_BIN:-$ROOT/target/release/gossip}"
 SESSION=${GOSSIP_SESSION:-gossip}
 RUN_DIR=${GOSSIP_RUN_DIR:-${TMPDIR:-/tmp}/gossip-cluster}
 port=${1:?usage: scripts/restart-node.sh PORT}

@@ -7,4 +7,5 @@ pub mod config;
 pub mod core;
 pub mod runtime;
 pub mod sim;
+pub mod ui;
 pub mod wire;

@@ -3,6 +3,7 @@
 mod admin;
 mod node;
 mod render;
+mod top;
 mod topology;
 
 use std::net::SocketAddr;
@@ -62,6 +63,31 @@ pub enum Command {
         /// Value.
         value: String,
     },
+    /// Watch a whole cluster: one row per node, who holds each origin's newest version, and
+    /// how long each version took to reach every live node.
+    Top {
+        /// Nodes to watch (bare port = 127.0.0.1); default: every node file in --config-dir.
+        #[arg(value_parser = parse_addr)]
+        addrs: Vec<SocketAddr>,
+        /// Directory of node TOML files whose `bind` addresses to watch.
+        #[arg(long, default_value = "config")]
+        config_dir: std::path::PathBuf,
+        /// Print one JSON snapshot per line instead of tables.
+        #[arg(long)]
+        json: bool,
+        /// Milliseconds between polls.
+        #[arg(long, default_value_t = 500)]
+        interval_ms: u64,
+        /// Stop after this many polls (default: run until Ctrl-C).
+        #[arg(long)]
+        count: Option<usize>,
+        /// Cluster name the nodes run in.
+        #[arg(long, env = "GOSSIP_CLUSTER", default_value = "gossip")]
+        cluster: String,
+        /// Milliseconds to wait for each node's answer.
+        #[arg(long, default_value_t = 300)]
+        timeout_ms: u64,
+    },
     /// Write one TOML file per node for a ring, star, random or mesh topology.
     Topology {
         /// Shape of the graph.
@@ -102,6 +128,31 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Node(args) => node::run(*args).await,
             Command::Status { admin, json } => admin::status(&admin, json).await,
             Command::Set { admin, key, value } => admin::set(&admin, &key, &value).await,
+            Command::Top {
+                addrs,
+                config_dir,
+                json,
+                interval_ms,
+                count,
+                cluster,
+                timeout_ms,
+            } => match top::targets(&addrs, Some(&config_dir)) {
+                Ok(targets) => {
+                    top::run(
+                        targets,
+                        &cluster,
+                        Duration::from_millis(interval_ms.max(10)),
+                        Duration::from_millis(timeout_ms.max(1)),
+                        json,
+                        count,
+                    )
+                    .await
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            },
             Command::Topology {
                 shape,
                 nodes,

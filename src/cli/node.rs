@@ -1,6 +1,7 @@
 //! `gossip node`: load settings, bind, run until Ctrl-C or SIGTERM (which leave the cluster
 //! gracefully); reload the TOML file when it changes.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -12,6 +13,7 @@ use crate::config::{load_books, resolve, FileConfig, NodeArgs, NodeSettings};
 use crate::core::{Node, Time};
 use crate::runtime::persist::StateFile;
 use crate::runtime::{self, log::EventLogger, reload};
+use crate::ui::{feed, tui, UiMode};
 
 /// Exit code for configuration mistakes, so scripts can tell them from crashes.
 const EXIT_CONFIG: u8 = 2;
@@ -44,7 +46,16 @@ pub async fn run(args: NodeArgs) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    runtime::log::init(settings.log);
+    let tui = match args.ui {
+        Some(mode) => mode == UiMode::Tui,
+        None => std::io::stdout().is_terminal() && std::io::stdin().is_terminal(),
+    };
+    let feed = if tui {
+        Some(feed::init_feed_logging())
+    } else {
+        runtime::log::init(settings.log);
+        None
+    };
     let socket = match runtime::bind_udp(settings.bind) {
         Ok(s) => s,
         Err(e) => {
@@ -98,7 +109,27 @@ pub async fn run(args: NodeArgs) -> ExitCode {
             }
         }
     });
-    shutdown_signal().await;
+    let _metrics = match args.metrics {
+        None => None,
+        Some(addr) => match runtime::metrics::serve(addr, &handle) {
+            Ok(task) => {
+                info!("metrics at http://{addr}/metrics");
+                Some(task)
+            }
+            Err(e) => {
+                error!("{e}");
+                None
+            }
+        },
+    };
+    match feed {
+        Some(feed) => {
+            if let Err(e) = tui::run(&handle, feed, shutdown_signal()).await {
+                eprintln!("error: the live view failed ({e}); use --ui plain");
+            }
+        }
+        None => shutdown_signal().await,
+    }
     info!("leaving the cluster");
     handle.shutdown().await;
     ExitCode::SUCCESS

@@ -4,25 +4,9 @@ use std::fmt::Write;
 
 use comfy_table::{presets, Table};
 
+pub use crate::ui::format::age;
+use crate::ui::format::bytes;
 use crate::wire::{MemberState, StatusReport};
-
-/// `1.2s`, `3m04s`, `2h05m`: short enough for narrow tmux panes.
-pub fn age(ms: u64) -> String {
-    let s = ms / 1000;
-    match s {
-        0..=59 => format!("{}.{}s", s, (ms % 1000) / 100),
-        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
-        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
-    }
-}
-
-fn bytes(n: u64) -> String {
-    match n {
-        0..=9_999 => format!("{n} B"),
-        10_000..=9_999_999 => format!("{:.1} KB", n as f64 / 1e3),
-        _ => format!("{:.1} MB", n as f64 / 1e6),
-    }
-}
 
 /// The whole `gossip status` screen.
 pub fn render_status(r: &StatusReport) -> String {

@@ -140,6 +140,9 @@ pub struct FileConfig {
     pub max_peers: Option<usize>,
     pub log: Option<LogFormat>,
     pub seed: Option<u64>,
+    pub probe_ms: Option<u64>,
+    pub probe_timeout_ms: Option<u64>,
+    pub suspicion_mult: Option<f64>,
     /// Directory for the node's state file (restarts continue above their old versions).
     pub data_dir: Option<PathBuf>,
 }

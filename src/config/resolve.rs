@@ -71,9 +71,24 @@ pub struct NodeArgs {
     /// RNG seed, for reproducible runs (default: random).
     #[arg(long, env = "GOSSIP_SEED")]
     pub seed: Option<u64>,
+    /// SWIM probe interval in milliseconds (one member probed per interval).
+    #[arg(long, env = "GOSSIP_PROBE_MS")]
+    pub probe_ms: Option<u64>,
+    /// Milliseconds a probe waits for its ack before asking others to probe.
+    #[arg(long, env = "GOSSIP_PROBE_TIMEOUT_MS")]
+    pub probe_timeout_ms: Option<u64>,
+    /// Suspicion timeout multiplier: minimum = mult × log10(N) × probe interval.
+    #[arg(long, env = "GOSSIP_SUSPICION_MULT")]
+    pub suspicion_mult: Option<f64>,
     /// Directory for the node's state file, so a restart never reissues an old version.
     #[arg(long, env = "GOSSIP_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Live view or plain log lines (default: live view when stdout is a terminal).
+    #[arg(long, env = "GOSSIP_UI", value_enum)]
+    pub ui: Option<crate::ui::UiMode>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (bare port = 127.0.0.1).
+    #[arg(long, env = "GOSSIP_METRICS", value_parser = parse_addr)]
+    pub metrics: Option<SocketAddr>,
 }
 
 /// Everything needed to start a node.
@@ -194,6 +209,30 @@ pub fn resolve(args: &NodeArgs, file: &FileConfig) -> Result<NodeSettings, Confi
     node.mtu = mtu;
     if let Some(max) = args.max_peers.or(file.max_peers) {
         node.max_peers = max;
+    }
+    if let Some(ms) = args.probe_ms.or(file.probe_ms) {
+        if ms < 10 {
+            return Err(err(format!(
+                "probe interval {ms} ms is below the 10 ms minimum"
+            )));
+        }
+        node.probe_interval = Duration::from_millis(ms);
+    }
+    if let Some(ms) = args.probe_timeout_ms.or(file.probe_timeout_ms) {
+        node.probe_timeout = Duration::from_millis(ms.max(1));
+    }
+    if node.probe_timeout >= node.probe_interval {
+        return Err(err(format!(
+            "probe timeout {} ms must be shorter than the probe interval {} ms",
+            node.probe_timeout.as_millis(),
+            node.probe_interval.as_millis()
+        )));
+    }
+    if let Some(mult) = args.suspicion_mult.or(file.suspicion_mult) {
+        if !(mult.is_finite() && mult > 0.0) {
+            return Err(err(format!("suspicion multiplier {mult} must be positive")));
+        }
+        node.suspicion_mult = mult;
     }
     Ok(NodeSettings {
         bind,

@@ -36,6 +36,7 @@ pub struct AdminClient {
     packer: Packer,
     cluster: ClusterId,
     per_try: Duration,
+    tries: usize,
 }
 
 impl AdminClient {
@@ -61,7 +62,14 @@ impl AdminClient {
             packer: Packer::new(cluster, None, MAX_DATAGRAM),
             cluster,
             per_try,
+            tries: TRIES,
         })
+    }
+
+    /// How many times each request is tried (a monitor polling many nodes wants one).
+    pub fn with_tries(mut self, tries: usize) -> Self {
+        self.tries = tries.max(1);
+        self
     }
 
     async fn send(&self, message: &Message) -> Result<(), ClientError> {
@@ -105,7 +113,7 @@ impl AdminClient {
     pub async fn status(&self) -> Result<StatusReport, ClientError> {
         let request: u64 = rand::rng().random();
         let mut pages: Vec<Option<Vec<u8>>> = Vec::new();
-        for _ in 0..TRIES {
+        for _ in 0..self.tries {
             let missing: Vec<u32> = if pages.is_empty() {
                 vec![0]
             } else {
@@ -153,7 +161,7 @@ impl AdminClient {
             key: key.into(),
             value: value.into(),
         });
-        for _ in 0..TRIES {
+        for _ in 0..self.tries {
             self.send(&message).await?;
             let mut result = None;
             self.receive(|m| match m {

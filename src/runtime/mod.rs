@@ -5,6 +5,7 @@ pub mod client;
 mod driver;
 pub mod local;
 pub mod log;
+pub mod metrics;
 pub mod persist;
 pub mod reload;
 mod socket;

@@ -4,8 +4,9 @@
 
 mod admin;
 mod discovery;
-mod membership;
+mod members;
 mod paging;
+mod probe;
 mod reconfigure;
 mod rumor;
 mod sync;
@@ -74,7 +75,7 @@ pub struct Node {
     incarnation: u64,
     health: LocalHealth,
     broadcasts: Broadcasts,
-    probe: membership::ProbeState,
+    probe: probe::ProbeState,
     suspects: Vec<SocketAddr>,
     tombstones: HashMap<NodeId, (u64, Time), hash::Seeded>,
     leaving: bool,
@@ -121,7 +122,7 @@ impl Node {
             incarnation: config.initial_incarnation,
             health: LocalHealth::new(8),
             broadcasts: Broadcasts::default(),
-            probe: membership::ProbeState::default(),
+            probe: probe::ProbeState::default(),
             suspects: Vec::new(),
             tombstones: HashMap::with_hasher(hash::seeded(&mut rng)),
             leaving: false,

@@ -1,0 +1,372 @@
+//! The live view of one node, drawn from a status snapshot and the event feed. A pure
+//! function of its data, so it is tested with ratatui's `TestBackend`.
+
+use std::collections::VecDeque;
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
+use ratatui::Frame;
+
+use super::format::{age, rate};
+use crate::wire::{MemberState, StatusReport};
+
+use super::feed::{FeedKind, FeedLine};
+
+/// Feed lines kept for display.
+pub const FEED_LINES: usize = 200;
+
+/// Traffic per second, from two counter snapshots.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Rates {
+    pub datagrams_in: f64,
+    pub datagrams_out: f64,
+    pub bytes_in: f64,
+    pub bytes_out: f64,
+}
+
+/// Everything the view shows.
+#[derive(Clone, Debug)]
+pub struct View {
+    pub report: StatusReport,
+    pub feed: VecDeque<FeedLine>,
+    pub rates: Rates,
+}
+
+/// The color of a member state.
+pub fn state_color(state: MemberState) -> Color {
+    match state {
+        MemberState::Alive => Color::Green,
+        MemberState::Suspect => Color::Yellow,
+        MemberState::Dead => Color::Red,
+        MemberState::Left => Color::Magenta,
+    }
+}
+
+fn feed_color(kind: FeedKind) -> Style {
+    let color = match kind {
+        FeedKind::Learned => Color::Cyan,
+        FeedKind::Relayed => Color::DarkGray,
+        FeedKind::Own => Color::White,
+        FeedKind::Suspect => Color::Yellow,
+        FeedKind::Dead | FeedKind::Problem => Color::Red,
+        FeedKind::Left => Color::Magenta,
+        FeedKind::Alive => Color::Green,
+        FeedKind::Config => Color::Blue,
+        FeedKind::Other => Color::Gray,
+    };
+    Style::default().fg(color)
+}
+
+/// Draws the whole view into `area`.
+pub fn render(frame: &mut Frame, area: Rect, view: &View) {
+    let r = &view.report;
+    let feed_height = (area.height / 3).clamp(3, 12);
+    let [header, table, feed] = Layout::vertical([
+        Constraint::Length(4),
+        Constraint::Min(3),
+        Constraint::Length(feed_height),
+    ])
+    .areas(area);
+
+    let count = |s: MemberState| r.peers.iter().filter(|p| p.state == s).count();
+    let book = r.book.as_deref().unwrap_or("no book");
+    let header_lines = vec![
+        Line::from(vec![
+            Span::styled(r.id.clone(), Style::default().add_modifier(Modifier::BOLD)),
+            Span::raw(format!(" {} · reading ", r.addr)),
+            Span::styled(format!("{book:?}"), Style::default().fg(Color::Cyan)),
+            Span::raw(format!(" v{} · up {}", r.version, age(r.uptime_ms))),
+        ]),
+        Line::from(vec![
+            Span::raw("members "),
+            Span::styled(
+                format!("{} alive", count(MemberState::Alive)),
+                Style::default().fg(Color::Green),
+            ),
+            Span::raw(" · "),
+            Span::styled(
+                format!("{} suspect", count(MemberState::Suspect)),
+                Style::default().fg(Color::Yellow),
+            ),
+            Span::raw(" · "),
+            Span::styled(
+                format!("{} dead", count(MemberState::Dead)),
+                Style::default().fg(Color::Red),
+            ),
+            Span::raw(" · "),
+            Span::styled(
+                format!("{} left", count(MemberState::Left)),
+                Style::default().fg(Color::Magenta),
+            ),
+        ]),
+        Line::from(format!(
+            "in {} · out {}",
+            rate(view.rates.datagrams_in, view.rates.bytes_in),
+            rate(view.rates.datagrams_out, view.rates.bytes_out)
+        )),
+    ];
+    frame.render_widget(
+        Paragraph::new(header_lines).block(
+            Block::default()
+                .borders(Borders::TOP)
+                .title(format!(" gossip · {} · q leaves the cluster ", r.id)),
+        ),
+        header,
+    );
+
+    // Columns fall away as the pane narrows: via, then hops and age.
+    let wide = area.width >= 90;
+    let medium = area.width >= 60;
+    let mut titles = vec!["origin", "book", "ver", "state"];
+    if medium {
+        titles.extend(["age", "hops"]);
+    }
+    if wide {
+        titles.push("via");
+    }
+    let rows: Vec<Row> = r
+        .known
+        .iter()
+        .map(|k| {
+            let peer = r
+                .peers
+                .iter()
+                .find(|p| p.id.as_deref() == Some(k.origin.as_str()));
+            let (state_text, color) = match (k.origin == r.id, peer) {
+                (true, _) => ("self".to_string(), Color::Cyan),
+                (false, Some(p)) => (p.state.name().to_string(), state_color(p.state)),
+                (false, None) => ("-".to_string(), Color::Gray),
+            };
+            let mut cells = vec![
+                Cell::from(k.origin.clone()),
+                Cell::from(k.book.clone().unwrap_or_default()),
+                Cell::from(format!("v{}", k.version)),
+                Cell::from(state_text).style(Style::default().fg(color)),
+            ];
+            if medium {
+                cells.push(Cell::from(age(k.age_ms)));
+                cells.push(Cell::from(match k.route.as_str() {
+                    "rumor" => k.hops.to_string(),
+                    other => other.to_string(),
+                }));
+            }
+            if wide {
+                cells.push(Cell::from(
+                    k.via
+                        .map(|v| v.to_string())
+                        .unwrap_or_else(|| "direct".into()),
+                ));
+            }
+            Row::new(cells)
+        })
+        .collect();
+    let mut widths = vec![
+        Constraint::Length(10),
+        Constraint::Min(12),
+        Constraint::Length(6),
+        Constraint::Length(8),
+    ];
+    if medium {
+        widths.extend([Constraint::Length(7), Constraint::Length(6)]);
+    }
+    if wide {
+        widths.push(Constraint::Length(22));
+    }
+    frame.render_widget(
+        Table::new(rows, widths)
+            .header(Row::new(titles).style(Style::default().add_modifier(Modifier::BOLD)))
+            .block(
+                Block::default()
+                    .borders(Borders::TOP)
+                    .title(format!(" known origins ({}) ", r.known.len())),
+            ),
+        table,
+    );
+
+    let shown = feed.height.saturating_sub(1) as usize;
+    let lines: Vec<Line> = view
+        .feed
+        .iter()
+        .skip(view.feed.len().saturating_sub(shown))
+        .map(|l| {
+            Line::from(vec![
+                Span::styled(
+                    format!("{} ", l.clock),
+                    Style::default().fg(Color::DarkGray),
+                ),
+                Span::styled(l.text.clone(), feed_color(l.kind)),
+            ])
+        })
+        .collect();
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::default().borders(Borders::TOP).title(" events ")),
+        feed,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::feed::FeedLine;
+    use crate::wire::{KnownOrigin, PeerStatus};
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+    use std::collections::BTreeMap;
+    use tracing::Level;
+
+    fn origin(id: &str, book: &str, version: u64, hops: u8, via: Option<&str>) -> KnownOrigin {
+        KnownOrigin {
+            origin: id.into(),
+            addr: "127.0.0.1:7000".parse().unwrap(),
+            version,
+            book: Some(book.into()),
+            age_ms: 2300,
+            hops,
+            route: if hops == 0 {
+                "self".into()
+            } else {
+                "rumor".into()
+            },
+            via: via.map(|v| v.parse().unwrap()),
+            values: BTreeMap::new(),
+        }
+    }
+
+    fn peer(id: &str, port: u16, state: MemberState) -> PeerStatus {
+        PeerStatus {
+            addr: format!("127.0.0.1:{port}").parse().unwrap(),
+            id: Some(id.into()),
+            source: "learned".into(),
+            last_heard_ms: Some(100),
+            state,
+            incarnation: 0,
+        }
+    }
+
+    fn view() -> View {
+        let report = StatusReport {
+            id: "n7002".into(),
+            addr: "127.0.0.1:7002".parse().unwrap(),
+            version: 12,
+            book: Some("Dune".into()),
+            uptime_ms: 184_000,
+            incarnation: 0,
+            health: 0,
+            fanout: "2".into(),
+            ttl: 5,
+            peers: vec![
+                peer("n7000", 7000, MemberState::Alive),
+                peer("n7001", 7001, MemberState::Suspect),
+                peer("n7003", 7003, MemberState::Dead),
+            ],
+            known: vec![
+                origin("n7000", "Emma", 4, 2, Some("127.0.0.1:7001")),
+                origin("n7001", "Ulysses", 9, 1, None),
+                origin("n7002", "Dune", 12, 0, None),
+                origin("n7003", "Beloved", 3, 1, None),
+            ],
+            counters: BTreeMap::new(),
+        };
+        let feed = [
+            "learned \"Emma\" from n7000 v4 via 127.0.0.1:7001 (hops 2)",
+            "n7003 at 127.0.0.1:7003 is dead: suspicion was not refuted",
+        ]
+        .iter()
+        .map(|t| FeedLine::new("07:40:36".into(), Level::INFO, t.to_string()))
+        .collect();
+        View {
+            report,
+            feed,
+            rates: Rates {
+                datagrams_in: 12.0,
+                datagrams_out: 11.0,
+                bytes_in: 1300.0,
+                bytes_out: 1200.0,
+            },
+        }
+    }
+
+    fn screen(width: u16, height: u16) -> (String, ratatui::buffer::Buffer) {
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+        terminal.draw(|f| render(f, f.area(), &view())).unwrap();
+        let buffer = terminal.backend().buffer().clone();
+        let text = buffer
+            .content
+            .chunks(width as usize)
+            .map(|row| row.iter().map(|c| c.symbol()).collect::<String>())
+            .collect::<Vec<_>>()
+            .join("\n");
+        (text, buffer)
+    }
+
+    #[test]
+    fn a_wide_pane_shows_every_column_the_feed_and_the_rates() {
+        let (text, _) = screen(110, 24);
+        for needle in [
+            "n7002 127.0.0.1:7002",
+            "\"Dune\" v12",
+            "up 3m04s",
+            "1 alive",
+            "1 suspect",
+            "1 dead",
+            "12.0 dg/s",
+            "origin",
+            "via",
+            "Ulysses",
+            "v9",
+            "127.0.0.1:7001",
+            "self",
+            "suspect",
+            "is dead: suspicion",
+            "q leaves the cluster",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn a_small_pane_drops_columns_but_keeps_books_and_states() {
+        let (text, _) = screen(50, 16);
+        let header = text
+            .lines()
+            .find(|l| l.starts_with("origin"))
+            .expect("table header");
+        assert!(
+            !header.contains("via"),
+            "via should be dropped at 50 columns:\n{text}"
+        );
+        assert!(
+            !header.contains("hops"),
+            "hops should be dropped at 50 columns:\n{text}"
+        );
+        assert!(header.contains("state"), "{text}");
+        for needle in ["n7000", "Emma", "v4", "alive", "dead"] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn member_states_have_distinct_colors() {
+        let (text, buffer) = screen(110, 24);
+        let colors: Vec<Color> = ["alive", "suspect", "dead  "]
+            .iter()
+            .map(|word| {
+                let row = text
+                    .lines()
+                    .position(|l| l.contains(&format!(" {word}")))
+                    .unwrap();
+                let col = text
+                    .lines()
+                    .nth(row)
+                    .unwrap()
+                    .find(&format!(" {word}"))
+                    .unwrap()
+                    + 1;
+                buffer[(col as u16, row as u16)].fg
+            })
+            .collect();
+        assert_eq!(colors, vec![Color::Green, Color::Yellow, Color::Red]);
+    }
+}

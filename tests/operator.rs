@@ -1,0 +1,188 @@
+//! What an operator runs: `gossip top` against a real cluster, and the tmux cluster scripts.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{gossip, start, wait_for, BIN};
+
+#[test]
+fn top_json_reports_a_version_committed_on_a_five_node_cluster() {
+    let first = start(&["--port", "0", "--resample-secs", "0", "--id", "t0"], &[]);
+    let p0 = first.port.to_string();
+    let mut nodes = vec![first];
+    for i in 1..5 {
+        let id = format!("t{i}");
+        nodes.push(start(
+            &[
+                "--port",
+                "0",
+                "--resample-secs",
+                "0",
+                "--id",
+                &id,
+                "--bootstrap",
+                &p0,
+            ],
+            &[],
+        ));
+    }
+    let ports: Vec<String> = nodes.iter().map(|n| n.port.to_string()).collect();
+    let settled = wait_for(Duration::from_secs(20), || {
+        ports.iter().all(|p| {
+            common::status(p.parse().unwrap())
+                .is_some_and(|v| v["known"].as_array().is_some_and(|k| k.len() == 5))
+        })
+    });
+    assert!(settled.is_some(), "cluster did not converge");
+    let mut args = vec!["top", "--json", "--interval-ms", "100", "--count", "60"];
+    args.extend(ports.iter().map(String::as_str));
+    let mut top = Command::new(BIN)
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn top");
+    let mut lines = BufReader::new(top.stdout.take().expect("stdout")).lines();
+    let first_line = lines.next().expect("a snapshot").expect("read");
+    let snapshot: serde_json::Value = serde_json::from_str(&first_line).expect("json");
+    assert_eq!(snapshot["nodes"].as_array().unwrap().len(), 5);
+    let out = gossip(&["set", &ports[2], "color", "green"]);
+    assert!(out.status.success());
+    let mut commit = None;
+    for line in lines {
+        let v: serde_json::Value = serde_json::from_str(&line.expect("read")).expect("json");
+        if let Some(c) = v["commits"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["origin"] == "t2"))
+        {
+            let origin = v["origins"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|o| o["origin"] == "t2")
+                .cloned();
+            commit = Some((c.clone(), origin.unwrap()));
+            break;
+        }
+    }
+    let _ = top.kill();
+    let _ = top.wait();
+    let (commit, origin) = commit.expect("top never reported t2's new version as committed");
+    assert!(commit["version"].as_u64().unwrap() >= 2);
+    assert!(commit["latency_ms"].as_u64().is_some(), "{commit}");
+    assert_eq!(origin["holders"], 5);
+    assert_eq!(origin["live"], 5);
+    assert_eq!(origin["committed"], true);
+}
+
+fn tmux(args: &[&str]) -> Option<String> {
+    let out = Command::new("tmux").args(args).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn cluster_script_runs_a_tmux_cluster_that_sees_a_killed_node_die() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        println!("SKIPPED: tmux is not installed (apt-get install tmux)");
+        return;
+    }
+    let root = env!("CARGO_MANIFEST_DIR");
+    let session = format!("gossip-test-{}", std::process::id());
+    let base = 30_000 + (std::process::id() % 500) as u16 * 8;
+    let script = |args: &[&str]| {
+        Command::new(format!("{root}/scripts/cluster.sh"))
+            .args(args)
+            .env("GOSSIP_BIN", BIN)
+            .env("GOSSIP_SESSION", &session)
+            .output()
+            .expect("run cluster.sh")
+    };
+    let out = script(&["--detach", "--nodes", "4", "--base-port", &base.to_string()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Every pane shows its node's live view.
+    let pane0 = format!("{session}:cluster.0");
+    let shown = wait_for(Duration::from_secs(20), || {
+        tmux(&["capture-pane", "-p", "-t", &pane0]).is_some_and(|s| s_has_all(&s, base))
+    });
+    assert!(
+        shown.is_some(),
+        "pane 0 never showed the live view:\n{:?}",
+        tmux(&["capture-pane", "-p", "-t", &pane0])
+    );
+    // Kill the third node; pane 0 marks it dead.
+    let victim = base + 2;
+    let killed = Command::new(format!("{root}/scripts/kill-node.sh"))
+        .arg(victim.to_string())
+        .output()
+        .expect("kill-node.sh");
+    assert!(
+        killed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&killed.stderr)
+    );
+    let start = Instant::now();
+    let dead = wait_for(Duration::from_secs(20), || {
+        tmux(&["capture-pane", "-p", "-t", &pane0]).is_some_and(|s| {
+            s.lines()
+                .any(|l| l.starts_with(&format!("n{victim}")) && l.contains("dead"))
+        })
+    });
+    let stop = script(&["--stop"]);
+    assert!(dead.is_some(), "pane 0 never showed n{victim} as dead");
+    println!(
+        "pane 0 showed the killed node dead after {:?}",
+        start.elapsed()
+    );
+    assert!(stop.status.success());
+    assert!(
+        tmux(&["has-session", "-t", &session]).is_none(),
+        "session still running after --stop"
+    );
+}
+
+/// True when the live view lists all four nodes of the test cluster.
+fn s_has_all(screen: &str, base: u16) -> bool {
+    (0..4).all(|i| screen.contains(&format!("n{}", base + i)))
+}
+
+#[test]
+fn metrics_are_served_in_prometheus_text_with_the_gossip_prefix() {
+    use std::io::{Read, Write};
+    let metrics_port = common::free_port();
+    let metrics = format!("127.0.0.1:{metrics_port}");
+    let a = start(
+        &["--port", "0", "--resample-secs", "1", "--metrics", &metrics],
+        &[],
+    );
+    let _b = start(&["--port", "0", "--bootstrap", &a.port.to_string()], &[]);
+    let mut body = String::new();
+    let got = wait_for(Duration::from_secs(20), || {
+        body.clear();
+        let Ok(mut conn) = std::net::TcpStream::connect(&metrics) else {
+            return false;
+        };
+        let _ = conn.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n");
+        let _ = conn.read_to_string(&mut body);
+        body.contains("gossip_members{state=\"alive\"} 1")
+    });
+    assert!(got.is_some(), "no useful metrics:\n{body}");
+    for name in [
+        "gossip_datagrams_in_total",
+        "gossip_bytes_out_total",
+        "gossip_messages_in_total{type=\"ping\"}",
+        "gossip_message_bytes_out_total{type=\"ping\"}",
+        "gossip_anti_entropy_exchanges_total",
+        "gossip_decode_errors_total",
+    ] {
+        assert!(body.contains(name), "{name} missing from\n{body}");
+    }
+}
