@@ -136,7 +136,7 @@ fn draw(s: &Snapshot, log: &[String]) -> String {
                     o.unconverged_ms.map(age).unwrap_or_else(|| "?".into())
                 )
             },
-            o.commit_ms.map(|ms| format!("{ms} ms")).unwrap_or_default(),
+            o.commit_ms.map(latency).unwrap_or_default(),
         ]);
     }
     let reachable = s.nodes.iter().filter(|n| n.reachable).count();
@@ -173,7 +173,7 @@ pub async fn run(
         for c in &snapshot.commits {
             let took = c
                 .latency_ms
-                .map(|ms| format!(" in {ms} ms"))
+                .map(|ms| format!(" in {}", latency(ms)))
                 .unwrap_or_default();
             let line = format!("committed {} v{}{took}", c.origin, c.version);
             if !screen && !json {
@@ -196,5 +196,14 @@ pub async fn run(
         if count.is_some_and(|c| rounds >= c) {
             return ExitCode::SUCCESS;
         }
+    }
+}
+
+/// Commit latency; loopback commits are often under the millisecond the reports resolve.
+fn latency(ms: u64) -> String {
+    if ms == 0 {
+        "<1 ms".into()
+    } else {
+        format!("{ms} ms")
     }
 }
