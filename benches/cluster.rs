@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gossip::core::{Event, NodeConfig, Time};
-use gossip::runtime::local::Shards;
-use gossip::runtime::{bind_udp, spawn, NodeHandle};
+use gossip::runtime::local::{start_local_node_with_sink, Shards};
+use gossip::runtime::NodeHandle;
 use gossip::wire::{MessageKind, NodeId};
 
 #[derive(Default)]
@@ -80,26 +80,18 @@ fn start(shards: &Shards, n: usize, epoch: Instant, probe: Arc<Probe>) -> Vec<No
     let mut nodes: Vec<NodeHandle> = Vec::with_capacity(n);
     for i in 0..n {
         let _shard = shards.enter(i);
-        let socket = bind_udp("127.0.0.1:0".parse().expect("addr")).expect("bind");
-        let addr = socket.local_addr().expect("local addr");
-        let mut config = NodeConfig::new(NodeId::from(format!("n{}", addr.port())), addr);
-        config.resample = None;
-        if i > 0 {
-            config.bootstrap = vec![nodes[0].addr];
-        }
-        let node = gossip::core::Node::new(
-            config,
-            vec!["Dune".into()],
-            Time::from(epoch.elapsed()),
-            i as u64,
-        );
+        let bootstrap = nodes.first().map(|n| n.addr);
         let probe = probe.clone();
         let mut knows_all = false;
         let mut known = 0usize;
         let mut counted_seq = 0u64;
         let mut seen_seq = 0u64;
         let mut target: Option<(NodeId, u64, u64)> = None;
-        nodes.push(spawn(node, socket, epoch, None, move |node, now, event| {
+        let tune = move |c: &mut NodeConfig| {
+            c.resample = None;
+            c.bootstrap = bootstrap.into_iter().collect();
+        };
+        let sink = move |node: &gossip::core::Node, now: Time, event: Event| {
             let len = node.store().len();
             if len != known {
                 probe
@@ -133,7 +125,9 @@ fn start(shards: &Shards, n: usize, epoch: Instant, probe: Arc<Probe>) -> Vec<No
                     }
                 }
             }
-        }));
+        };
+        let books = vec!["Dune".to_string()];
+        nodes.push(start_local_node_with_sink(epoch, books, i as u64, tune, sink).expect("bind"));
     }
     nodes
 }

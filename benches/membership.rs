@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gossip::core::{Event, Node, NodeConfig, Time};
-use gossip::runtime::local::Shards;
-use gossip::runtime::{bind_udp, spawn, NodeHandle};
+use gossip::runtime::local::{start_local_node_with_sink, Shards};
+use gossip::runtime::NodeHandle;
 use gossip::wire::{MemberState, NodeId};
 
 fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -65,53 +65,42 @@ fn start(
     let mut nodes: Vec<NodeHandle> = Vec::with_capacity(n);
     for i in 0..n {
         let _shard = shards.enter(i);
-        let socket = bind_udp("127.0.0.1:0".parse().expect("addr")).expect("bind");
-        let addr = socket.local_addr().expect("local addr");
-        let mut config = NodeConfig::new(NodeId::from(format!("n{}", addr.port())), addr);
-        tune(&mut config, drop);
-        if i > 0 {
-            config.bootstrap = vec![nodes[0].addr];
-        }
-        let node = Node::new(
-            config,
-            books.clone(),
-            Time::from(epoch.elapsed()),
-            i as u64 + 1,
-        );
+        let bootstrap = nodes.first().map(|n| n.addr);
+        let configure = move |c: &mut NodeConfig| {
+            tune(c, drop);
+            c.bootstrap = bootstrap.into_iter().collect();
+        };
         let probe = probe.clone();
         let killed = killed.clone();
-        nodes.push(spawn(
-            node,
-            socket,
-            epoch,
-            None,
-            move |_node, now, event| {
-                if let Event::MemberChanged { id, state, .. } = event {
-                    match state {
-                        MemberState::Dead | MemberState::Left => {
-                            let watched = probe.victim.lock().ok().and_then(|v| v.clone());
-                            if watched.as_ref() == Some(&id) {
-                                probe.dead_marks.fetch_add(1, Ordering::SeqCst);
-                                let t = now.as_micros();
-                                let _ = probe.first_us.compare_exchange(
-                                    0,
-                                    t,
-                                    Ordering::SeqCst,
-                                    Ordering::SeqCst,
-                                );
-                                probe.last_us.fetch_max(t, Ordering::SeqCst);
-                            } else if !killed.lock().map(|k| k.contains(&id)).unwrap_or(true) {
-                                probe.false_deaths.fetch_add(1, Ordering::SeqCst);
-                            }
-                        }
-                        MemberState::Suspect => {
-                            probe.suspicions.fetch_add(1, Ordering::SeqCst);
-                        }
-                        MemberState::Alive => {}
+        let sink = move |_node: &Node, now: Time, event: Event| {
+            let Event::MemberChanged { id, state, .. } = event else {
+                return;
+            };
+            match state {
+                MemberState::Dead | MemberState::Left => {
+                    let watched = probe.victim.lock().ok().and_then(|v| v.clone());
+                    if watched.as_ref() == Some(&id) {
+                        probe.dead_marks.fetch_add(1, Ordering::SeqCst);
+                        let t = now.as_micros();
+                        let _ = probe.first_us.compare_exchange(
+                            0,
+                            t,
+                            Ordering::SeqCst,
+                            Ordering::SeqCst,
+                        );
+                        probe.last_us.fetch_max(t, Ordering::SeqCst);
+                    } else if !killed.lock().map(|k| k.contains(&id)).unwrap_or(true) {
+                        probe.false_deaths.fetch_add(1, Ordering::SeqCst);
                     }
                 }
-            },
-        ));
+                MemberState::Suspect => {
+                    probe.suspicions.fetch_add(1, Ordering::SeqCst);
+                }
+                MemberState::Alive => {}
+            }
+        };
+        let node = start_local_node_with_sink(epoch, books.clone(), i as u64 + 1, configure, sink);
+        nodes.push(node.expect("bind 127.0.0.1:0"));
     }
     nodes
 }

@@ -18,6 +18,17 @@ pub fn start_local_node(
     seed: u64,
     tune: impl FnOnce(&mut NodeConfig),
 ) -> Result<NodeHandle, BindError> {
+    start_local_node_with_sink(epoch, books, seed, tune, |_, _, _| {})
+}
+
+/// As [`start_local_node`], with every event handed to `sink` (benchmarks measure with it).
+pub fn start_local_node_with_sink(
+    epoch: Instant,
+    books: Vec<String>,
+    seed: u64,
+    tune: impl FnOnce(&mut NodeConfig),
+    sink: impl FnMut(&Node, Time, crate::core::Event) + Send + 'static,
+) -> Result<NodeHandle, BindError> {
     let any: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 0));
     let socket = bind_udp(any)?;
     let addr = socket
@@ -26,7 +37,7 @@ pub fn start_local_node(
     let mut config = NodeConfig::new(NodeId::from(format!("n{}", addr.port())), addr);
     tune(&mut config);
     let node = Node::new(config, books, Time::from(epoch.elapsed()), seed);
-    Ok(spawn(node, socket, epoch, None, |_, _, _| {}))
+    Ok(spawn(node, socket, epoch, None, sink))
 }
 
 /// Polls `check` every `every` until it returns true or `limit` passes; returns the time taken.

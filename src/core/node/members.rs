@@ -12,7 +12,7 @@ use crate::core::event::Event;
 use crate::core::membership::supersedes;
 use crate::core::peers::{PeerSource, Suspicion};
 use crate::core::time::Time;
-use crate::wire::{MemberState, MemberUpdate, Members, Message, NodeId, Origin};
+use crate::wire::{MemberState, MemberUpdate, Members, Message, NodeId};
 
 use super::probe::origin_of;
 use super::Node;
@@ -107,7 +107,7 @@ impl Node {
                         // The sender is behind (it may be about to declare a refuted member
                         // dead): answer with what we know.
                         if let Some(from) = from {
-                            self.correct(from, addr, update.member.clone());
+                            self.correct(from, addr);
                         }
                     }
                     false
@@ -151,15 +151,9 @@ impl Node {
         self.spread_member_update(from, push, update);
     }
 
-    fn correct(&mut self, to: SocketAddr, addr: SocketAddr, member: Origin) {
-        let Some(peer) = self.peers.get(&addr) else {
+    fn correct(&mut self, to: SocketAddr, addr: SocketAddr) {
+        let Some(update) = self.peers.get(&addr).and_then(believed) else {
             return;
-        };
-        let update = MemberUpdate {
-            member,
-            incarnation: peer.incarnation,
-            state: peer.state,
-            by: None,
         };
         self.counters.member_corrections += 1;
         self.send(
@@ -267,14 +261,8 @@ impl Node {
             return;
         }
         peer.told_at = Some(now);
-        let Some(member) = origin_of(peer) else {
+        let Some(update) = believed(peer) else {
             return;
-        };
-        let update = MemberUpdate {
-            member,
-            incarnation: peer.incarnation,
-            state: peer.state,
-            by: None,
         };
         self.send(
             addr,
@@ -375,4 +363,14 @@ impl Node {
         self.probe.pending = None;
         let _ = now;
     }
+}
+
+/// What we believe of `peer`, as a fact we can send (once we know its id).
+fn believed(peer: &crate::core::peers::Peer) -> Option<MemberUpdate> {
+    Some(MemberUpdate {
+        member: origin_of(peer)?,
+        incarnation: peer.incarnation,
+        state: peer.state,
+        by: None,
+    })
 }
