@@ -185,7 +185,10 @@ async fn run(
                 Some(Command::Reconfigure { config, reply }) => {
                     let _ = reply.send(node.reconfigure(now(epoch), *config));
                 }
-                Some(Command::Shutdown) | None => {
+                // Every handle is gone (dropped or aborted): stop where we are, as a crash
+                // would. Only an explicit shutdown says goodbye.
+                None => return,
+                Some(Command::Shutdown) => {
                     node.leave(now(epoch));
                     flush(&mut node, &socket, epoch, &mut state).await;
                     while let Some(event) = node.poll_event() {

@@ -120,6 +120,16 @@ impl Node {
         let Some(peer) = self.peers.get_mut(&addr) else {
             return;
         };
+        // The node that raised a suspicion announces the death to every live peer, once,
+        // whether its own timer ran out or it heard the verdict first: everyone needs it, and
+        // this keeps it to one broadcast per death (piggybacking covers what is lost).
+        let own = &self.config.id;
+        let announce_to_all = update.state == MemberState::Dead
+            && peer
+                .suspicion
+                .as_ref()
+                .and_then(|s| s.confirmers.first())
+                .is_some_and(|first| first == own);
         let previous = peer.state;
         peer.id = Some(update.member.id.clone());
         peer.incarnation = update.incarnation;
@@ -147,6 +157,19 @@ impl Node {
                 incarnation: update.incarnation,
                 by: update.by.clone(),
             });
+        }
+        if announce_to_all {
+            let everyone = self.peers.all_except(&[addr]);
+            for to in everyone {
+                self.send(
+                    to,
+                    Message::Members(Members {
+                        updates: vec![update.clone()],
+                    }),
+                );
+            }
+            self.broadcasts.push(update);
+            return;
         }
         self.spread_member_update(from, push, update);
     }
