@@ -87,6 +87,10 @@ pub enum Command {
         /// Milliseconds to wait for each node's answer.
         #[arg(long, default_value_t = 300)]
         timeout_ms: u64,
+        /// Serve cluster-wide Prometheus metrics (commit latency, oldest unconverged version)
+        /// at http://ADDR/metrics.
+        #[arg(long, value_parser = parse_addr)]
+        metrics: Option<SocketAddr>,
     },
     /// Write one TOML file per node for a ring, star, random or mesh topology.
     Topology {
@@ -136,6 +140,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 count,
                 cluster,
                 timeout_ms,
+                metrics,
             } => match top::targets(&addrs, Some(&config_dir)) {
                 Ok(targets) => {
                     top::run(
@@ -145,6 +150,7 @@ pub fn run(cli: Cli) -> ExitCode {
                         Duration::from_millis(timeout_ms.max(1)),
                         json,
                         count,
+                        metrics,
                     )
                     .await
                 }

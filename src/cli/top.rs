@@ -147,7 +147,27 @@ fn draw(s: &Snapshot, log: &[String]) -> String {
     )
 }
 
-/// Runs the monitor: `count` rounds (forever if None), one every `interval`.
+/// Cluster-wide figures only a monitor can know, for `top --metrics`.
+fn publish(s: &Snapshot) {
+    use metrics::gauge;
+    let live = s.nodes.iter().filter(|n| n.reachable).count();
+    gauge!("gossip_cluster_nodes", "answering" => "yes").set(live as f64);
+    gauge!("gossip_cluster_nodes", "answering" => "no").set((s.nodes.len() - live) as f64);
+    gauge!("gossip_cluster_origins").set(s.origins.len() as f64);
+    let unconverged: Vec<u64> = s.origins.iter().filter_map(|o| o.unconverged_ms).collect();
+    gauge!("gossip_cluster_unconverged_origins")
+        .set(s.origins.iter().filter(|o| !o.committed).count() as f64);
+    gauge!("gossip_oldest_unconverged_age_seconds")
+        .set(unconverged.iter().max().copied().unwrap_or(0) as f64 / 1000.0);
+    for c in &s.commits {
+        if let Some(ms) = c.latency_ms {
+            metrics::histogram!("gossip_commit_latency_seconds").record(ms as f64 / 1000.0);
+        }
+    }
+}
+
+/// Runs the monitor: `count` rounds (forever if None), one every `interval`; with `metrics`,
+/// also serves cluster-wide Prometheus metrics there.
 pub async fn run(
     addrs: Vec<SocketAddr>,
     cluster: &str,
@@ -155,7 +175,17 @@ pub async fn run(
     per_try: Duration,
     json: bool,
     count: Option<usize>,
+    metrics: Option<SocketAddr>,
 ) -> ExitCode {
+    if let Some(addr) = metrics {
+        let installed = metrics_exporter_prometheus::PrometheusBuilder::new()
+            .with_http_listener(addr)
+            .install();
+        if let Err(e) = installed {
+            eprintln!("error: cannot serve metrics on {addr}: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let cluster = ClusterId::from_name(cluster);
     let clock = Instant::now();
     let mut monitor = Monitor::default();
@@ -170,6 +200,9 @@ pub async fn run(
         }
         let polled = poll(&addrs, cluster, per_try, clock).await;
         let snapshot = monitor.observe(clock.elapsed().as_millis() as u64, &polled);
+        if metrics.is_some() {
+            publish(&snapshot);
+        }
         for c in &snapshot.commits {
             let took = c
                 .latency_ms
