@@ -13,46 +13,40 @@ use crate::wire::{MAX_DATAGRAM, MIN_MTU};
 
 use super::addr::{parse_addr, parse_delay};
 
-/// An address as written in TOML: `"127.0.0.1:7001"`, `"7001"` or `7001`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "AddrRepr")]
-pub struct Addr(pub SocketAddr);
-
+/// A TOML value users may write as a number or as text (`bind = 7001` or `"127.0.0.1:7001"`).
 #[derive(Deserialize)]
 #[serde(untagged)]
-enum AddrRepr {
-    Port(u16),
+enum NumOrText<N> {
+    Num(N),
     Text(String),
 }
 
-impl TryFrom<AddrRepr> for Addr {
+/// An address as written in TOML: `"127.0.0.1:7001"`, `"7001"` or `7001`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "NumOrText<u16>")]
+pub struct Addr(pub SocketAddr);
+
+impl TryFrom<NumOrText<u16>> for Addr {
     type Error = String;
-    fn try_from(r: AddrRepr) -> Result<Self, String> {
+    fn try_from(r: NumOrText<u16>) -> Result<Self, String> {
         match r {
-            AddrRepr::Port(p) => Ok(Addr(SocketAddr::from(([127, 0, 0, 1], p)))),
-            AddrRepr::Text(s) => parse_addr(&s).map(Addr),
+            NumOrText::Num(p) => Ok(Addr(SocketAddr::from(([127, 0, 0, 1], p)))),
+            NumOrText::Text(s) => parse_addr(&s).map(Addr),
         }
     }
 }
 
 /// Fanout as written in TOML: `3`, `"auto"` or `"all"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "FanoutRepr")]
+#[serde(try_from = "NumOrText<usize>")]
 pub struct FanoutValue(pub Fanout);
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum FanoutRepr {
-    Count(usize),
-    Text(String),
-}
-
-impl TryFrom<FanoutRepr> for FanoutValue {
+impl TryFrom<NumOrText<usize>> for FanoutValue {
     type Error = String;
-    fn try_from(r: FanoutRepr) -> Result<Self, String> {
+    fn try_from(r: NumOrText<usize>) -> Result<Self, String> {
         match r {
-            FanoutRepr::Count(n) => n.to_string().parse().map(FanoutValue),
-            FanoutRepr::Text(s) => s.parse().map(FanoutValue),
+            NumOrText::Num(n) => n.to_string().parse().map(FanoutValue),
+            NumOrText::Text(s) => s.parse().map(FanoutValue),
         }
     }
 }
@@ -75,24 +69,15 @@ impl TryFrom<f64> for Probability {
 
 /// A delay range as written in TOML: `20` or `"10..50"` (milliseconds).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "DelayRepr")]
+#[serde(try_from = "NumOrText<u64>")]
 pub struct Delay(pub Duration, pub Duration);
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum DelayRepr {
-    Millis(u64),
-    Text(String),
-}
-
-impl TryFrom<DelayRepr> for Delay {
+impl TryFrom<NumOrText<u64>> for Delay {
     type Error = String;
-    fn try_from(r: DelayRepr) -> Result<Self, String> {
+    fn try_from(r: NumOrText<u64>) -> Result<Self, String> {
         match r {
-            DelayRepr::Millis(ms) => {
-                Ok(Delay(Duration::from_millis(ms), Duration::from_millis(ms)))
-            }
-            DelayRepr::Text(s) => parse_delay(&s).map(|(a, b)| Delay(a, b)),
+            NumOrText::Num(ms) => Ok(Delay(Duration::from_millis(ms), Duration::from_millis(ms))),
+            NumOrText::Text(s) => parse_delay(&s).map(|(a, b)| Delay(a, b)),
         }
     }
 }

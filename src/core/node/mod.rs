@@ -341,17 +341,8 @@ impl Node {
         self.events.push_back(event);
     }
 
+    /// Queues a message for `to`; it is packed (and counted) when the outbox is flushed.
     fn send(&mut self, to: SocketAddr, message: Message) {
-        *self
-            .counters
-            .messages_out
-            .entry(message.kind())
-            .or_default() += 1;
-        *self
-            .counters
-            .message_bytes_out
-            .entry(message.kind())
-            .or_default() += wire::encoded_len(&message) as u64;
         self.outbox.entry(to).or_default().push(message);
     }
 
@@ -361,7 +352,11 @@ impl Node {
         }
         let outbox = std::mem::take(&mut self.outbox);
         for (to, mut messages) in outbox {
-            let mut datagrams = match self.packer.pack(&messages) {
+            let mut sizes = Vec::with_capacity(messages.len() + 1);
+            let packed = self
+                .packer
+                .pack_counted(&messages, |m, len| sizes.push((m.kind(), len)));
+            let mut datagrams = match packed {
                 Ok(d) => d,
                 Err(_) => {
                     self.counters.encode_errors += 1;
@@ -376,9 +371,19 @@ impl Node {
             });
             if let Some(piggyback) = self.piggyback_for(to, &messages, room) {
                 messages.push(piggyback);
-                if let Ok(with) = self.packer.pack(&messages) {
+                let mut resized = Vec::with_capacity(messages.len());
+                let repacked = self
+                    .packer
+                    .pack_counted(&messages, |m, len| resized.push((m.kind(), len)));
+                if let Ok(with) = repacked {
                     datagrams = with;
+                    sizes = resized;
                 }
+            }
+            // What was actually encoded, piggybacks included, counted once here.
+            for (kind, len) in sizes {
+                *self.counters.messages_out.entry(kind).or_default() += 1;
+                *self.counters.message_bytes_out.entry(kind).or_default() += len as u64;
             }
             for bytes in datagrams {
                 match self.fault.admit(&mut self.rng, now, Transmit { to, bytes }) {
