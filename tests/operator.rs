@@ -180,6 +180,7 @@ fn metrics_are_served_in_prometheus_text_with_the_gossip_prefix() {
         "gossip_bytes_out_total",
         "gossip_messages_in_total{type=\"ping\"}",
         "gossip_message_bytes_out_total{type=\"ping\"}",
+        "gossip_message_bytes_in_total{type=\"ack\"}",
         "gossip_anti_entropy_exchanges_total",
         "gossip_decode_errors_total",
     ] {

@@ -34,6 +34,8 @@ pub struct Counters {
     pub messages_out: BTreeMap<MessageKind, u64>,
     /// Encoded bytes of the messages sent, by type (datagram headers not included).
     pub message_bytes_out: BTreeMap<MessageKind, u64>,
+    /// Encoded bytes of the messages received, by type.
+    pub message_bytes_in: BTreeMap<MessageKind, u64>,
 }
 
 impl Counters {
@@ -81,6 +83,9 @@ impl Counters {
         }
         for (kind, n) in &self.message_bytes_out {
             map.insert(format!("msg_bytes_out_{}", kind.name()), *n);
+        }
+        for (kind, n) in &self.message_bytes_in {
+            map.insert(format!("msg_bytes_in_{}", kind.name()), *n);
         }
         map
     }

@@ -67,6 +67,9 @@ pub fn publish(node: &Node) {
     for (kind, n) in &c.message_bytes_out {
         counter!("gossip_message_bytes_out_total", "type" => kind.name()).absolute(*n);
     }
+    for (kind, n) in &c.message_bytes_in {
+        counter!("gossip_message_bytes_in_total", "type" => kind.name()).absolute(*n);
+    }
     let counts = node.peers().counts();
     for state in [
         MemberState::Alive,

@@ -73,16 +73,6 @@ pub(crate) fn encode_into<T: Encode>(value: &T, out: &mut Vec<u8>) -> Result<(),
         .map_err(|e| EncodeError::Codec(e.to_string()))
 }
 
-/// Decodes exactly one value from `bytes` under the memory limit, refusing trailing bytes.
-pub(crate) fn decode_exact<T: Decode<()>>(bytes: &[u8]) -> Result<T, DecodeError> {
-    let (value, used) = bincode::decode_from_slice::<T, _>(bytes, limited())
-        .map_err(|e| DecodeError::Malformed(e.to_string()))?;
-    if used != bytes.len() {
-        return Err(DecodeError::TrailingBytes(bytes.len() - used));
-    }
-    Ok(value)
-}
-
 /// Decodes one value from the front of `bytes`, returning how many bytes it used.
 pub(crate) fn decode_prefix<T: Decode<()>>(bytes: &[u8]) -> Result<(T, usize), DecodeError> {
     bincode::decode_from_slice::<T, _>(bytes, limited())

@@ -3,7 +3,7 @@
 
 use bincode::{Decode, Encode};
 
-use super::codec::{decode_exact, decode_prefix, encode_into, DecodeError, EncodeError};
+use super::codec::{decode_prefix, encode_into, DecodeError, EncodeError};
 use super::message::{Message, Origin};
 use super::{MAGIC, MAX_DATAGRAM, PROTOCOL_VERSION};
 
@@ -73,6 +73,15 @@ pub fn encode_datagram(
 /// Checks length, then the header, then decodes the body under the memory limit and validates
 /// every message. Any failure is a typed error the node counts; nothing here can panic.
 pub fn decode_datagram(cluster: ClusterId, bytes: &[u8]) -> Result<Datagram, DecodeError> {
+    decode_datagram_sized(cluster, bytes).map(|(d, _)| d)
+}
+
+/// As [`decode_datagram`], also returning each message's encoded size (per-type byte
+/// counters). Messages are decoded one by one from the slice, so the sizes cost nothing.
+pub fn decode_datagram_sized(
+    cluster: ClusterId,
+    bytes: &[u8],
+) -> Result<(Datagram, Vec<usize>), DecodeError> {
     if bytes.len() <= Header::LEN {
         return Err(DecodeError::TooShort(bytes.len()));
     }
@@ -93,14 +102,31 @@ pub fn decode_datagram(cluster: ClusterId, bytes: &[u8]) -> Result<Datagram, Dec
     if header.flags != 0 {
         return Err(DecodeError::Invalid("unknown header flags"));
     }
-    let datagram: Datagram = decode_exact(&bytes[Header::LEN..])?;
-    if let Some(sender) = &datagram.sender {
+    // The body is what `Datagram` encodes to: the sender, a message count, the messages.
+    let body = &bytes[Header::LEN..];
+    let (sender, mut at) = decode_prefix::<Option<Origin>>(body)?;
+    if let Some(sender) = &sender {
         if !sender.id.is_valid() {
             return Err(DecodeError::Invalid("sender id length"));
         }
     }
-    for message in &datagram.messages {
-        message.validate()?;
+    let (count, used) = decode_prefix::<u64>(&body[at..])?;
+    at += used;
+    // Every message takes at least one byte: a count beyond what is left is a lie.
+    if count > (body.len() - at) as u64 {
+        return Err(DecodeError::Malformed(format!("{count} messages claimed")));
     }
-    Ok(datagram)
+    let mut messages = Vec::with_capacity(count as usize);
+    let mut sizes = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        let (message, used) = decode_prefix::<Message>(&body[at..])?;
+        message.validate()?;
+        at += used;
+        messages.push(message);
+        sizes.push(used);
+    }
+    if at != body.len() {
+        return Err(DecodeError::TrailingBytes(body.len() - at));
+    }
+    Ok((Datagram { sender, messages }, sizes))
 }

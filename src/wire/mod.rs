@@ -9,7 +9,9 @@ mod pack;
 mod status;
 
 pub use codec::{decode_status, encode_status, encoded_len, DecodeError, EncodeError};
-pub use frame::{decode_datagram, encode_datagram, ClusterId, Datagram, Header};
+pub use frame::{
+    decode_datagram, decode_datagram_sized, encode_datagram, ClusterId, Datagram, Header,
+};
 pub use message::{
     Ack, Delta, Entry, JoinRequest, MemberState, MemberUpdate, Members, Message, MessageKind,
     NodeId, Origin, OriginDelta, PeerList, Ping, PingReq, Rumor, SetReply, SetRequest, StatusPage,

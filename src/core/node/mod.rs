@@ -175,7 +175,7 @@ impl Node {
     pub fn handle_datagram(&mut self, now: Time, from: SocketAddr, bytes: &[u8]) {
         self.counters.datagrams_in += 1;
         self.counters.bytes_in += bytes.len() as u64;
-        let datagram = match wire::decode_datagram(self.config.cluster, bytes) {
+        let (datagram, sizes) = match wire::decode_datagram_sized(self.config.cluster, bytes) {
             Ok(d) => d,
             Err(error) => {
                 self.counters.decode_error(error.counter());
@@ -195,8 +195,13 @@ impl Node {
             self.tell_if_down(now, sender.addr);
         }
         let sender = datagram.sender;
-        for message in datagram.messages {
+        for (message, size) in datagram.messages.into_iter().zip(sizes) {
             *self.counters.messages_in.entry(message.kind()).or_default() += 1;
+            *self
+                .counters
+                .message_bytes_in
+                .entry(message.kind())
+                .or_default() += size as u64;
             match message {
                 Message::Rumor(r) => self.on_rumor(now, from, r),
                 Message::SyncSummary(s) => self.on_sync_summary(from, s),
