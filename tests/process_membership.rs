@@ -140,7 +140,7 @@ fn ring_or_star(dir: &std::path::Path, ports: &[u16], star: bool) {
         write(
             &dir.join(format!("node-{i}.toml")),
             &format!(
-                "id = \"w{i}\"\nbind = \"127.0.0.1:{port}\"\npeers = [{}]\nfanout = \"all\"\nmax_peers = 0\nresample_secs = 0\n",
+                "id = \"w{i}\"\nbind = \"127.0.0.1:{port}\"\npeers = [{}]\nfanout = \"all\"\nmax_peers = 0\nresample_secs = 0\nanti_entropy_ms = 5000\n",
                 list.join(", ")
             ),
         );
@@ -159,6 +159,15 @@ fn editing_the_config_rewires_a_running_cluster() {
         })
         .collect();
     let addr = |i: usize| format!("127.0.0.1:{}", ports[i]);
+    // Anti-entropy is slowed down (5 s) so the relay path, not a repair, delivers the news;
+    // wait until everyone holds everyone's first version, so no catch-up exchange is pending.
+    let settled = wait_for(Duration::from_secs(30), || {
+        nodes.iter().all(|n| {
+            status(n.port).is_some_and(|v| v["known"].as_array().is_some_and(|k| k.len() == 4))
+        })
+    });
+    assert!(settled.is_some(), "the ring never converged");
+    std::thread::sleep(Duration::from_millis(600));
     // Ring w0 → w1 → w2 → w3: a change on w0 reaches w3 through w2, three hops.
     let out = common::gossip(&["set", &nodes[0].port.to_string(), "color", "red"]);
     assert!(out.status.success());
@@ -171,7 +180,8 @@ fn editing_the_config_rewires_a_running_cluster() {
     });
     assert!(
         via_ring.is_some(),
-        "ring relay path w0 → w1 → w2 → w3 not seen"
+        "ring relay path w0 → w1 → w2 → w3 not seen; w3 holds {:?}",
+        status(nodes[3].port).and_then(|v| known(&v, "w0"))
     );
 
     // Rewire to a star around w1, by editing the files of the running nodes.
@@ -189,6 +199,72 @@ fn editing_the_config_rewires_a_running_cluster() {
     assert!(
         via_star.is_some(),
         "star relay path w0 → w1 → w3 not seen after the edit"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_node_restarted_with_its_data_dir_is_alive_again_above_its_reservation() {
+    let dir = temp_dir("restart-data");
+    let data = dir.to_str().unwrap();
+    let p0 = common::free_port();
+    let p0s = p0.to_string();
+    let _a = start(&["--port", &p0s, "--id", "d0", "--resample-secs", "0"], &[]);
+    let _b = start(
+        &[
+            "--port",
+            "0",
+            "--id",
+            "d1",
+            "--bootstrap",
+            &p0s,
+            "--resample-secs",
+            "0",
+        ],
+        &[],
+    );
+    let victim_port = common::free_port().to_string();
+    let victim_args = [
+        "--port",
+        &victim_port,
+        "--id",
+        "d2",
+        "--bootstrap",
+        &p0s,
+        "--resample-secs",
+        "0",
+        "--data-dir",
+        data,
+    ];
+    let victim = start(&victim_args, &[]);
+    let known_alive = wait_for(Duration::from_secs(20), || {
+        status(p0)
+            .and_then(|v| peer_state(&v, "d2"))
+            .is_some_and(|(s, _)| s == "alive")
+    });
+    assert!(known_alive.is_some());
+    victim.kill();
+    let dead = wait_for(Duration::from_secs(20), || {
+        status(p0)
+            .and_then(|v| peer_state(&v, "d2"))
+            .is_some_and(|(s, _)| s == "dead")
+    });
+    assert!(dead.is_some(), "d2 never marked dead");
+    // Same data dir: it restarts above its reservation and with a higher incarnation, and must
+    // still be taken back as alive (the cluster's "dead at incarnation 0" is older than it).
+    let _back = start(&victim_args, &[]);
+    let back = wait_for(Duration::from_secs(20), || {
+        status(p0).is_some_and(|v| {
+            let alive = peer_state(&v, "d2").is_some_and(|(s, _)| s == "alive");
+            let above = known(&v, "d2")
+                .and_then(|k| k["version"].as_u64())
+                .is_some_and(|version| version > 100);
+            alive && above
+        })
+    });
+    assert!(
+        back.is_some(),
+        "restarted d2 not alive with a version above its reservation"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

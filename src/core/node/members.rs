@@ -21,6 +21,8 @@ use super::Node;
 const MAX_TOMBSTONES: usize = 10_000;
 /// A member believed down is told so at most this often.
 const TELL_EVERY: Duration = Duration::from_secs(1);
+/// Stale accusations of us are answered with our incarnation at most this often.
+const ANNOUNCE_EVERY: Duration = Duration::from_secs(1);
 
 /// Where a membership fact came from, which decides whether we push it on.
 #[derive(Clone, Copy, Debug)]
@@ -253,6 +255,15 @@ impl Node {
             return;
         }
         if update.incarnation < self.incarnation {
+            // An accusation older than our incarnation (we restarted with a saved, higher
+            // one, or refuted already): the accuser has not heard. Announce again, at most
+            // once a second.
+            if self
+                .announced_at
+                .is_none_or(|t| now.since(t) >= ANNOUNCE_EVERY)
+            {
+                self.announce_alive(now);
+            }
             return;
         }
         if update.state != MemberState::Alive {
@@ -260,18 +271,23 @@ impl Node {
             self.counters.refutations += 1;
         }
         self.incarnation = update.incarnation + 1;
+        self.emit(Event::Refuted {
+            accused: update.state,
+            incarnation: self.incarnation,
+        });
+        self.announce_alive(now);
+    }
+
+    /// Pushes "alive at our incarnation" (a refutation) to the cluster.
+    fn announce_alive(&mut self, now: Time) {
+        self.announced_at = Some(now);
         let me = MemberUpdate {
             member: self.own_origin(),
             incarnation: self.incarnation,
             state: MemberState::Alive,
             by: Some(self.config.id.clone()),
         };
-        self.emit(Event::Refuted {
-            accused: update.state,
-            incarnation: self.incarnation,
-        });
         self.spread_member_update(None, true, me);
-        let _ = now;
     }
 
     /// Tells a member we believe down what we believe, so that if it is alive (back from a

@@ -79,6 +79,8 @@ pub struct Node {
     suspects: Vec<SocketAddr>,
     tombstones: HashMap<NodeId, (u64, Time), hash::Seeded>,
     leaving: bool,
+    /// When we last announced our incarnation (refutations are rate-limited).
+    announced_at: Option<Time>,
     /// True until a peer has told us what it holds of us (a start without saved state must
     /// learn back its old version and incarnation before they are reused).
     fresh_start: bool,
@@ -126,6 +128,7 @@ impl Node {
             suspects: Vec::new(),
             tombstones: HashMap::with_hasher(hash::seeded(&mut rng)),
             leaving: false,
+            announced_at: None,
             fresh_start: true,
             rng,
             config,
