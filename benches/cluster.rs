@@ -90,6 +90,10 @@ fn start(shards: &Shards, n: usize, epoch: Instant, probe: Arc<Probe>) -> Vec<No
         let tune = move |c: &mut NodeConfig| {
             c.resample = None;
             c.bootstrap = bootstrap.into_iter().collect();
+            if std::env::var_os("GOSSIP_BENCH_NO_PROBES").is_some() {
+                c.probe_interval = Duration::from_secs(3600);
+                c.probe_timeout = Duration::from_secs(1800);
+            }
         };
         let sink = move |node: &gossip::core::Node, now: Time, event: Event| {
             let len = node.store().len();
@@ -146,8 +150,70 @@ async fn run(n: usize, updates: usize) {
     let limit = Instant::now() + Duration::from_secs(60);
     let verbose = std::env::var_os("GOSSIP_BENCH_VERBOSE").is_some();
     let mut last_print = Instant::now();
+    let mut diagnosed = false;
     while probe.know_all.load(Ordering::SeqCst) < n && Instant::now() < limit {
         tokio::time::sleep(Duration::from_millis(5)).await;
+        if verbose && !diagnosed && epoch.elapsed() > Duration::from_secs(12) {
+            diagnosed = true;
+            let mut before = std::collections::BTreeMap::new();
+            for node in &nodes {
+                if let Some(m) = node.inspect(|x, _| x.counters().messages_out.clone()).await {
+                    for (k, v) in m {
+                        *before.entry(k.name()).or_insert(0u64) += v;
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let mut after = std::collections::BTreeMap::new();
+            let mut missing = Vec::new();
+            for node in &nodes {
+                if let Some((m, len, id)) = node
+                    .inspect(|x, _| {
+                        (
+                            x.counters().messages_out.clone(),
+                            x.store().len(),
+                            x.id().clone(),
+                        )
+                    })
+                    .await
+                {
+                    for (k, v) in m {
+                        *after.entry(k.name()).or_insert(0u64) += v;
+                    }
+                    if len < n {
+                        missing.push(id);
+                    }
+                }
+            }
+            let rate: Vec<String> = after
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v - before.get(k).copied().unwrap_or(0)))
+                .collect();
+            let (mut failed, mut refuted, mut health) = (0u64, 0u64, 0u64);
+            for node in &nodes {
+                if let Some((f, r, h)) = node
+                    .inspect(|x, _| {
+                        (
+                            x.counters().probes_failed,
+                            x.counters().refutations,
+                            u64::from(x.health()),
+                        )
+                    })
+                    .await
+                {
+                    failed += f;
+                    refuted += r;
+                    health += h;
+                }
+            }
+            eprintln!(
+                "  stuck: {failed} probes failed, {refuted} refutations, health sum {health}"
+            );
+            eprintln!(
+                "  messages/s while stuck: {}; nodes missing something: {missing:?}",
+                rate.join(" ")
+            );
+        }
         if verbose && last_print.elapsed() >= Duration::from_millis(250) {
             last_print = Instant::now();
             eprintln!(
@@ -164,6 +230,26 @@ async fn run(n: usize, updates: usize) {
         "N={n}: started {n} nodes in {:.0} ms; all know all: {knew}/{n} nodes, last at {all_ms:.0} ms after the first node started",
         started.as_secs_f64() * 1000.0
     );
+    if verbose {
+        let (mut failed, mut refuted, mut health) = (0u64, 0u64, 0u64);
+        for node in &nodes {
+            if let Some((f, r, h)) = node
+                .inspect(|x, _| {
+                    (
+                        x.counters().probes_failed,
+                        x.counters().refutations,
+                        u64::from(x.health()),
+                    )
+                })
+                .await
+            {
+                failed += f;
+                refuted += r;
+                health += h;
+            }
+        }
+        eprintln!("  after the join: {failed} probes failed, {refuted} refutations, local health sum {health}");
+    }
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     let mut times = Vec::new();

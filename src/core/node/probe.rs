@@ -32,6 +32,8 @@ pub(super) struct Probe {
     sent: Time,
     deadline: Time,
     indirect: bool,
+    /// Members asked to probe for us (indirect phase).
+    helpers: Vec<SocketAddr>,
 }
 
 /// A ping we send for someone else's indirect probe.
@@ -127,7 +129,11 @@ impl Node {
             if now.since(self.timers.probe) > self.config.probe_interval / 2 {
                 self.health.worse();
             }
-            self.probe_tick(now);
+            // While catching up a backlog (joining, back from a partition) we are busy and
+            // behind: judge no one until caught up.
+            if self.timers.catch_up_rounds == 0 {
+                self.probe_tick(now);
+            }
             self.timers.probe = now + self.scaled(self.config.probe_interval);
         }
     }
@@ -152,6 +158,7 @@ impl Node {
             sent: now,
             deadline: now + self.scaled(self.config.probe_timeout),
             indirect: false,
+            helpers: Vec::new(),
         });
     }
 
@@ -194,6 +201,7 @@ impl Node {
                 self.probe.pending = Some(Probe {
                     indirect: true,
                     deadline: end.max(now + self.scaled(self.config.probe_timeout)),
+                    helpers,
                     ..probe
                 });
                 return;
@@ -201,6 +209,17 @@ impl Node {
         }
         self.probe.pending = None;
         self.counters.probes_failed += 1;
+        // Lifeguard: if none of the helpers was heard from during the probe either, the
+        // likelier culprit is us (overloaded, or our links are down): trust our verdicts less.
+        let heard_helper = probe.helpers.iter().any(|h| {
+            self.peers
+                .get(h)
+                .and_then(|p| p.last_heard)
+                .is_some_and(|t| t >= probe.sent)
+        });
+        if !probe.helpers.is_empty() && !heard_helper {
+            self.health.worse();
+        }
         self.suspect(now, probe.target);
     }
 
