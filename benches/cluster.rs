@@ -19,6 +19,9 @@ use std::time::{Duration, Instant};
 use gossip::core::{Event, NodeConfig, Time};
 use gossip::runtime::local::{start_local_node_with_sink, Shards};
 use gossip::runtime::NodeHandle;
+
+mod common;
+use common::gather;
 use gossip::wire::{MessageKind, NodeId};
 
 #[derive(Default)]
@@ -42,38 +45,77 @@ struct Totals {
 }
 
 async fn totals(nodes: &[NodeHandle]) -> Totals {
-    let mut t = Totals {
-        datagrams: 0,
-        bytes: 0,
-        rumor_msgs: 0,
-        rumor_bytes: 0,
+    let rumor = |m: &std::collections::BTreeMap<MessageKind, u64>| {
+        m.get(&MessageKind::Rumor).copied().unwrap_or(0)
     };
-    for n in nodes {
-        if let Some((d, b, rm, rb)) = n
-            .inspect(|node, _| {
-                let c = node.counters();
-                (
-                    c.datagrams_out,
-                    c.bytes_out,
-                    c.messages_out
-                        .get(&MessageKind::Rumor)
-                        .copied()
-                        .unwrap_or(0),
-                    c.message_bytes_out
-                        .get(&MessageKind::Rumor)
-                        .copied()
-                        .unwrap_or(0),
-                )
-            })
-            .await
-        {
-            t.datagrams += d;
-            t.bytes += b;
-            t.rumor_msgs += rm;
-            t.rumor_bytes += rb;
+    let all = gather(nodes, move |node| {
+        let c = node.counters();
+        (
+            c.datagrams_out,
+            c.bytes_out,
+            rumor(&c.messages_out),
+            rumor(&c.message_bytes_out),
+        )
+    })
+    .await;
+    Totals {
+        datagrams: all.iter().map(|a| a.0).sum(),
+        bytes: all.iter().map(|a| a.1).sum(),
+        rumor_msgs: all.iter().map(|a| a.2).sum(),
+        rumor_bytes: all.iter().map(|a| a.3).sum(),
+    }
+}
+
+/// Failed probes, refutations and the local-health sum across the cluster.
+async fn membership_summary(nodes: &[NodeHandle]) -> String {
+    let all = gather(nodes, |x| {
+        (
+            x.counters().probes_failed,
+            x.counters().refutations,
+            u64::from(x.health()),
+        )
+    })
+    .await;
+    let sum = |f: fn(&(u64, u64, u64)) -> u64| all.iter().map(f).sum::<u64>();
+    format!(
+        "{} probes failed, {} refutations, local health sum {}",
+        sum(|a| a.0),
+        sum(|a| a.1),
+        sum(|a| a.2)
+    )
+}
+
+/// Messages sent per type across the cluster.
+async fn messages_by_kind(nodes: &[NodeHandle]) -> std::collections::BTreeMap<&'static str, u64> {
+    let mut sum = std::collections::BTreeMap::new();
+    for counts in gather(nodes, |x| x.counters().messages_out.clone()).await {
+        for (kind, n) in counts {
+            *sum.entry(kind.name()).or_insert(0) += n;
         }
     }
-    t
+    sum
+}
+
+/// When a join has not finished after a while: what traffic is flowing, who lacks what.
+async fn diagnose_stuck(nodes: &[NodeHandle], n: usize) {
+    let before = messages_by_kind(nodes).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = messages_by_kind(nodes).await;
+    let rate: Vec<String> = after
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v - before.get(k).copied().unwrap_or(0)))
+        .collect();
+    let missing: Vec<NodeId> = gather(nodes, |x| (x.store().len(), x.id().clone()))
+        .await
+        .into_iter()
+        .filter(|(len, _)| *len < n)
+        .map(|(_, id)| id)
+        .collect();
+    eprintln!("  stuck: {}", membership_summary(nodes).await);
+    eprintln!(
+        "  messages/s while stuck: {}; nodes missing something: {missing:?}",
+        rate.join(" ")
+    );
 }
 
 fn start(shards: &Shards, n: usize, epoch: Instant, probe: Arc<Probe>) -> Vec<NodeHandle> {
@@ -155,64 +197,7 @@ async fn run(n: usize, updates: usize) {
         tokio::time::sleep(Duration::from_millis(5)).await;
         if verbose && !diagnosed && epoch.elapsed() > Duration::from_secs(12) {
             diagnosed = true;
-            let mut before = std::collections::BTreeMap::new();
-            for node in &nodes {
-                if let Some(m) = node.inspect(|x, _| x.counters().messages_out.clone()).await {
-                    for (k, v) in m {
-                        *before.entry(k.name()).or_insert(0u64) += v;
-                    }
-                }
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            let mut after = std::collections::BTreeMap::new();
-            let mut missing = Vec::new();
-            for node in &nodes {
-                if let Some((m, len, id)) = node
-                    .inspect(|x, _| {
-                        (
-                            x.counters().messages_out.clone(),
-                            x.store().len(),
-                            x.id().clone(),
-                        )
-                    })
-                    .await
-                {
-                    for (k, v) in m {
-                        *after.entry(k.name()).or_insert(0u64) += v;
-                    }
-                    if len < n {
-                        missing.push(id);
-                    }
-                }
-            }
-            let rate: Vec<String> = after
-                .iter()
-                .map(|(k, v)| format!("{k}={}", v - before.get(k).copied().unwrap_or(0)))
-                .collect();
-            let (mut failed, mut refuted, mut health) = (0u64, 0u64, 0u64);
-            for node in &nodes {
-                if let Some((f, r, h)) = node
-                    .inspect(|x, _| {
-                        (
-                            x.counters().probes_failed,
-                            x.counters().refutations,
-                            u64::from(x.health()),
-                        )
-                    })
-                    .await
-                {
-                    failed += f;
-                    refuted += r;
-                    health += h;
-                }
-            }
-            eprintln!(
-                "  stuck: {failed} probes failed, {refuted} refutations, health sum {health}"
-            );
-            eprintln!(
-                "  messages/s while stuck: {}; nodes missing something: {missing:?}",
-                rate.join(" ")
-            );
+            diagnose_stuck(&nodes, n).await;
         }
         if verbose && last_print.elapsed() >= Duration::from_millis(250) {
             last_print = Instant::now();
@@ -231,24 +216,7 @@ async fn run(n: usize, updates: usize) {
         started.as_secs_f64() * 1000.0
     );
     if verbose {
-        let (mut failed, mut refuted, mut health) = (0u64, 0u64, 0u64);
-        for node in &nodes {
-            if let Some((f, r, h)) = node
-                .inspect(|x, _| {
-                    (
-                        x.counters().probes_failed,
-                        x.counters().refutations,
-                        u64::from(x.health()),
-                    )
-                })
-                .await
-            {
-                failed += f;
-                refuted += r;
-                health += h;
-            }
-        }
-        eprintln!("  after the join: {failed} probes failed, {refuted} refutations, local health sum {health}");
+        eprintln!("  after the join: {}", membership_summary(&nodes).await);
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
 

@@ -20,6 +20,9 @@ use std::time::{Duration, Instant};
 use gossip::core::{Event, Node, NodeConfig, Time};
 use gossip::runtime::local::{start_local_node_with_sink, Shards};
 use gossip::runtime::NodeHandle;
+
+mod common;
+use common::gather;
 use gossip::wire::{MemberState, NodeId};
 
 fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -112,16 +115,8 @@ fn start(
 
 /// Every node knows every other as a live member (alive, or suspect and about to refute).
 async fn all_known(nodes: &[NodeHandle], n: usize) -> bool {
-    for node in nodes {
-        let ok = node
-            .inspect(move |x, _| x.peers().live_count() >= n - 1)
-            .await
-            .unwrap_or(false);
-        if !ok {
-            return false;
-        }
-    }
-    true
+    let live = gather(nodes, |x| x.peers().live_count()).await;
+    live.len() == nodes.len() && live.iter().all(|&c| c >= n - 1)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -215,13 +210,10 @@ async fn soak(n: usize, secs: u64) {
     let epoch = Instant::now();
     let nodes = start(&shards, n, 0.1, epoch, &probe, &killed);
     tokio::time::sleep(Duration::from_secs(secs)).await;
-    let mut live_views = 0;
-    for node in &nodes {
-        live_views += node
-            .inspect(|x, _| x.peers().live_count())
-            .await
-            .unwrap_or(0);
-    }
+    let live_views: usize = gather(&nodes, |x| x.peers().live_count())
+        .await
+        .iter()
+        .sum();
     println!(
         "N={n}: {secs} s at 10% drop on every node: {} false deaths, {} suspicions (refuted), {live_views}/{} live views at the end",
         probe.false_deaths.load(Ordering::SeqCst),

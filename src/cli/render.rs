@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use comfy_table::{presets, Table};
 
-pub use crate::ui::format::age;
+use crate::ui::format::age;
 use crate::ui::format::bytes;
 use crate::wire::{MemberState, StatusReport};
 
