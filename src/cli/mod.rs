@@ -3,6 +3,7 @@
 mod admin;
 mod node;
 mod render;
+mod sim;
 mod top;
 mod topology;
 
@@ -92,6 +93,9 @@ pub enum Command {
         #[arg(long, value_parser = parse_addr)]
         metrics: Option<SocketAddr>,
     },
+    /// Simulate N nodes running the real protocol core on a virtual clock: compare fanout, TTL
+    /// and strategies (flood, push, pull, push-pull), under loss, kills and partitions.
+    Sim(Box<sim::SimArgs>),
     /// Write one TOML file per node for a ring, star, random or mesh topology.
     Topology {
         /// Shape of the graph.
@@ -159,6 +163,8 @@ pub fn run(cli: Cli) -> ExitCode {
                     ExitCode::from(2)
                 }
             },
+            // CPU-bound and synchronous: the virtual clock needs no runtime (sweeps use rayon).
+            Command::Sim(args) => sim::run(&args),
             Command::Topology {
                 shape,
                 nodes,

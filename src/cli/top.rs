@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use comfy_table::{presets, Table};
 use tokio::task::JoinSet;
 
-use crate::config::FileConfig;
 use crate::runtime::client::AdminClient;
 use crate::ui::format::age;
 use crate::ui::monitor::{Monitor, Polled, Snapshot};
@@ -24,23 +23,11 @@ pub fn targets(addrs: &[SocketAddr], dir: Option<&Path>) -> Result<Vec<SocketAdd
     }
     let dir = dir.unwrap_or_else(|| Path::new("config"));
     let mut out = Vec::new();
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
-    let mut paths: Vec<_> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    paths.sort();
-    for path in paths {
-        let file = FileConfig::load(&path)?;
+    for (path, file) in crate::config::node_files(dir)? {
         match file.bind {
             Some(a) => out.push(a.0),
             None => return Err(format!("{}: no `bind` address", path.display())),
         }
-    }
-    if out.is_empty() {
-        return Err(format!("no node files in {}", dir.display()));
     }
     Ok(out)
 }

@@ -9,5 +9,5 @@ mod resolve;
 
 pub use addr::{parse_addr, parse_delay};
 pub use books::{load_books, BOOKS_EMBEDDED};
-pub use file::FileConfig;
+pub use file::{node_files, FileConfig};
 pub use resolve::{resolve, ConfigError, NodeArgs, NodeSettings};

@@ -170,6 +170,12 @@ pub fn resolve(args: &NodeArgs, file: &FileConfig) -> Result<NodeSettings, Confi
         node.fanout = f;
     }
     node.ttl = args.ttl.or(file.ttl);
+    if let Some(ttl) = node.ttl.filter(|t| *t > crate::wire::MAX_TTL) {
+        return Err(err(format!(
+            "ttl {ttl} is above the {} maximum (peers drop such rumors)",
+            crate::wire::MAX_TTL
+        )));
+    }
     if let Some(ms) = args.anti_entropy_ms.or(file.anti_entropy_ms) {
         if ms < 10 {
             return Err(err(format!(

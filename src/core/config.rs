@@ -67,6 +67,67 @@ pub fn auto_ttl(cluster_size: usize) -> u8 {
     (log2 + 2).clamp(3, 32)
 }
 
+/// How a node passes a rumor on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RumorMode {
+    /// No rumors: news spreads only by anti-entropy (the pull and push-pull models).
+    Off,
+    /// Relay at once to `fanout` peers on first receipt, TTL counting hops (the node's way:
+    /// news crosses the cluster in network latency, not in rounds).
+    Relay,
+    /// Push each hot rumor to `fanout` fresh random peers at each of the next `n` rounds of
+    /// `push_interval` (Demers' blind-counter rumor mongering; Pittel's push model when `n` is
+    /// large).
+    Rounds(u8),
+}
+
+/// Which way data flows in an anti-entropy exchange, seen from the node that starts it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncMode {
+    /// No anti-entropy: nothing repairs a lost rumor.
+    Off,
+    /// Send what the peer lacks; take nothing.
+    Push,
+    /// Take what we lack; send nothing unasked.
+    Pull,
+    /// Both (the node's way).
+    PushPull,
+}
+
+/// The dissemination knobs the simulation lab turns; a node runs with the default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dissemination {
+    pub rumors: RumorMode,
+    pub sync: SyncMode,
+    /// Peers each anti-entropy round contacts (the fanout of the pull and push-pull models).
+    pub sync_peers: usize,
+    /// Round length of `RumorMode::Rounds`.
+    pub push_interval: Duration,
+    /// Timers fire at exact multiples of their interval and anti-entropy never hurries: the
+    /// synchronous rounds the textbook models assume. Off in a real node, whose timers are
+    /// jittered so a cluster never falls into lock-step.
+    pub lockstep: bool,
+    /// SWIM failure detection (probes, suspicion). The classic models have none.
+    pub membership: bool,
+    /// Whether a node announces itself (version 1) before anything is set. A simulation of one
+    /// update turns this off so only the update spreads, not N² start-up announcements.
+    pub announce: bool,
+}
+
+impl Default for Dissemination {
+    fn default() -> Self {
+        Dissemination {
+            rumors: RumorMode::Relay,
+            sync: SyncMode::PushPull,
+            sync_peers: 1,
+            push_interval: Duration::from_millis(200),
+            lockstep: false,
+            membership: true,
+            announce: true,
+        }
+    }
+}
+
 /// Everything the protocol core is configured with.
 #[derive(Clone, Debug)]
 pub struct NodeConfig {
@@ -110,6 +171,8 @@ pub struct NodeConfig {
     pub retransmit_mult: u32,
     /// Dead and left members are forgotten after this long.
     pub forget_after: Duration,
+    /// Rumor, anti-entropy and membership switches (the simulation lab's strategies).
+    pub dissemination: Dissemination,
 }
 
 impl NodeConfig {
@@ -141,6 +204,7 @@ impl NodeConfig {
             suspicion_max_mult: 6.0,
             retransmit_mult: 4,
             forget_after: Duration::from_secs(60),
+            dissemination: Dissemination::default(),
         }
     }
 }

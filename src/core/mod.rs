@@ -13,7 +13,7 @@ pub mod seen;
 pub mod store;
 pub mod time;
 
-pub use config::{Fanout, NodeConfig};
+pub use config::{Dissemination, Fanout, NodeConfig, RumorMode, SyncMode};
 pub use event::{Event, Route};
 pub use fault::{FaultConfig, Transmit};
 pub use node::{Node, Reconfigured, SetError};

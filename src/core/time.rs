@@ -1,7 +1,7 @@
 //! Injected time. The core never reads a clock: drivers hand it a `Time`, measured in
 //! microseconds from an epoch of the driver's choosing (process start, or zero in the simulator).
 
-use std::ops::{Add, Sub};
+use std::ops::{Add, AddAssign, Sub};
 use std::time::Duration;
 
 /// A point in time on the driver's clock; cheap, ordered and deterministic.
@@ -46,6 +46,12 @@ impl Add<Duration> for Time {
             self.0
                 .saturating_add(u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
         )
+    }
+}
+
+impl AddAssign<Duration> for Time {
+    fn add_assign(&mut self, d: Duration) {
+        *self = *self + d;
     }
 }
 

@@ -3,8 +3,9 @@
 //! same run, to the datagram.
 
 pub mod cluster;
+pub mod lab;
 mod network;
 pub mod topology;
 
 pub use cluster::{build, sim_config, sim_id};
-pub use network::{sim_addr, NetConfig, NetStats, SimNet};
+pub use network::{sim_addr, Delay, NetConfig, NetStats, SimNet};

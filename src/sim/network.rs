@@ -11,20 +11,100 @@ use rand::{RngExt, SeedableRng};
 
 use crate::core::{Event, Node, Time};
 
+/// One-way latency of a simulated datagram; unequal latencies reorder datagrams.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Delay {
+    /// Always the same.
+    Fixed(Duration),
+    /// Uniform between the two bounds.
+    Uniform(Duration, Duration),
+    /// A floor plus an exponential tail with the given mean (queueing, a congested path).
+    Exponential { min: Duration, mean: Duration },
+}
+
+impl Delay {
+    fn sample(&self, rng: &mut SmallRng) -> Duration {
+        match *self {
+            Delay::Fixed(d) => d,
+            Delay::Uniform(lo, hi) if hi > lo => Duration::from_micros(
+                rng.random_range(lo.as_micros() as u64..=hi.as_micros() as u64),
+            ),
+            Delay::Uniform(lo, _) => lo,
+            Delay::Exponential { min, mean } => {
+                // Inverse-CDF sampling; 1 - u lies in (0, 1], so the log is finite.
+                let u: f64 = rng.random();
+                min + mean.mul_f64(-(1.0 - u).ln())
+            }
+        }
+    }
+}
+
+impl std::str::FromStr for Delay {
+    type Err = String;
+    /// `MS` (fixed), `MIN..MAX` (uniform) or `exp:MEAN` / `exp:MIN+MEAN` (exponential), in
+    /// milliseconds (fractions allowed).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let ms = |t: &str| -> Result<Duration, String> {
+            let v: f64 = t
+                .trim()
+                .parse()
+                .map_err(|_| format!("`{t}` is not a number of milliseconds"))?;
+            if !(0.0..=3_600_000.0).contains(&v) {
+                return Err(format!("`{t}` ms is out of range"));
+            }
+            Ok(Duration::from_secs_f64(v / 1000.0))
+        };
+        let s = s.trim();
+        if let Some(rest) = s.strip_prefix("exp:") {
+            return match rest.split_once('+') {
+                Some((min, mean)) => Ok(Delay::Exponential {
+                    min: ms(min)?,
+                    mean: ms(mean)?,
+                }),
+                None => Ok(Delay::Exponential {
+                    min: Duration::ZERO,
+                    mean: ms(rest)?,
+                }),
+            };
+        }
+        match s.split_once("..") {
+            Some((lo, hi)) => {
+                let (lo, hi) = (ms(lo)?, ms(hi)?);
+                if hi < lo {
+                    return Err(format!("delay `{s}`: the maximum is below the minimum"));
+                }
+                Ok(Delay::Uniform(lo, hi))
+            }
+            None => Ok(Delay::Fixed(ms(s)?)),
+        }
+    }
+}
+
+impl std::fmt::Display for Delay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        match *self {
+            Delay::Fixed(d) => write!(f, "{}", ms(d)),
+            Delay::Uniform(lo, hi) => write!(f, "{}..{}", ms(lo), ms(hi)),
+            Delay::Exponential { min, mean } => write!(f, "exp:{}+{}", ms(min), ms(mean)),
+        }
+    }
+}
+
 /// Loss and latency of the simulated network (on top of any per-node fault settings).
 #[derive(Clone, Copy, Debug)]
 pub struct NetConfig {
     /// Probability a datagram is lost in flight.
     pub loss: f64,
-    /// One-way latency, uniform in this range; unequal latencies reorder datagrams.
-    pub delay: (Duration, Duration),
+    /// One-way latency of each datagram.
+    pub delay: Delay,
 }
 
 impl Default for NetConfig {
     fn default() -> Self {
         NetConfig {
             loss: 0.0,
-            delay: (Duration::from_micros(200), Duration::from_micros(800)),
+            delay: Delay::Uniform(Duration::from_micros(200), Duration::from_micros(800)),
         }
     }
 }
@@ -73,6 +153,7 @@ pub struct SimNet {
     stats: NetStats,
     partition: Option<Vec<u8>>,
     hook: Option<EventHook>,
+    in_flight: usize,
 }
 
 impl SimNet {
@@ -90,6 +171,7 @@ impl SimNet {
             stats: NetStats::default(),
             partition: None,
             hook: None,
+            in_flight: 0,
         }
     }
 
@@ -161,6 +243,11 @@ impl SimNet {
         self.nodes.is_empty()
     }
 
+    /// Datagrams sent and not yet delivered or lost: zero means the network has gone quiet.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
     /// Traffic so far.
     pub fn stats(&self) -> NetStats {
         self.stats
@@ -177,6 +264,7 @@ impl SimNet {
     /// Delivers `bytes` to node `to` as if sent from `from` (tests use it to play a peer).
     pub fn inject(&mut self, to: usize, from: SocketAddr, bytes: Vec<u8>) {
         let now = self.now;
+        self.in_flight += 1;
         self.push(now, Pending::Deliver { to, from, bytes });
     }
 
@@ -218,6 +306,7 @@ impl SimNet {
         self.now = self.now.max(at);
         match pending {
             Pending::Deliver { to, from, bytes } => {
+                self.in_flight -= 1;
                 let now = self.now;
                 let Some(node) = self.nodes.get_mut(to).and_then(Option::as_mut) else {
                     self.stats.lost += 1;
@@ -277,15 +366,8 @@ impl SimNet {
                 self.stats.lost += 1;
                 continue;
             }
-            let (lo, hi) = self.config.delay;
-            let delay = if hi > lo {
-                Duration::from_micros(
-                    self.rng
-                        .random_range(lo.as_micros() as u64..=hi.as_micros() as u64),
-                )
-            } else {
-                lo
-            };
+            let delay = self.config.delay.sample(&mut self.rng);
+            self.in_flight += 1;
             self.push(
                 now + delay,
                 Pending::Deliver {

@@ -49,6 +49,42 @@ pub fn full_mesh(n: usize) -> Vec<Vec<usize>> {
         .collect()
 }
 
+/// The graph a directory of node files describes: node i (files in name order) knows the
+/// nodes its `peers` and `bootstrap` name. Addresses outside the directory are left out.
+pub fn from_config_dir(dir: &std::path::Path) -> Result<Vec<Vec<usize>>, String> {
+    let files = crate::config::node_files(dir)?;
+    let mut index = std::collections::HashMap::new();
+    for (i, (path, file)) in files.iter().enumerate() {
+        let bind = file
+            .bind
+            .as_ref()
+            .ok_or_else(|| format!("{}: no `bind` address", path.display()))?;
+        if index.insert(bind.0, i).is_some() {
+            return Err(format!(
+                "{}: `bind` {} appears twice",
+                path.display(),
+                bind.0
+            ));
+        }
+    }
+    Ok(files
+        .iter()
+        .enumerate()
+        .map(|(i, (_, file))| {
+            let mut peers: Vec<usize> = file
+                .peers
+                .iter()
+                .chain(&file.bootstrap)
+                .filter_map(|a| index.get(&a.0).copied())
+                .filter(|&p| p != i)
+                .collect();
+            peers.sort_unstable();
+            peers.dedup();
+            peers
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

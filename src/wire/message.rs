@@ -8,7 +8,7 @@ use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{codec::DecodeError, MAX_ID_LEN, MAX_KEY_LEN, MAX_VALUE_LEN, SYNC_BUCKETS};
+use super::{codec::DecodeError, MAX_ID_LEN, MAX_KEY_LEN, MAX_TTL, MAX_VALUE_LEN, SYNC_BUCKETS};
 
 /// A node's stable name. Printed everywhere, so it is a short string like `n7003`, not a UUID.
 /// Shared (`Arc<str>`): every node holds it in its state table, peer set, digests and events,
@@ -325,6 +325,9 @@ impl Message {
     pub fn validate(&self) -> Result<(), DecodeError> {
         match self {
             Message::Rumor(r) => {
+                if r.ttl > MAX_TTL {
+                    return Err(DecodeError::Invalid("rumor ttl"));
+                }
                 check_origin(&r.origin)?;
                 check_range(r.since, r.version, &r.entries)
             }

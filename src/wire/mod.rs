@@ -41,3 +41,6 @@ pub const MAX_ID_LEN: usize = 64;
 pub const MAX_KEY_LEN: usize = 128;
 /// Longest value accepted in a `set`; larger values could not ride in one datagram.
 pub const MAX_VALUE_LEN: usize = 512;
+/// Largest rumor TTL accepted: far above any useful hop count (log2 of a million nodes is
+/// 20), so a larger one is a forgery meant to make rumors circulate forever.
+pub const MAX_TTL: u8 = 64;

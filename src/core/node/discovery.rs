@@ -18,7 +18,11 @@ impl Node {
     pub(super) fn send_joins(&mut self) {
         let mut to = self.config.bootstrap.clone();
         if to.is_empty() {
-            // No bootstrap: ask the static peers once, to learn back our own past state.
+            // No bootstrap: ask the static peers once, to learn back our own past state. A
+            // node that does not announce itself is a simulated fresh start: it has no past.
+            if !self.config.dissemination.announce {
+                return;
+            }
             to = self.config.static_peers.clone();
         }
         for addr in to {
@@ -98,8 +102,10 @@ impl Node {
         if asked && self.timers.join.is_some() {
             // Someone we asked answered: stop retrying, and sync at once with a random peer.
             self.timers.join = None;
-            self.timers.anti_entropy = now;
-            self.timers.catch_up_rounds = super::sync::CATCH_UP_ROUNDS;
+            if !self.config.dissemination.lockstep {
+                self.timers.anti_entropy = now;
+                self.timers.catch_up_rounds = super::sync::CATCH_UP_ROUNDS;
+            }
         }
     }
 }

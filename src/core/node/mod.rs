@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::wire::{self, Entry, Message, NodeId, Origin, Packer};
 
-use super::config::{auto_ttl, NodeConfig};
+use super::config::{auto_ttl, NodeConfig, RumorMode, SyncMode};
 use super::counters::Counters;
 use super::event::{Event, Route};
 use super::fault::{FaultLayer, Transmit, Verdict};
@@ -50,6 +50,8 @@ struct Timers {
     /// Exchanges left to run at the fast catch-up pace.
     catch_up_rounds: u8,
     probe: Time,
+    /// Next push round (`RumorMode::Rounds` only).
+    push: Option<Time>,
 }
 
 /// One gossip node's complete protocol state.
@@ -84,6 +86,8 @@ pub struct Node {
     /// True until a peer has told us what it holds of us (a start without saved state must
     /// learn back its old version and incarnation before they are reused).
     fresh_start: bool,
+    /// Rumors still being pushed in `RumorMode::Rounds`, with the rounds each has left.
+    hot: VecDeque<(wire::Rumor, u8)>,
 }
 
 impl Node {
@@ -118,6 +122,7 @@ impl Node {
                 join_backoff: Duration::from_millis(500),
                 catch_up_rounds: 0,
                 probe: now,
+                push: None,
             },
             status_cache: admin::StatusCache::default(),
             hasher: hash::seeded(&mut rng),
@@ -130,6 +135,7 @@ impl Node {
             leaving: false,
             announced_at: None,
             fresh_start: true,
+            hot: VecDeque::new(),
             rng,
             config,
         };
@@ -141,6 +147,7 @@ impl Node {
         for addr in node.config.bootstrap.clone() {
             node.peers.add(addr, None, PeerSource::Bootstrap, now);
         }
+        let lockstep = node.config.dissemination.lockstep;
         // The first probe waits one interval, spread so a cluster started at once is not in step.
         let spread = node
             .rng
@@ -153,11 +160,20 @@ impl Node {
         let first = node
             .rng
             .random_range(0..=node.config.anti_entropy.as_micros() as u64 / 10);
-        node.timers.anti_entropy = now + Duration::from_micros(first);
+        node.timers.anti_entropy = if lockstep {
+            now + node.config.anti_entropy
+        } else {
+            now + Duration::from_micros(first)
+        };
+        if let RumorMode::Rounds(_) = node.config.dissemination.rumors {
+            node.timers.push = Some(now + node.config.dissemination.push_interval);
+        }
         if !node.config.bootstrap.is_empty() {
             node.timers.join = Some(now);
-            node.timers.anti_entropy = now + node.config.anti_entropy;
-        } else if !node.config.static_peers.is_empty() {
+            if !lockstep {
+                node.timers.anti_entropy = now + node.config.anti_entropy;
+            }
+        } else if !node.config.static_peers.is_empty() && node.config.dissemination.announce {
             node.timers.join = Some(now);
         }
         if let Some(book) = node.pick_book() {
@@ -165,7 +181,9 @@ impl Node {
         }
         // Our first version announces us even with nothing set: anti-entropy spreads origins
         // (and with them membership) only above version 0.
-        node.store.raise_own_version(1);
+        if node.config.dissemination.announce {
+            node.store.raise_own_version(1);
+        }
         if let Some(every) = node.config.resample {
             if !node.books.is_empty() && !every.is_zero() {
                 node.timers.resample = Some(now + node.jitter(every));
@@ -232,15 +250,38 @@ impl Node {
         if self.leaving {
             return;
         }
-        self.membership_tick(now);
+        if self.config.dissemination.membership {
+            self.membership_tick(now);
+        }
         if self.timers.anti_entropy <= now {
-            self.start_sync(now);
-            let mut next = self.jitter(self.config.anti_entropy);
-            if self.timers.catch_up_rounds > 0 {
-                self.timers.catch_up_rounds -= 1;
-                next /= 10;
+            if self.config.dissemination.sync != SyncMode::Off {
+                self.start_sync(now);
             }
-            self.timers.anti_entropy = now + next;
+            if self.config.dissemination.lockstep {
+                while self.timers.anti_entropy <= now {
+                    self.timers.anti_entropy += self.config.anti_entropy;
+                }
+            } else {
+                let mut next = self.jitter(self.config.anti_entropy);
+                if self.timers.catch_up_rounds > 0 {
+                    self.timers.catch_up_rounds -= 1;
+                    next /= 10;
+                }
+                self.timers.anti_entropy = now + next;
+            }
+        }
+        if let Some(at) = self.timers.push.filter(|&t| t <= now) {
+            self.push_round(now);
+            let every = self
+                .config
+                .dissemination
+                .push_interval
+                .max(Duration::from_micros(1));
+            let mut next = at + every;
+            while next <= now {
+                next += every;
+            }
+            self.timers.push = Some(next);
         }
         if self.timers.resample.is_some_and(|t| t <= now) {
             if let Some(book) = self.pick_book() {
@@ -277,12 +318,15 @@ impl Node {
         if self.leaving {
             return self.fault.next_release();
         }
+        let dissemination = &self.config.dissemination;
         [
-            Some(self.timers.anti_entropy),
+            (dissemination.sync != SyncMode::Off).then_some(self.timers.anti_entropy),
+            self.timers.push.filter(|_| !self.hot.is_empty()),
             self.timers.resample,
             self.timers.join,
             self.fault.next_release(),
-            self.membership_deadline(),
+            self.membership_deadline()
+                .filter(|_| dissemination.membership),
         ]
         .into_iter()
         .flatten()
@@ -334,6 +378,7 @@ impl Node {
         self.config
             .ttl
             .unwrap_or_else(|| auto_ttl(self.cluster_size()))
+            .min(wire::MAX_TTL)
     }
 
     /// The number of peers a rumor is pushed to.
@@ -446,6 +491,9 @@ impl Node {
 
     /// `d` scaled by a random factor in [0.75, 1.25], so timers across a cluster drift apart.
     fn jitter(&mut self, d: Duration) -> Duration {
+        if self.config.dissemination.lockstep {
+            return d;
+        }
         d.mul_f64(self.rng.random_range(0.75..1.25))
     }
 

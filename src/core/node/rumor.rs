@@ -2,19 +2,30 @@
 //! TTL−1 by every node that had not seen it; duplicates are recognised by message id.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use crate::wire::{Message, Origin, Rumor};
 
 use super::Node;
+use crate::core::config::RumorMode;
 use crate::core::event::{Event, Route};
 use crate::core::store::Provenance;
 use crate::core::time::Time;
+
+/// Bound on rumors a node keeps pushing in rounds mode (oldest dropped first).
+const MAX_HOT: usize = 1024;
 
 impl Node {
     /// Pushes a freshly made rumor (already applied locally) to `fanout` peers.
     pub(super) fn originate(&mut self, now: Time, rumor: Rumor) -> usize {
         self.seen.insert(rumor.id, now);
         self.counters.rumors_originated += 1;
+        if let RumorMode::Rounds(rounds) = self.config.dissemination.rumors {
+            // The first round is now; the rest follow at the push ticks.
+            self.make_hot(now, rumor.clone(), rounds.saturating_sub(1));
+        } else if self.config.dissemination.rumors == RumorMode::Off {
+            return 0;
+        }
         let targets = self.rumor_targets(&[]);
         for &to in &targets {
             self.send(to, Message::Rumor(rumor.clone()));
@@ -56,8 +67,57 @@ impl Node {
             from,
             Route::Rumor { hops },
         );
-        if rumor.ttl > 0 {
-            self.relay(from, rumor);
+        if rumor.ttl == 0 {
+            return;
+        }
+        match self.config.dissemination.rumors {
+            RumorMode::Relay => self.relay(from, rumor),
+            RumorMode::Rounds(rounds) => {
+                let mut rumor = rumor;
+                rumor.ttl -= 1;
+                rumor.hops = rumor.hops.saturating_add(1);
+                self.make_hot(now, rumor, rounds);
+            }
+            RumorMode::Off => {}
+        }
+    }
+
+    /// Keeps `rumor` to push at each of the next `rounds` push ticks (which stay aligned to
+    /// the node's start, so simulated rounds are synchronous).
+    fn make_hot(&mut self, now: Time, rumor: Rumor, rounds: u8) {
+        if rounds == 0 {
+            return;
+        }
+        if self.hot.len() >= MAX_HOT {
+            self.hot.pop_front();
+        }
+        self.hot.push_back((rumor, rounds));
+        let every = self
+            .config
+            .dissemination
+            .push_interval
+            .max(Duration::from_micros(1));
+        if let Some(at) = self.timers.push.as_mut() {
+            while *at <= now {
+                *at += every;
+            }
+        }
+    }
+
+    /// One round of `RumorMode::Rounds`: every hot rumor goes to `fanout` fresh random peers.
+    pub(super) fn push_round(&mut self, _now: Time) {
+        let hot = std::mem::take(&mut self.hot);
+        for (rumor, rounds) in hot {
+            let targets = self.rumor_targets(&[]);
+            if !targets.is_empty() {
+                self.counters.rumors_relayed += 1;
+            }
+            for &to in &targets {
+                self.send(to, Message::Rumor(rumor.clone()));
+            }
+            if rounds > 1 {
+                self.hot.push_back((rumor, rounds - 1));
+            }
         }
     }
 

@@ -20,6 +20,7 @@ use crate::wire::{
 
 use super::paging::paginate;
 use super::Node;
+use crate::core::config::SyncMode;
 use crate::core::event::Route;
 use crate::core::store::Provenance;
 use crate::core::time::Time;
@@ -35,18 +36,21 @@ const LIST_OVERHEAD: usize = 8;
 
 impl Node {
     pub(super) fn start_sync(&mut self, _now: Time) {
-        let Some(&peer) = self.peers.sample(&mut self.rng, 1, &[]).first() else {
-            return;
-        };
-        self.counters.anti_entropy_exchanges += 1;
-        self.send_summary(peer);
+        let count = self.config.dissemination.sync_peers.max(1);
+        for peer in self.peers.sample(&mut self.rng, count, &[]) {
+            self.counters.anti_entropy_exchanges += 1;
+            self.send_summary(peer);
+        }
     }
 
     /// Opens an exchange. A node holding little (a new joiner) sends its whole digest at once,
     /// which fits one datagram and lets the peer push everything missing straight away; a node
     /// holding a lot sends the fixed-size bucket summary.
     pub(super) fn send_summary(&mut self, to: SocketAddr) {
-        if let Some(digest) = self.full_digest_if_small() {
+        // The one-way modes need to know which side they are on: a digest always answers
+        // our summary, so they never open with a digest.
+        let two_way = self.config.dissemination.sync == SyncMode::PushPull;
+        if let Some(digest) = self.full_digest_if_small().filter(|_| two_way) {
             self.send(to, Message::SyncDigest(digest));
             return;
         }
@@ -165,9 +169,12 @@ impl Node {
             rand::RngExt::random_range(&mut self.rng, 0..pushes.len())
         };
         pushes.rotate_left(rotate);
-        self.send_deltas(from, pushes);
+        let mode = self.config.dissemination.sync;
+        if mode != SyncMode::Pull {
+            self.send_deltas(from, pushes);
+        }
         let mut capped = false;
-        if !wants.is_empty() {
+        if !wants.is_empty() && mode != SyncMode::Push {
             capped = self.send_pulls(from, wants);
         }
         if capped {
@@ -218,6 +225,9 @@ impl Node {
     /// Brings the next exchange forward and keeps the fast pace for a few more: we are behind,
     /// and the last stragglers of a backlog often sit with peers other than the next one.
     fn hurry_sync(&mut self, now: Time) {
+        if self.config.dissemination.lockstep {
+            return;
+        }
         self.timers.catch_up_rounds = CATCH_UP_ROUNDS;
         let soon = now + self.config.anti_entropy / 10;
         if soon < self.timers.anti_entropy {

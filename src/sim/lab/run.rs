@@ -1,0 +1,375 @@
+//! Runs one scenario: builds the cluster, lets it settle, makes the updates at node 0, injects
+//! the faults on schedule, and follows every node's `Learned` events to time the spread.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use rand::rngs::SmallRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+
+use crate::core::{Event, Route, RumorMode, SyncMode, Time};
+use crate::sim::{build, sim_id, NetConfig, SimNet};
+use crate::wire::NodeId;
+
+use super::outcome::{CoveragePoint, Outcome, VersionCommit};
+use super::scenario::{Amount, Scenario};
+
+/// Virtual time the cluster runs before the first update (startup traffic is not counted).
+const WARMUP: Duration = Duration::from_millis(50);
+
+/// Points in the coverage curve.
+const CURVE_POINTS: usize = 200;
+
+/// The origin of every update.
+const ORIGIN: usize = 0;
+
+/// Key the updates set.
+const KEY: &str = "news";
+
+/// First arrival of each update at each node: (µs since that update, hops if by rumor).
+struct Tracker {
+    origin: NodeId,
+    /// Version of update k, and when it was made.
+    updates: Vec<(u64, Time)>,
+    /// arrivals[k][i]
+    arrivals: Vec<Vec<Option<(Duration, Option<u8>)>>>,
+}
+
+impl Tracker {
+    fn on_event(&mut self, node: usize, now: Time, event: &Event) {
+        let Event::Learned {
+            origin,
+            version,
+            route,
+            ..
+        } = event
+        else {
+            return;
+        };
+        if *origin != self.origin {
+            return;
+        }
+        let hops = match route {
+            Route::Rumor { hops } => Some(*hops),
+            _ => None,
+        };
+        for (k, &(v, at)) in self.updates.iter().enumerate() {
+            if *version >= v {
+                let slot = &mut self.arrivals[k][node];
+                if slot.is_none() {
+                    *slot = Some((now.since(at), hops));
+                }
+            }
+        }
+    }
+}
+
+/// Something scheduled after the first update.
+enum Action {
+    Update,
+    Kill(Amount),
+    Split(f64),
+    Heal,
+}
+
+/// Runs `scenario` on the virtual clock. `progress` gets the fraction done (0..=1) now and
+/// then, for a progress bar.
+pub fn run(scenario: &Scenario, progress: &dyn Fn(f64)) -> Outcome {
+    let wall = Instant::now();
+    let graph = scenario.topology.build(scenario.nodes, scenario.seed);
+    let n = graph.len();
+    let net = NetConfig {
+        loss: scenario.loss,
+        delay: scenario.delay,
+    };
+    let mut sim = build(&graph, scenario.seed, net, &[], |_, c| {
+        c.learn_peers = false;
+        c.resample = None;
+        c.anti_entropy = scenario.interval;
+        scenario
+            .strategy
+            .configure(c, n, scenario.fanout, scenario.ttl);
+    });
+    let tracker = Rc::new(RefCell::new(Tracker {
+        origin: sim_id(ORIGIN),
+        updates: Vec::new(),
+        arrivals: Vec::new(),
+    }));
+    {
+        let tracker = Rc::clone(&tracker);
+        sim.on_event(move |node, now, event| tracker.borrow_mut().on_event(node, now, event));
+    }
+    let (ttl, fanout) = sim.node(ORIGIN).map(knobs).unwrap_or_default();
+
+    // Round-based strategies update right after a round tick, so rounds count cleanly.
+    let t0 = if scenario.strategy.in_rounds() {
+        let round = scenario.interval.as_micros().max(1) as u64;
+        Time::ZERO + Duration::from_micros((WARMUP.as_micros() as u64).div_ceil(round) * round + 1)
+    } else {
+        Time::ZERO + WARMUP
+    };
+    sim.run_until(t0);
+    let start = sim.stats();
+
+    let mut actions: Vec<(Time, Action)> = Vec::new();
+    for k in 0..scenario.updates.max(1) {
+        actions.push((t0 + scenario.update_every * k as u32, Action::Update));
+    }
+    for kill in &scenario.kills {
+        actions.push((t0 + kill.at, Action::Kill(kill.amount)));
+    }
+    if let Some(p) = scenario.partition {
+        actions.push((t0 + p.split, Action::Split(p.fraction)));
+        if let Some(heal) = p.heal {
+            actions.push((t0 + heal, Action::Heal));
+        }
+    }
+    // Stable: at equal times updates go first, then kills, then the partition.
+    actions.sort_by_key(|(at, _)| *at);
+    let last_action = actions.last().map_or(t0, |(at, _)| *at);
+    let deadline = t0 + scenario.max_time;
+    let mut rng = SmallRng::seed_from_u64(scenario.seed ^ 0x6b11_1ab5);
+    let check = (scenario.interval / 4)
+        .max(Duration::from_millis(1))
+        .min(Duration::from_millis(50));
+
+    // After full coverage, in-flight relays still land (their traffic counts) for this long.
+    let grace = scenario.interval.min(Duration::from_millis(100));
+    let mut pending = actions.into_iter().peekable();
+    let mut done_at: Option<Time> = None;
+    loop {
+        while let Some((at, _)) = pending.peek() {
+            if *at > sim.now() {
+                break;
+            }
+            let Some((_, action)) = pending.next() else {
+                break;
+            };
+            apply(&mut sim, action, &tracker, &mut rng);
+        }
+        let now = sim.now();
+        let all_covered = pending.peek().is_none() && uncovered(&sim, &tracker.borrow()) == 0;
+        match done_at {
+            None if all_covered => done_at = Some(now),
+            Some(at) if sim.in_flight() == 0 || now.since(at) >= grace => break,
+            _ => {}
+        }
+        if now >= deadline && now >= last_action {
+            break;
+        }
+        let frac = if done_at.is_some() {
+            1.0
+        } else {
+            covered_fraction(&sim, &tracker.borrow())
+        };
+        progress(frac);
+        let mut next = now + check;
+        if let Some((at, _)) = pending.peek() {
+            next = next.min(*at);
+        }
+        sim.run_until(next.max(now));
+        if sim.now() == now {
+            // Guard against a zero-length step (an action due exactly now was just applied).
+            sim.run_until(now + Duration::from_micros(1));
+        }
+    }
+    progress(1.0);
+    let end = sim.now();
+    let stats = sim.stats();
+    let tracker = tracker.borrow();
+    summarize(scenario, &sim, &tracker, n, ttl, fanout, end.since(t0), {
+        let mut s = stats;
+        s.sent -= start.sent;
+        s.bytes -= start.bytes;
+        s.delivered -= start.delivered;
+        s.lost -= start.lost;
+        s
+    })
+    .with_wall(wall.elapsed())
+}
+
+/// The TTL and fanout as the user means them for this strategy: rounds for push, peers per
+/// round for pull and push-pull.
+fn knobs(node: &crate::core::Node) -> (Option<u8>, String) {
+    let c = node.config();
+    let d = &c.dissemination;
+    match (d.rumors, d.sync) {
+        (RumorMode::Rounds(n), _) => (Some(n), c.fanout.to_string()),
+        (RumorMode::Off, _) => (None, d.sync_peers.to_string()),
+        (_, SyncMode::Off) | (RumorMode::Relay, _) => (c.ttl, c.fanout.to_string()),
+    }
+}
+
+fn apply(sim: &mut SimNet, action: Action, tracker: &Rc<RefCell<Tracker>>, rng: &mut SmallRng) {
+    match action {
+        Action::Update => {
+            let k = tracker.borrow().updates.len();
+            let value = format!("update {}", k + 1);
+            let now = sim.now();
+            // Register first: the origin's own Originated event is not a Learned one.
+            let version = sim
+                .node(ORIGIN)
+                .map_or(0, |o| o.store().own().watermark + 1);
+            {
+                let mut t = tracker.borrow_mut();
+                t.updates.push((version, now));
+                let mut row = vec![None; sim.len()];
+                row[ORIGIN] = Some((Duration::ZERO, Some(0)));
+                t.arrivals.push(row);
+            }
+            sim.set(ORIGIN, KEY, &value);
+        }
+        Action::Kill(amount) => {
+            let mut live: Vec<usize> = (0..sim.len())
+                .filter(|&i| i != ORIGIN && sim.node(i).is_some())
+                .collect();
+            let count = match amount {
+                Amount::Count(c) => c,
+                Amount::Fraction(f) => (f * (live.len() + 1) as f64).round() as usize,
+            }
+            .min(live.len());
+            live.shuffle(rng);
+            for &i in &live[..count] {
+                sim.kill(i);
+            }
+        }
+        Action::Split(fraction) => {
+            let cut = ((sim.len() as f64) * fraction).round() as usize;
+            sim.partition((0..sim.len()).map(|i| u8::from(i >= cut)).collect());
+        }
+        Action::Heal => sim.heal(),
+    }
+}
+
+/// Live nodes still missing some update.
+fn uncovered(sim: &SimNet, tracker: &Tracker) -> usize {
+    (0..sim.len())
+        .filter(|&i| sim.node(i).is_some())
+        .filter(|&i| tracker.arrivals.iter().any(|row| row[i].is_none()))
+        .count()
+}
+
+fn covered_fraction(sim: &SimNet, tracker: &Tracker) -> f64 {
+    let live = sim.live().max(1);
+    (live - uncovered(sim, tracker).min(live)) as f64 / live as f64
+}
+
+#[allow(clippy::too_many_arguments)]
+fn summarize(
+    scenario: &Scenario,
+    sim: &SimNet,
+    tracker: &Tracker,
+    n: usize,
+    ttl: Option<u8>,
+    fanout: String,
+    simulated: Duration,
+    stats: crate::sim::NetStats,
+) -> Outcome {
+    let live: Vec<usize> = (0..sim.len()).filter(|&i| sim.node(i).is_some()).collect();
+    let updates = tracker.updates.len().max(1);
+    // Every (live node, update) arrival, ordered by time since its update.
+    let mut arrivals: Vec<(Duration, Option<u8>)> = tracker
+        .arrivals
+        .iter()
+        .flat_map(|row| live.iter().filter_map(|&i| row[i]))
+        .collect();
+    arrivals.sort_by_key(|(d, _)| *d);
+    let total = live.len() * updates;
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let mark = |pct: f64| -> Option<(Duration, Option<u8>)> {
+        let need = ((pct / 100.0) * total as f64).ceil().max(1.0) as usize;
+        arrivals.get(need - 1).copied()
+    };
+    let rounds = |pct: f64| -> Option<u32> {
+        let (d, _) = mark(pct)?;
+        if scenario.strategy.in_rounds() {
+            return Some(d.as_micros().div_ceil(scenario.interval.as_micros().max(1)) as u32);
+        }
+        // Relay hops: the farthest a rumor travelled to reach the first pct% (arrivals by
+        // anti-entropy carry no hop count and are left out).
+        let need = ((pct / 100.0) * total as f64).ceil().max(1.0) as usize;
+        arrivals[..need.min(arrivals.len())]
+            .iter()
+            .filter_map(|(_, h)| h.map(u32::from))
+            .max()
+    };
+    let coverage = curve(&arrivals, total);
+    let needed = total.saturating_sub(updates); // the origin never needed the news
+    let commits = tracker
+        .updates
+        .iter()
+        .zip(&tracker.arrivals)
+        .map(|(&(version, _), row)| VersionCommit {
+            version,
+            commit_ms: live
+                .iter()
+                .map(|&i| row[i].map(|(d, _)| d))
+                .try_fold(Duration::ZERO, |m, d| d.map(|d| m.max(d)))
+                .map(ms),
+        })
+        .collect();
+    Outcome {
+        nodes: n,
+        live: live.len(),
+        strategy: scenario.strategy.to_string(),
+        topology: scenario.topology.label(),
+        fanout,
+        ttl,
+        loss: scenario.loss,
+        seed: scenario.seed,
+        coverage_pct: 100.0 * arrivals.len() as f64 / total.max(1) as f64,
+        time_to_50_ms: mark(50.0).map(|(d, _)| ms(d)),
+        time_to_99_ms: mark(99.0).map(|(d, _)| ms(d)),
+        time_to_100_ms: mark(100.0).map(|(d, _)| ms(d)),
+        rounds_to_50: rounds(50.0),
+        rounds_to_99: rounds(99.0),
+        rounds_to_100: rounds(100.0),
+        datagrams: stats.sent,
+        bytes: stats.bytes,
+        datagrams_per_node: stats.sent as f64 / n.max(1) as f64,
+        bytes_per_node: stats.bytes as f64 / n.max(1) as f64,
+        redundancy: (needed > 0).then(|| stats.delivered as f64 / needed as f64 - 1.0),
+        lost: stats.lost,
+        commits,
+        coverage,
+        simulated_ms: ms(simulated),
+        wall_ms: 0.0,
+        peak_rss_bytes: peak_rss_bytes(),
+    }
+}
+
+/// At most [`CURVE_POINTS`] points of (time, % covered), always including the last arrival.
+fn curve(arrivals: &[(Duration, Option<u8>)], total: usize) -> Vec<CoveragePoint> {
+    if arrivals.is_empty() || total == 0 {
+        return Vec::new();
+    }
+    let step = arrivals.len().div_ceil(CURVE_POINTS).max(1);
+    let mut points: Vec<CoveragePoint> = arrivals
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| (i + 1) % step == 0 || i + 1 == arrivals.len())
+        .map(|(i, (d, _))| CoveragePoint {
+            ms: d.as_secs_f64() * 1000.0,
+            pct: 100.0 * (i + 1) as f64 / total as f64,
+        })
+        .collect();
+    points.insert(0, CoveragePoint { ms: 0.0, pct: 0.0 });
+    points
+}
+
+impl Outcome {
+    fn with_wall(mut self, wall: Duration) -> Self {
+        self.wall_ms = wall.as_secs_f64() * 1000.0;
+        self
+    }
+}
+
+/// Peak resident set size of this process (Linux `VmHWM`); None elsewhere.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
