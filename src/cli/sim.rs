@@ -331,7 +331,7 @@ fn render_one(o: &Outcome) -> String {
         (
             "peak memory",
             o.peak_rss_bytes
-                .map_or("-".into(), |b| crate::ui::format::bytes(b)),
+                .map_or("-".into(), crate::ui::format::bytes),
         ),
     ];
     for (k, v) in rows {

@@ -146,6 +146,26 @@ impl FileConfig {
     }
 }
 
+/// Every `*.toml` node file in `dir`, parsed, in name order: the cluster a config directory
+/// describes (`gossip top` watches it, `gossip sim --config-dir` simulates it).
+pub fn node_files(dir: &Path) -> Result<Vec<(PathBuf, FileConfig)>, String> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let mut paths: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        return Err(format!("no node files in {}", dir.display()));
+    }
+    paths
+        .into_iter()
+        .map(|p| FileConfig::load(&p).map(|f| (p, f)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,24 +204,4 @@ mod tests {
             "{err}"
         );
     }
-}
-
-/// Every `*.toml` node file in `dir`, parsed, in name order: the cluster a config directory
-/// describes (`gossip top` watches it, `gossip sim --config-dir` simulates it).
-pub fn node_files(dir: &Path) -> Result<Vec<(PathBuf, FileConfig)>, String> {
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
-    let mut paths: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    paths.sort();
-    if paths.is_empty() {
-        return Err(format!("no node files in {}", dir.display()));
-    }
-    paths
-        .into_iter()
-        .map(|p| FileConfig::load(&p).map(|f| (p, f)))
-        .collect()
 }

@@ -161,7 +161,7 @@ fn a_big_backlog_syncs_in_mtu_sized_steps_and_completes() {
     let mut b = node(2, &[1], |c| c.max_sync_datagrams = 4);
     let mut now = Time::ZERO;
     for round in 0..20 {
-        now = now + Duration::from_millis(10);
+        now += Duration::from_millis(10);
         b.handle_timeout(now);
         // Ping-pong until both are quiet.
         loop {

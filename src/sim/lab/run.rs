@@ -28,13 +28,17 @@ const ORIGIN: usize = 0;
 /// Key the updates set.
 const KEY: &str = "news";
 
-/// First arrival of each update at each node: (µs since that update, hops if by rumor).
+/// When a node first held an update (time since the update) and by how many relay hops
+/// (None when anti-entropy brought it).
+type Arrival = (Duration, Option<u8>);
+
+/// First arrival of each update at each node.
 struct Tracker {
     origin: NodeId,
     /// Version of update k, and when it was made.
     updates: Vec<(u64, Time)>,
     /// arrivals[k][i]
-    arrivals: Vec<Vec<Option<(Duration, Option<u8>)>>>,
+    arrivals: Vec<Vec<Option<Arrival>>>,
 }
 
 impl Tracker {
@@ -270,7 +274,7 @@ fn summarize(
     let live: Vec<usize> = (0..sim.len()).filter(|&i| sim.node(i).is_some()).collect();
     let updates = tracker.updates.len().max(1);
     // Every (live node, update) arrival, ordered by time since its update.
-    let mut arrivals: Vec<(Duration, Option<u8>)> = tracker
+    let mut arrivals: Vec<Arrival> = tracker
         .arrivals
         .iter()
         .flat_map(|row| live.iter().filter_map(|&i| row[i]))
@@ -278,7 +282,7 @@ fn summarize(
     arrivals.sort_by_key(|(d, _)| *d);
     let total = live.len() * updates;
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let mark = |pct: f64| -> Option<(Duration, Option<u8>)> {
+    let mark = |pct: f64| -> Option<Arrival> {
         let need = ((pct / 100.0) * total as f64).ceil().max(1.0) as usize;
         arrivals.get(need - 1).copied()
     };
@@ -341,7 +345,7 @@ fn summarize(
 }
 
 /// At most [`CURVE_POINTS`] points of (time, % covered), always including the last arrival.
-fn curve(arrivals: &[(Duration, Option<u8>)], total: usize) -> Vec<CoveragePoint> {
+fn curve(arrivals: &[Arrival], total: usize) -> Vec<CoveragePoint> {
     if arrivals.is_empty() || total == 0 {
         return Vec::new();
     }
