@@ -1,0 +1,96 @@
+//! `gossip sim` as scripts use it: the JSON and CSV contract, sweeps, plots, config
+//! directories, and exit code 2 for a bad request.
+
+mod common;
+
+use common::gossip;
+
+fn stdout(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn json_has_the_documented_fields() {
+    let out = gossip(&["sim", "--nodes", "200", "--strategy", "push-pull", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["nodes"], 200);
+    assert_eq!(v["coverage_pct"], 100.0);
+    assert!(v["time_to_100_ms"].as_f64().is_some_and(|t| t > 0.0));
+    assert!(v["datagrams"].as_u64().is_some_and(|d| d > 0));
+    assert!(v["bytes"].as_u64().is_some_and(|b| b > 0));
+    assert!(v["coverage"].as_array().is_some_and(|c| c.len() > 2));
+}
+
+#[test]
+fn flooding_a_sparse_graph_reports_never_as_null() {
+    let out = gossip(&["sim", "--nodes", "300", "--strategy", "flood", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(v["coverage_pct"].as_f64().is_some_and(|c| c < 100.0));
+    assert!(v["time_to_100_ms"].is_null());
+}
+
+#[test]
+fn a_sweep_prints_one_row_per_cell_and_draws_the_curves() {
+    let dir = std::env::temp_dir().join(format!("gossip-sim-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let svg = dir.join("curves.svg");
+    let out = gossip(&[
+        "sim",
+        "--nodes",
+        "200",
+        "--topology",
+        "mesh",
+        "--sweep",
+        "fanout=1..3",
+        "--sweep",
+        "strategy=push,push-pull",
+        "--csv",
+        "--plot",
+        svg.to_str().unwrap(),
+    ]);
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 7, "{text}");
+    assert!(lines[0].starts_with("sweep_fanout,sweep_strategy,strategy,"));
+    assert!(lines[1].starts_with("1,push,push,full-mesh,200,"));
+    let plot = std::fs::read_to_string(&svg).unwrap();
+    assert!(plot.contains("<svg"));
+    assert!(plot.contains("fanout=3 strategy=push-pull"), "legend");
+    assert!(plot.contains("time since the update"), "x axis label");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_config_directory_is_a_topology() {
+    let out = gossip(&["sim", "--config-dir", "config", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let files = std::fs::read_dir("config")
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "toml"))
+        })
+        .count();
+    assert_eq!(v["nodes"], files);
+    assert_eq!(v["coverage_pct"], 100.0);
+}
+
+#[test]
+fn bad_requests_exit_2() {
+    for args in [
+        &["sim", "--sweep", "colour=1..3"][..],
+        &["sim", "--strategy", "shout"],
+        &["sim", "--kill", "10%"],
+        &["sim", "--loss", "1.5"],
+        &["sim", "--ttl", "200"],
+        &["sim", "--nodes", "1"],
+    ] {
+        let out = gossip(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+}
