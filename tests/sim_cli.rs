@@ -94,3 +94,32 @@ fn bad_requests_exit_2() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
     }
 }
+
+#[test]
+fn a_swarm_measures_real_processes_and_leaves_none_behind() {
+    let out = gossip(&["swarm", "--nodes", "8", "--kill", "0.25", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["nodes"], 8);
+    assert_eq!(v["killed"], 2);
+    assert!(v["propagation_ms"].as_f64().is_some());
+    assert!(v["datagrams"].as_u64().is_some_and(|d| d > 0));
+    let ports: Vec<String> = v["addrs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let a = a.as_str().unwrap();
+            format!("--port\0{}\0", &a[a.rfind(':').unwrap() + 1..])
+        })
+        .collect();
+    assert_eq!(ports.len(), 8);
+    // No process started by the swarm is still running.
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).into_owned())
+        .filter(|c| c.contains("swarm-") && ports.iter().any(|p| c.contains(p.as_str())))
+        .collect();
+    assert!(left.is_empty(), "still running: {left:?}");
+}

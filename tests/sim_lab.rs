@@ -27,7 +27,15 @@ fn mean(values: impl IntoIterator<Item = f64>) -> f64 {
 fn runs(base: &Scenario) -> Vec<Outcome> {
     SEEDS
         .iter()
-        .map(|&seed| lab::run(&Scenario { seed, ..base.clone() }, &|_| {}))
+        .map(|&seed| {
+            lab::run(
+                &Scenario {
+                    seed,
+                    ..base.clone()
+                },
+                &|_| {},
+            )
+        })
         .collect()
 }
 
@@ -150,7 +158,10 @@ fn a_partition_holds_the_news_back_until_it_heals() {
     );
     assert_eq!(o.coverage_pct, 100.0);
     let all = o.time_to_100_ms.expect("heals, then everyone has it");
-    assert!(all >= 1500.0, "the far side cannot hear before the heal ({all} ms)");
+    assert!(
+        all >= 1500.0,
+        "the far side cannot hear before the heal ({all} ms)"
+    );
     // The near half (100 nodes, the origin's side) had it long before.
     assert!(o.time_to_50_ms.is_some_and(|t| t < 1500.0));
 }

@@ -4,6 +4,7 @@ mod admin;
 mod node;
 mod render;
 mod sim;
+mod swarm;
 mod top;
 mod topology;
 
@@ -96,6 +97,9 @@ pub enum Command {
     /// Simulate N nodes running the real protocol core on a virtual clock: compare fanout, TTL
     /// and strategies (flood, push, pull, push-pull), under loss, kills and partitions.
     Sim(Box<sim::SimArgs>),
+    /// Start N real node processes on loopback, measure one update's propagation and the
+    /// datagrams it took, then stop them all.
+    Swarm(swarm::SwarmArgs),
     /// Write one TOML file per node for a ring, star, random or mesh topology.
     Topology {
         /// Shape of the graph.
@@ -165,6 +169,7 @@ pub fn run(cli: Cli) -> ExitCode {
             },
             // CPU-bound and synchronous: the virtual clock needs no runtime (sweeps use rayon).
             Command::Sim(args) => sim::run(&args),
+            Command::Swarm(args) => swarm::run(&args).await,
             Command::Topology {
                 shape,
                 nodes,
