@@ -1,126 +1,13 @@
 //! The wire contract: round-trips, MTU limits, and hostile bytes never panic.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
+use gossip::wire::samples::{one_of_each, origin, typical_rumor};
 use gossip::wire::*;
 use proptest::prelude::*;
-use uuid::Uuid;
 
 fn cluster() -> ClusterId {
     ClusterId::from_name("gossip")
-}
-
-fn origin() -> Origin {
-    Origin {
-        id: NodeId::from("n7003"),
-        addr: "127.0.0.1:7003".parse().unwrap(),
-    }
-}
-
-fn entry(v: u64) -> Entry {
-    Entry {
-        key: "book".into(),
-        value: "Dune".into(),
-        version: v,
-    }
-}
-
-fn typical_rumor() -> Rumor {
-    Rumor {
-        id: Uuid::from_u128(0x0123_4567_89ab_4def_8123_4567_89ab_cdef),
-        origin: origin(),
-        since: 11,
-        version: 12,
-        ttl: 8,
-        hops: 2,
-        entries: vec![entry(12)],
-    }
-}
-
-fn one_of_each() -> Vec<Message> {
-    let report = StatusReport {
-        id: "n1".into(),
-        addr: "127.0.0.1:1".parse().unwrap(),
-        version: 3,
-        book: Some("Emma".into()),
-        uptime_ms: 5,
-        incarnation: 2,
-        health: 0,
-        fanout: "auto (3)".into(),
-        ttl: 4,
-        peers: vec![],
-        known: vec![],
-        counters: BTreeMap::new(),
-    };
-    vec![
-        Message::Rumor(typical_rumor()),
-        Message::SyncSummary(SyncSummary {
-            buckets: (0..SYNC_BUCKETS as u64).collect(),
-        }),
-        Message::SyncDigest(SyncDigest {
-            buckets: vec![1, 7],
-            versions: vec![VersionClaim {
-                origin: "n1".into(),
-                version: 9,
-            }],
-        }),
-        Message::SyncPull(SyncPull {
-            wants: vec![VersionClaim {
-                origin: "n2".into(),
-                version: 0,
-            }],
-        }),
-        Message::Delta(Delta {
-            origins: vec![OriginDelta {
-                origin: origin(),
-                since: 3,
-                upto: 12,
-                entries: vec![entry(12)],
-            }],
-        }),
-        Message::JoinRequest(JoinRequest { want_peers: true }),
-        Message::PeerList(PeerList {
-            peers: vec![origin()],
-            your_version: 4,
-            your_fingerprint: 77,
-            your_incarnation: 1,
-        }),
-        Message::StatusRequest(StatusRequest {
-            request: 77,
-            page: 1,
-        }),
-        Message::StatusPage(StatusPage {
-            request: 77,
-            page: 0,
-            pages: 1,
-            chunk: encode_status(&report).unwrap(),
-        }),
-        Message::SetRequest(SetRequest {
-            request: 5,
-            key: "color".into(),
-            value: "blue".into(),
-        }),
-        Message::SetReply(SetReply {
-            request: 5,
-            version: 13,
-            error: None,
-        }),
-        Message::Ping(Ping { seq: 9 }),
-        Message::Ack(Ack { seq: 9 }),
-        Message::PingReq(PingReq {
-            seq: 10,
-            target: origin(),
-        }),
-        Message::Members(Members {
-            updates: vec![MemberUpdate {
-                member: origin(),
-                incarnation: 3,
-                state: MemberState::Suspect,
-                by: Some("n1".into()),
-            }],
-        }),
-    ]
 }
 
 #[test]

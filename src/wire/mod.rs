@@ -6,6 +6,7 @@ mod codec;
 mod frame;
 mod message;
 mod pack;
+pub mod samples;
 mod status;
 
 pub use codec::{decode_status, encode_status, encoded_len, DecodeError, EncodeError};

@@ -1,0 +1,155 @@
+//! The protocol core's datagram-handling throughput on one core: `handle_datagram` plus
+//! draining what it answers (packing and encoding included), no sockets.
+//!
+//!   cargo bench --bench core
+//!
+//! Cases: a fresh rumor (applied, relayed to the fanout), a duplicate rumor (dropped by the
+//! seen-cache), a ping (answered with an ack), and an anti-entropy summary against a store of
+//! 1000 origins (answered with a digest).
+
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use gossip::core::{Node, NodeConfig, Time};
+use gossip::wire::{
+    ClusterId, Entry, Message, NodeId, Origin, Packer, Ping, Rumor, SyncSummary, DEFAULT_MTU,
+    SYNC_BUCKETS,
+};
+use uuid::Uuid;
+
+const BATCH: usize = 1000;
+const PEERS: usize = 50;
+
+fn addr(i: usize) -> SocketAddr {
+    SocketAddr::from(([127, 0, (i >> 8) as u8, i as u8], 7000))
+}
+
+fn origin(i: usize) -> Origin {
+    Origin {
+        id: NodeId::from(format!("n{i}")),
+        addr: addr(i),
+    }
+}
+
+/// A node at 127.0.0.1:7000 knowing `PEERS` static peers.
+fn node() -> Node {
+    let mut config = NodeConfig::new(NodeId::from("bench"), addr(0));
+    config.static_peers = (1..=PEERS).map(addr).collect();
+    config.resample = None;
+    Node::new(config, Vec::new(), Time::ZERO, 7)
+}
+
+fn drain(node: &mut Node, now: Time) -> usize {
+    let mut n = 0;
+    while node.poll_transmit(now).is_some() {
+        n += 1;
+    }
+    while node.poll_event().is_some() {}
+    n
+}
+
+fn rumor(from: usize, version: u64) -> Rumor {
+    Rumor {
+        id: Uuid::from_u128(((from as u128) << 64) | u128::from(version)),
+        origin: origin(from),
+        since: version - 1,
+        version,
+        ttl: 6,
+        hops: 1,
+        entries: vec![Entry {
+            key: "book".into(),
+            value: "The Left Hand of Darkness".into(),
+            version,
+        }],
+    }
+}
+
+fn handling(c: &mut Criterion) {
+    let cluster = ClusterId::from_name("gossip");
+    let now = Time::ZERO + Duration::from_secs(1);
+    let packet = |sender: usize, m: Message| {
+        Packer::new(cluster, Some(origin(sender)), DEFAULT_MTU)
+            .single(&m)
+            .expect("fits")
+    };
+    let mut group = c.benchmark_group("handle_datagram");
+    group.throughput(Throughput::Elements(BATCH as u64));
+
+    let fresh: Vec<(SocketAddr, Vec<u8>)> = (0..BATCH)
+        .map(|i| {
+            let from = 1 + i % PEERS;
+            let o = 100 + i;
+            (addr(from), packet(from, Message::Rumor(rumor(o, 1))))
+        })
+        .collect();
+    group.bench_function("fresh_rumor", |b| {
+        b.iter_batched(
+            node,
+            |mut n| {
+                for (from, bytes) in &fresh {
+                    n.handle_datagram(now, *from, bytes);
+                    drain(&mut n, now);
+                }
+                n
+            },
+            BatchSize::LargeInput,
+        )
+    });
+
+    let dup = packet(1, Message::Rumor(rumor(100, 1)));
+    group.bench_function("duplicate_rumor", |b| {
+        let mut n = node();
+        n.handle_datagram(now, addr(1), &dup);
+        drain(&mut n, now);
+        b.iter(|| {
+            for _ in 0..BATCH {
+                n.handle_datagram(now, addr(1), &dup);
+                drain(&mut n, now);
+            }
+        })
+    });
+
+    let ping = packet(2, Message::Ping(Ping { seq: 1 }));
+    group.bench_function("ping_ack", |b| {
+        let mut n = node();
+        b.iter(|| {
+            for _ in 0..BATCH {
+                n.handle_datagram(now, addr(2), &ping);
+                drain(&mut n, now);
+            }
+        })
+    });
+
+    let summary = packet(
+        3,
+        Message::SyncSummary(SyncSummary {
+            buckets: vec![1; SYNC_BUCKETS],
+        }),
+    );
+    group.bench_function("sync_summary_1000_origins", |b| {
+        let mut n = node();
+        for (from, bytes) in &fresh {
+            n.handle_datagram(now, *from, bytes);
+        }
+        drain(&mut n, now);
+        b.iter(|| {
+            for _ in 0..BATCH {
+                n.handle_datagram(now, addr(3), &summary);
+                drain(&mut n, now);
+            }
+        })
+    });
+    group.finish();
+}
+
+// No HTML plots: our plotters build renders text with a bundled font only the lab registers.
+criterion_group! {
+    name = benches;
+    config = Criterion::default().without_plots();
+    targets = handling
+}
+criterion_main!(benches);

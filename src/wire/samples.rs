@@ -1,0 +1,124 @@
+//! Typical messages of every type, shared by the wire tests, the codec benchmarks and the
+//! fuzz seeds, so all three exercise the same shapes.
+
+use std::collections::BTreeMap;
+
+use uuid::Uuid;
+
+use super::*;
+
+/// A typical origin (a node on loopback).
+pub fn origin() -> Origin {
+    Origin {
+        id: NodeId::from("n7003"),
+        addr: std::net::SocketAddr::from(([127, 0, 0, 1], 7003)),
+    }
+}
+
+/// A typical entry: a favorite book at version `v`.
+pub fn entry(v: u64) -> Entry {
+    Entry {
+        key: "book".into(),
+        value: "Dune".into(),
+        version: v,
+    }
+}
+
+/// The rumor a book change makes (its encoded size is pinned by a test).
+pub fn typical_rumor() -> Rumor {
+    Rumor {
+        id: Uuid::from_u128(0x0123_4567_89ab_4def_8123_4567_89ab_cdef),
+        origin: origin(),
+        since: 11,
+        version: 12,
+        ttl: 8,
+        hops: 2,
+        entries: vec![entry(12)],
+    }
+}
+
+/// One message of every type, in `Message` order.
+pub fn one_of_each() -> Vec<Message> {
+    let report = StatusReport {
+        id: "n1".into(),
+        addr: std::net::SocketAddr::from(([127, 0, 0, 1], 1)),
+        version: 3,
+        book: Some("Emma".into()),
+        uptime_ms: 5,
+        incarnation: 2,
+        health: 0,
+        fanout: "auto (3)".into(),
+        ttl: 4,
+        peers: vec![],
+        known: vec![],
+        counters: BTreeMap::new(),
+    };
+    vec![
+        Message::Rumor(typical_rumor()),
+        Message::SyncSummary(SyncSummary {
+            buckets: (0..SYNC_BUCKETS as u64).collect(),
+        }),
+        Message::SyncDigest(SyncDigest {
+            buckets: vec![1, 7],
+            versions: vec![VersionClaim {
+                origin: "n1".into(),
+                version: 9,
+            }],
+        }),
+        Message::SyncPull(SyncPull {
+            wants: vec![VersionClaim {
+                origin: "n2".into(),
+                version: 0,
+            }],
+        }),
+        Message::Delta(Delta {
+            origins: vec![OriginDelta {
+                origin: origin(),
+                since: 3,
+                upto: 12,
+                entries: vec![entry(12)],
+            }],
+        }),
+        Message::JoinRequest(JoinRequest { want_peers: true }),
+        Message::PeerList(PeerList {
+            peers: vec![origin()],
+            your_version: 4,
+            your_fingerprint: 77,
+            your_incarnation: 1,
+        }),
+        Message::StatusRequest(StatusRequest {
+            request: 77,
+            page: 1,
+        }),
+        Message::StatusPage(StatusPage {
+            request: 77,
+            page: 0,
+            pages: 1,
+            chunk: encode_status(&report).unwrap_or_default(),
+        }),
+        Message::SetRequest(SetRequest {
+            request: 5,
+            key: "color".into(),
+            value: "blue".into(),
+        }),
+        Message::SetReply(SetReply {
+            request: 5,
+            version: 13,
+            error: None,
+        }),
+        Message::Ping(Ping { seq: 9 }),
+        Message::Ack(Ack { seq: 9 }),
+        Message::PingReq(PingReq {
+            seq: 10,
+            target: origin(),
+        }),
+        Message::Members(Members {
+            updates: vec![MemberUpdate {
+                member: origin(),
+                incarnation: 3,
+                state: MemberState::Suspect,
+                by: Some("n1".into()),
+            }],
+        }),
+    ]
+}
