@@ -183,3 +183,26 @@ fn push_pull_survives_heavy_loss_and_several_updates_all_commit() {
     assert!(o.commits.iter().all(|c| c.commit_ms.is_some()));
     assert!(o.lost > 0);
 }
+
+/// The 100,000-node run of BENCHMARKS.md (a minute in the test profile; seconds in release):
+///   cargo test --release --test sim_lab -- --ignored --nocapture
+#[test]
+#[ignore]
+fn one_dissemination_over_100_000_nodes() {
+    let o = lab::run(
+        &Scenario {
+            nodes: 100_000,
+            ..Scenario::default()
+        },
+        &|_| {},
+    );
+    println!(
+        "100k nodes: coverage {}%, t100 {:?} ms, {} datagrams, wall {:.1} s, peak RSS {:?} B",
+        o.coverage_pct,
+        o.time_to_100_ms,
+        o.datagrams,
+        o.wall_ms / 1000.0,
+        o.peak_rss_bytes
+    );
+    assert_eq!(o.coverage_pct, 100.0);
+}

@@ -338,6 +338,12 @@ impl Node {
         &self.config.id
     }
 
+    /// Rumors still being pushed in rounds mode: zero means this node will send no more news
+    /// unprompted (the simulator's quiet check).
+    pub fn pushing(&self) -> usize {
+        self.hot.len()
+    }
+
     /// Our advertised address.
     pub fn addr(&self) -> SocketAddr {
         self.config.addr

@@ -139,7 +139,8 @@ pub fn run(scenario: &Scenario, progress: &dyn Fn(f64)) -> Outcome {
         .max(Duration::from_millis(1))
         .min(Duration::from_millis(50));
 
-    // After full coverage, in-flight relays still land (their traffic counts) for this long.
+    // With background traffic, a run ends this long after full coverage (in-flight relays
+    // land and count; the endless probes and exchanges after that would not be the news').
     let grace = scenario.interval.min(Duration::from_millis(100));
     let mut pending = actions.into_iter().peekable();
     let mut done_at: Option<Time> = None;
@@ -154,11 +155,17 @@ pub fn run(scenario: &Scenario, progress: &dyn Fn(f64)) -> Outcome {
             apply(&mut sim, action, &tracker, &mut rng);
         }
         let now = sim.now();
-        let all_covered = pending.peek().is_none() && uncovered(&sim, &tracker.borrow()) == 0;
-        match done_at {
-            None if all_covered => done_at = Some(now),
-            Some(at) if sim.in_flight() == 0 || now.since(at) >= grace => break,
-            _ => {}
+        let scheduled = pending.peek().is_some();
+        if scenario.strategy.has_background() {
+            let all_covered = !scheduled && uncovered(&sim, &tracker.borrow()) == 0;
+            match done_at {
+                None if all_covered => done_at = Some(now),
+                Some(at) if sim.in_flight() == 0 || now.since(at) >= grace => break,
+                _ => {}
+            }
+        } else if !scheduled && quiet(&sim) {
+            // Flood and push: all traffic is the news itself; count all of it, to the end.
+            break;
         }
         if now >= deadline && now >= last_action {
             break;
@@ -245,6 +252,11 @@ fn apply(sim: &mut SimNet, action: Action, tracker: &Rc<RefCell<Tracker>>, rng: 
         }
         Action::Heal => sim.heal(),
     }
+}
+
+/// Nothing in flight and no node with a rumor left to push.
+fn quiet(sim: &SimNet) -> bool {
+    sim.in_flight() == 0 && sim.nodes().flatten().all(|n| n.pushing() == 0)
 }
 
 /// Live nodes still missing some update.

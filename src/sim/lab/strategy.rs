@@ -31,6 +31,12 @@ impl Strategy {
         Strategy::Default,
     ];
 
+    /// True when nodes keep talking after the news is everywhere (anti-entropy, probes): such
+    /// a run stops at full coverage; the others stop when the network falls quiet.
+    pub fn has_background(self) -> bool {
+        matches!(self, Strategy::Pull | Strategy::PushPull | Strategy::Default)
+    }
+
     /// True when the strategy works in synchronous rounds (so "rounds" means rounds of the
     /// interval, not relay hops).
     pub fn in_rounds(self) -> bool {
@@ -71,7 +77,8 @@ impl Strategy {
             Strategy::Push => {
                 config.fanout = fanout.unwrap_or(Fanout::Count(1));
                 // Hops never exceed rounds, so the hop limit only needs to exceed the rounds.
-                let rounds = ttl.unwrap_or_else(|| default_push_rounds(nodes));
+                let per_round = config.fanout.resolve(nodes).min(nodes);
+                let rounds = ttl.unwrap_or_else(|| default_push_rounds(nodes, per_round));
                 config.ttl = Some(rounds.saturating_add(1).min(crate::wire::MAX_TTL));
                 Dissemination {
                     rumors: RumorMode::Rounds(rounds),
@@ -106,11 +113,14 @@ impl Strategy {
     }
 }
 
-/// Rounds an informed node keeps pushing by default: Pittel's log2 N + ln N rounds inform
-/// everyone with fanout 1, plus a margin for the tail.
-fn default_push_rounds(nodes: usize) -> u8 {
+/// Rounds an informed node keeps pushing by default: with fanout f, push informs everyone in
+/// about log_(1+f) N + ln N / f rounds (Pittel's log2 N + ln N for f = 1); plus a margin for
+/// the tail. Every extra round costs f datagrams per node, so the margin stays small.
+fn default_push_rounds(nodes: usize, fanout: usize) -> u8 {
     let n = nodes.max(2) as f64;
-    ((n.log2() + n.ln()).ceil() as usize + 6).min(crate::wire::MAX_TTL as usize) as u8
+    let f = fanout.max(1) as f64;
+    let rounds = n.ln() / (1.0 + f).ln() + n.ln() / f;
+    (rounds.ceil() as usize + 3).min(crate::wire::MAX_TTL as usize) as u8
 }
 
 impl fmt::Display for Strategy {
