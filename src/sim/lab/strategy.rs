@@ -34,7 +34,10 @@ impl Strategy {
     /// True when nodes keep talking after the news is everywhere (anti-entropy, probes): such
     /// a run stops at full coverage; the others stop when the network falls quiet.
     pub fn has_background(self) -> bool {
-        matches!(self, Strategy::Pull | Strategy::PushPull | Strategy::Default)
+        matches!(
+            self,
+            Strategy::Pull | Strategy::PushPull | Strategy::Default
+        )
     }
 
     /// True when the strategy works in synchronous rounds (so "rounds" means rounds of the
