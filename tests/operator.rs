@@ -164,18 +164,8 @@ fn metrics_are_served_in_prometheus_text_with_the_gossip_prefix() {
         &[],
     );
     let _b = start(&["--port", "0", "--bootstrap", &a.port.to_string()], &[]);
-    let mut body = String::new();
-    let got = wait_for(Duration::from_secs(20), || {
-        body.clear();
-        let Ok(mut conn) = std::net::TcpStream::connect(&metrics) else {
-            return false;
-        };
-        let _ = conn.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n");
-        let _ = conn.read_to_string(&mut body);
-        body.contains("gossip_members{state=\"alive\"} 1")
-    });
-    assert!(got.is_some(), "no useful metrics:\n{body}");
-    for name in [
+    let names = [
+        "gossip_members{state=\"alive\"} 1",
         "gossip_datagrams_in_total",
         "gossip_bytes_out_total",
         "gossip_messages_in_total{type=\"ping\"}",
@@ -183,7 +173,23 @@ fn metrics_are_served_in_prometheus_text_with_the_gossip_prefix() {
         "gossip_message_bytes_in_total{type=\"ack\"}",
         "gossip_anti_entropy_exchanges_total",
         "gossip_decode_errors_total",
-    ] {
-        assert!(body.contains(name), "{name} missing from\n{body}");
-    }
+    ];
+    let mut body = String::new();
+    // Every series appears once its first event happened (the first ack can trail the first
+    // sign of membership), so wait for all of them.
+    let got = wait_for(Duration::from_secs(20), || {
+        body.clear();
+        let Ok(mut conn) = std::net::TcpStream::connect(&metrics) else {
+            return false;
+        };
+        let _ = conn.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n");
+        let _ = conn.read_to_string(&mut body);
+        names.iter().all(|n| body.contains(n))
+    });
+    let missing: Vec<&str> = names
+        .iter()
+        .filter(|n| !body.contains(*n))
+        .copied()
+        .collect();
+    assert!(got.is_some(), "{missing:?} missing from\n{body}");
 }

@@ -3,19 +3,16 @@
 use std::process::ExitCode;
 
 use crate::runtime::client::AdminClient;
-use crate::wire::ClusterId;
 
 use super::render::render_status;
 use super::AdminArgs;
 
 async fn client(args: &AdminArgs) -> Result<AdminClient, ExitCode> {
-    AdminClient::new(
-        args.addr,
-        ClusterId::from_name(&args.cluster),
-        args.per_try(),
-    )
-    .await
-    .map_err(|e| {
+    let access = args.access().map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })?;
+    access.client(args.addr).await.map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::FAILURE
     })

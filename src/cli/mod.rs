@@ -1,6 +1,7 @@
 //! The `gossip` command line. Flag names and JSON fields here are a public contract.
 
 mod admin;
+mod keygen;
 mod node;
 mod render;
 mod sim;
@@ -15,6 +16,8 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use crate::config::{parse_addr, NodeArgs};
+use crate::runtime::client::ClusterAccess;
+use crate::wire::ClusterId;
 
 /// A peer-to-peer gossip node: rumor-mongering, push-pull anti-entropy and discovery over UDP.
 #[derive(Parser, Debug)]
@@ -36,11 +39,38 @@ pub struct AdminArgs {
     /// Milliseconds to wait for each answer before retrying (5 tries).
     #[arg(long, default_value_t = 300)]
     pub timeout_ms: u64,
+    #[command(flatten)]
+    pub key: KeyArg,
+}
+
+/// The key of a keyed cluster, for commands that talk to its nodes.
+#[derive(clap::Args, Debug, Clone)]
+pub struct KeyArg {
+    /// Key file of a keyed cluster (its nodes answer nothing unsealed).
+    #[arg(long, env = "GOSSIP_CLUSTER_KEY_FILE")]
+    pub cluster_key_file: Option<std::path::PathBuf>,
+}
+
+impl KeyArg {
+    /// The cluster name, key and per-try wait as one access descriptor; the error says
+    /// what is wrong with the key file.
+    fn access(&self, cluster: &str, per_try: Duration) -> Result<ClusterAccess, String> {
+        let keyring = match &self.cluster_key_file {
+            Some(path) => Some(std::sync::Arc::new(crate::config::load_keyring(path)?)),
+            None => None,
+        };
+        Ok(ClusterAccess {
+            cluster: ClusterId::from_name(cluster),
+            keyring,
+            per_try: per_try.max(Duration::from_millis(1)),
+        })
+    }
 }
 
 impl AdminArgs {
-    fn per_try(&self) -> Duration {
-        Duration::from_millis(self.timeout_ms.max(1))
+    fn access(&self) -> Result<ClusterAccess, String> {
+        self.key
+            .access(&self.cluster, Duration::from_millis(self.timeout_ms))
     }
 }
 
@@ -93,6 +123,17 @@ pub enum Command {
         /// at http://ADDR/metrics.
         #[arg(long, value_parser = parse_addr)]
         metrics: Option<SocketAddr>,
+        #[command(flatten)]
+        key: KeyArg,
+    },
+    /// Write a new cluster key file (owner-only permissions) for `--cluster-key-file`.
+    Keygen {
+        /// Where to write it; an existing file is kept unless --force.
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
     },
     /// Simulate N nodes running the real protocol core on a virtual clock: compare fanout, TTL
     /// and strategies (flood, push, pull, push-pull), under loss, kills and partitions.
@@ -149,13 +190,15 @@ pub fn run(cli: Cli) -> ExitCode {
                 cluster,
                 timeout_ms,
                 metrics,
-            } => match top::targets(&addrs, Some(&config_dir)) {
-                Ok(targets) => {
+                key,
+            } => match top::targets(&addrs, Some(&config_dir))
+                .and_then(|t| Ok((t, key.access(&cluster, Duration::from_millis(timeout_ms))?)))
+            {
+                Ok((targets, access)) => {
                     top::run(
                         targets,
-                        &cluster,
+                        access,
                         Duration::from_millis(interval_ms.max(10)),
-                        Duration::from_millis(timeout_ms.max(1)),
                         json,
                         count,
                         metrics,
@@ -167,6 +210,7 @@ pub fn run(cli: Cli) -> ExitCode {
                     ExitCode::from(2)
                 }
             },
+            Command::Keygen { out, force } => keygen::run(&out, force),
             // CPU-bound and synchronous: the virtual clock needs no runtime (sweeps use rayon).
             Command::Sim(args) => sim::run(&args),
             Command::Swarm(args) => swarm::run(&args).await,

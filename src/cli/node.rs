@@ -3,6 +3,7 @@
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -81,8 +82,25 @@ pub async fn run(args: NodeArgs) -> ExitCode {
             }
         },
     };
+    if let Some(path) = &settings.key_file {
+        warn_if_readable_by_others(path);
+        if let Some(ring) = &settings.node.keyring {
+            info!(
+                "keyed cluster: sealing with key {} ({} key(s) accepted)",
+                ring.primary().fingerprint(),
+                ring.keys().len()
+            );
+        }
+    }
+    if settings.bind.ip().is_unspecified() && args.advertise.is_none() {
+        warn!(
+            "bound to {} but advertising {}: give --advertise ADDR so peers on other hosts can reach this node",
+            settings.bind, settings.node.addr
+        );
+    }
     let seed = settings.seed.unwrap_or_else(|| rand::rng().random());
     let epoch = Instant::now();
+    runtime::os::ground(&mut settings.node, epoch);
     let node = Node::new(settings.node.clone(), books, Time::ZERO, seed);
     info!(
         id = %node.id(), addr = %local, cluster = %settings.cluster_name,
@@ -98,13 +116,19 @@ pub async fn run(args: NodeArgs) -> ExitCode {
     let handle = runtime::spawn(node, socket, epoch, state, move |node, now, event| {
         logger.log(node, now, event)
     });
-    let _watcher = args.config.clone().and_then(|path| {
+    let watched: Vec<PathBuf> = args
+        .config
+        .iter()
+        .chain(settings.key_file.iter())
+        .cloned()
+        .collect();
+    let _watcher = (!watched.is_empty()).then_some(()).and_then(|()| {
         let reload_args = args.clone();
         let load = move || reload_config(&reload_args, local);
-        match reload::watch_config(&path, handle.commands(), load) {
+        match reload::watch_config(&watched, handle.commands(), load) {
             Ok(w) => Some(w),
             Err(e) => {
-                warn!("{e}; edits to the config file will need a restart");
+                warn!("{e}; edits to the config and key files will need a restart");
                 None
             }
         }
@@ -140,6 +164,23 @@ fn reload_config(args: &NodeArgs, local: SocketAddr) -> Result<crate::core::Node
     let mut settings = load_settings(args)?;
     settings.bound_to(local);
     Ok(settings.node)
+}
+
+/// A key file others can read is a key others may have: say so (like ssh, but without
+/// refusing, so a test fixture or a container secret mount still works).
+fn warn_if_readable_by_others(path: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            if meta.permissions().mode() & 0o077 != 0 {
+                warn!(
+                    "cluster key file {} is readable by other users: chmod 600 it",
+                    path.display()
+                );
+            }
+        }
+    }
 }
 
 fn peer_list(node: &Node) -> String {

@@ -11,10 +11,9 @@ use std::time::{Duration, Instant};
 use comfy_table::{presets, Table};
 use tokio::task::JoinSet;
 
-use crate::runtime::client::AdminClient;
+use crate::runtime::client::ClusterAccess;
 use crate::ui::format::age;
 use crate::ui::monitor::{Monitor, Polled, Snapshot};
-use crate::wire::ClusterId;
 
 /// The nodes to watch: the addresses given, or every `bind` in `dir/*.toml`.
 pub fn targets(addrs: &[SocketAddr], dir: Option<&Path>) -> Result<Vec<SocketAddr>, String> {
@@ -32,16 +31,12 @@ pub fn targets(addrs: &[SocketAddr], dir: Option<&Path>) -> Result<Vec<SocketAdd
     Ok(out)
 }
 
-async fn poll(
-    addrs: &[SocketAddr],
-    cluster: ClusterId,
-    per_try: Duration,
-    clock: Instant,
-) -> Vec<Polled> {
+async fn poll(addrs: &[SocketAddr], access: &ClusterAccess, clock: Instant) -> Vec<Polled> {
     let mut set = JoinSet::new();
     for (i, &addr) in addrs.iter().enumerate() {
+        let access = access.clone();
         set.spawn(async move {
-            let report = match AdminClient::new(addr, cluster, per_try).await {
+            let report = match access.client(addr).await {
                 Ok(c) => c.with_tries(2).status().await.ok(),
                 Err(_) => None,
             };
@@ -157,9 +152,8 @@ fn publish(s: &Snapshot) {
 /// also serves cluster-wide Prometheus metrics there.
 pub async fn run(
     addrs: Vec<SocketAddr>,
-    cluster: &str,
+    access: ClusterAccess,
     interval: Duration,
-    per_try: Duration,
     json: bool,
     count: Option<usize>,
     metrics: Option<SocketAddr>,
@@ -173,7 +167,6 @@ pub async fn run(
             return ExitCode::FAILURE;
         }
     }
-    let cluster = ClusterId::from_name(cluster);
     let clock = Instant::now();
     let mut monitor = Monitor::default();
     let mut log: Vec<String> = Vec::new();
@@ -185,7 +178,7 @@ pub async fn run(
             _ = tick.tick() => {}
             _ = tokio::signal::ctrl_c() => return ExitCode::SUCCESS,
         }
-        let polled = poll(&addrs, cluster, per_try, clock).await;
+        let polled = poll(&addrs, &access, clock).await;
         let snapshot = monitor.observe(clock.elapsed().as_millis() as u64, &polled);
         if metrics.is_some() {
             publish(&snapshot);

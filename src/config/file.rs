@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::core::Fanout;
+use crate::core::{AdminAccess, Fanout};
 use crate::runtime::log::LogFormat;
 use crate::wire::{MAX_DATAGRAM, MIN_MTU};
 
@@ -48,6 +48,18 @@ impl TryFrom<NumOrText<usize>> for FanoutValue {
             NumOrText::Num(n) => n.to_string().parse().map(FanoutValue),
             NumOrText::Text(s) => s.parse().map(FanoutValue),
         }
+    }
+}
+
+/// Who may send admin requests: `"loopback"` or `"any"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct AdminFrom(pub AdminAccess);
+
+impl TryFrom<String> for AdminFrom {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse().map(AdminFrom)
     }
 }
 
@@ -130,6 +142,13 @@ pub struct FileConfig {
     pub suspicion_mult: Option<f64>,
     /// Directory for the node's state file (restarts continue above their old versions).
     pub data_dir: Option<PathBuf>,
+    /// Key file of a keyed cluster (`gossip keygen`): every datagram is encrypted and
+    /// authenticated; re-read when it changes (key rotation).
+    pub cluster_key_file: Option<PathBuf>,
+    /// Who may send admin requests to an unkeyed node: "loopback" (default) or "any".
+    pub admin_from: Option<AdminFrom>,
+    /// The address peers should use to reach this node, when it differs from `bind`.
+    pub advertise: Option<Addr>,
 }
 
 impl FileConfig {

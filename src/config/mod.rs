@@ -10,4 +10,4 @@ mod resolve;
 pub use addr::{parse_addr, parse_delay};
 pub use books::{load_books, BOOKS_EMBEDDED};
 pub use file::{node_files, FileConfig};
-pub use resolve::{resolve, ConfigError, NodeArgs, NodeSettings};
+pub use resolve::{load_keyring, resolve, ConfigError, NodeArgs, NodeSettings};

@@ -89,6 +89,16 @@ pub struct NodeArgs {
     /// Serve Prometheus metrics at http://ADDR/metrics (bare port = 127.0.0.1).
     #[arg(long, env = "GOSSIP_METRICS", value_parser = parse_addr)]
     pub metrics: Option<SocketAddr>,
+    /// Key file of a keyed cluster (make one with `gossip keygen`); re-read on change.
+    #[arg(long, env = "GOSSIP_CLUSTER_KEY_FILE")]
+    pub cluster_key_file: Option<PathBuf>,
+    /// Who may send admin requests to an unkeyed node: loopback (default) or any.
+    #[arg(long, env = "GOSSIP_ADMIN_FROM")]
+    pub admin_from: Option<crate::core::AdminAccess>,
+    /// The address peers should use to reach this node, when it differs from the bind
+    /// address (bind 0.0.0.0 or [::], NAT).
+    #[arg(long, env = "GOSSIP_ADVERTISE", value_parser = parse_addr)]
+    pub advertise: Option<SocketAddr>,
 }
 
 /// Everything needed to start a node.
@@ -104,6 +114,8 @@ pub struct NodeSettings {
     pub data_dir: Option<PathBuf>,
     /// False when the id was derived from the port (and must follow it if the port was 0).
     pub explicit_id: bool,
+    /// The cluster key file, if keyed (watched for rotation).
+    pub key_file: Option<PathBuf>,
 }
 
 impl NodeSettings {
@@ -144,7 +156,18 @@ pub fn resolve(args: &NodeArgs, file: &FileConfig) -> Result<NodeSettings, Confi
     if !id.is_valid() {
         return Err(err(format!("node id `{id}` must be 1..=64 bytes")));
     }
-    let advertise = if bind.ip().is_unspecified() {
+    let advertise = if let Some(a) = args.advertise.or(file.advertise.map(|a| a.0)) {
+        if a.ip().is_unspecified() || a.ip().is_multicast() {
+            return Err(err(format!(
+                "advertise address {a} must be one peers can send to"
+            )));
+        }
+        if a.port() == 0 {
+            SocketAddr::new(a.ip(), bind.port())
+        } else {
+            a
+        }
+    } else if bind.ip().is_unspecified() {
         let ip = if bind.is_ipv6() {
             std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST)
         } else {
@@ -240,7 +263,18 @@ pub fn resolve(args: &NodeArgs, file: &FileConfig) -> Result<NodeSettings, Confi
         }
         node.suspicion_mult = mult;
     }
+    if let Some(access) = args.admin_from.or(file.admin_from.map(|a| a.0)) {
+        node.admin_from = access;
+    }
+    let key_file = args
+        .cluster_key_file
+        .clone()
+        .or_else(|| file.cluster_key_file.clone());
+    if let Some(path) = &key_file {
+        node.keyring = Some(std::sync::Arc::new(load_keyring(path).map_err(err)?));
+    }
     Ok(NodeSettings {
+        key_file,
         bind,
         node,
         books: args.books.clone().or_else(|| file.books.clone()),
@@ -251,6 +285,14 @@ pub fn resolve(args: &NodeArgs, file: &FileConfig) -> Result<NodeSettings, Confi
         data_dir: args.data_dir.clone().or_else(|| file.data_dir.clone()),
         explicit_id,
     })
+}
+
+/// Reads a cluster key file (see `wire::Keyring::parse` for the format).
+pub fn load_keyring(path: &std::path::Path) -> Result<crate::wire::Keyring, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cluster key file {}: {e}", path.display()))?;
+    crate::wire::Keyring::parse(&text)
+        .map_err(|e| format!("cluster key file {}: {e}", path.display()))
 }
 
 /// Flags replace the file's list rather than adding to it, like every other option.

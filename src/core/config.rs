@@ -6,9 +6,12 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::wire::{ClusterId, NodeId, DEFAULT_MTU};
+use std::sync::Arc;
+
+use crate::wire::{ClusterId, Keyring, NodeId, DEFAULT_MTU};
 
 use super::fault::FaultConfig;
+use super::guard::GuardConfig;
 
 /// How many peers a rumor is pushed to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -65,6 +68,37 @@ impl FromStr for Fanout {
 pub fn auto_ttl(cluster_size: usize) -> u8 {
     let log2 = (cluster_size.max(2) as f64).log2().ceil() as u8;
     (log2 + 2).clamp(3, 32)
+}
+
+/// Who may ask an unkeyed node for its status or set its keys. In a keyed cluster the key
+/// decides: an admin request that authenticates is accepted from anywhere.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum AdminAccess {
+    /// Only from 127.0.0.0/8 and ::1 (the default: an open UDP port is not an open door).
+    #[default]
+    Loopback,
+    /// From any address.
+    Any,
+}
+
+impl FromStr for AdminAccess {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "loopback" => Ok(AdminAccess::Loopback),
+            "any" => Ok(AdminAccess::Any),
+            other => Err(format!("admin access `{other}`: use loopback or any")),
+        }
+    }
+}
+
+impl fmt::Display for AdminAccess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AdminAccess::Loopback => "loopback",
+            AdminAccess::Any => "any",
+        })
+    }
 }
 
 /// How a node passes a rumor on.
@@ -173,6 +207,23 @@ pub struct NodeConfig {
     pub forget_after: Duration,
     /// Rumor, anti-entropy and membership switches (the simulation lab's strategies).
     pub dissemination: Dissemination,
+    /// A keyed cluster: everything we send is sealed with the primary key, and only what
+    /// opens with one of the keys is accepted.
+    pub keyring: Option<Arc<Keyring>>,
+    /// Who may send admin requests to an unkeyed node.
+    pub admin_from: AdminAccess,
+    /// Our wall clock at `Time::ZERO`, in microseconds since the UNIX epoch: sealed datagrams
+    /// carry wall-clock send times, which hosts can compare and `Time` values cannot.
+    pub wall_clock_at_zero_us: u64,
+    /// Sealed datagrams sent longer ago than this (or this far in the future) are refused as
+    /// replays; hosts' clocks must agree to within it.
+    pub replay_window: Duration,
+    /// Nonces remembered for the replay check.
+    pub replay_capacity: usize,
+    /// Per-source rate limits and reputation.
+    pub guard: GuardConfig,
+    /// 32 bytes of OS randomness for nonces (the simulator derives them from its seed).
+    pub entropy: [u8; 32],
 }
 
 impl NodeConfig {
@@ -205,6 +256,13 @@ impl NodeConfig {
             retransmit_mult: 4,
             forget_after: Duration::from_secs(60),
             dissemination: Dissemination::default(),
+            keyring: None,
+            admin_from: AdminAccess::Loopback,
+            wall_clock_at_zero_us: 0,
+            replay_window: Duration::from_secs(30),
+            replay_capacity: 200_000,
+            guard: GuardConfig::default(),
+            entropy: [0; 32],
         }
     }
 }

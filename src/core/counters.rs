@@ -28,6 +28,8 @@ pub struct Counters {
     pub refutations: u64,
     pub member_corrections: u64,
     pub decode_errors: u64,
+    /// Sources put on the ignore list for sending bad datagrams.
+    pub sources_banned: u64,
     /// Refused datagrams by reason (see `DecodeError::counter`).
     pub decode_by_reason: BTreeMap<&'static str, u64>,
     pub messages_in: BTreeMap<MessageKind, u64>,
@@ -68,6 +70,7 @@ impl Counters {
             ("refutations", self.refutations),
             ("member_corrections", self.member_corrections),
             ("decode_errors", self.decode_errors),
+            ("flood_bans", self.sources_banned),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))

@@ -60,6 +60,11 @@ pub enum Event {
         accused: MemberState,
         incarnation: u64,
     },
+    /// A source sent so many bad datagrams that it is ignored for `ban`.
+    SourceBanned {
+        from: SocketAddr,
+        ban: std::time::Duration,
+    },
     /// A datagram was refused.
     BadDatagram {
         from: SocketAddr,

@@ -5,15 +5,17 @@ pub mod config;
 pub mod counters;
 pub mod event;
 pub mod fault;
+pub mod guard;
 pub mod hash;
 pub mod membership;
 pub mod node;
 pub mod peers;
+pub mod replay;
 pub mod seen;
 pub mod store;
 pub mod time;
 
-pub use config::{Dissemination, Fanout, NodeConfig, RumorMode, SyncMode};
+pub use config::{AdminAccess, Dissemination, Fanout, NodeConfig, RumorMode, SyncMode};
 pub use event::{Event, Route};
 pub use fault::{FaultConfig, Transmit};
 pub use node::{Node, Reconfigured, SetError};

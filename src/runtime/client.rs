@@ -2,6 +2,7 @@
 //! retries, since UDP may lose either half.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::RngExt;
@@ -9,8 +10,8 @@ use tokio::net::UdpSocket;
 use tokio::time::timeout;
 
 use crate::wire::{
-    decode_datagram, decode_status, ClusterId, DecodeError, Message, Packer, SetRequest,
-    StatusReport, StatusRequest, MAX_DATAGRAM,
+    decode_status, open_datagram, seal, ClusterId, DecodeError, Keyring, Message, Packer,
+    SetRequest, StatusReport, StatusRequest, MAX_DATAGRAM,
 };
 
 /// Why an admin request failed.
@@ -37,6 +38,26 @@ pub struct AdminClient {
     cluster: ClusterId,
     per_try: Duration,
     tries: usize,
+    keyring: Option<Arc<Keyring>>,
+}
+
+/// How to reach a cluster's nodes as an admin: its name and, if keyed, its keys. Cheap to
+/// clone into every polling task.
+#[derive(Clone, Debug)]
+pub struct ClusterAccess {
+    pub cluster: ClusterId,
+    pub keyring: Option<Arc<Keyring>>,
+    /// How long each try waits for an answer.
+    pub per_try: Duration,
+}
+
+impl ClusterAccess {
+    /// A client for the node at `addr`.
+    pub async fn client(&self, addr: SocketAddr) -> Result<AdminClient, ClientError> {
+        Ok(AdminClient::new(addr, self.cluster, self.per_try)
+            .await?
+            .with_keyring(self.keyring.clone()))
+    }
 }
 
 impl AdminClient {
@@ -63,7 +84,15 @@ impl AdminClient {
             cluster,
             per_try,
             tries: TRIES,
+            keyring: None,
         })
+    }
+
+    /// Seals requests and opens replies with the cluster key (a keyed cluster answers nothing
+    /// else).
+    pub fn with_keyring(mut self, keyring: Option<Arc<Keyring>>) -> Self {
+        self.keyring = keyring;
+        self
     }
 
     /// How many times each request is tried (a monitor polling many nodes wants one).
@@ -73,10 +102,15 @@ impl AdminClient {
     }
 
     async fn send(&self, message: &Message) -> Result<(), ClientError> {
-        let bytes = self
+        let mut bytes = self
             .packer
             .single(message)
             .map_err(|e| ClientError::Refused(e.to_string()))?;
+        if let Some(keys) = &self.keyring {
+            // A fresh random nonce per request, from the OS-seeded CSPRNG.
+            let nonce: [u8; 24] = rand::rng().random();
+            bytes = seal(&bytes, keys, nonce, super::os::wall_clock_us());
+        }
         self.socket.send_to(&bytes, self.target).await?;
         Ok(())
     }
@@ -98,10 +132,11 @@ impl AdminClient {
             if from != self.target {
                 continue;
             }
-            let Ok(datagram) = decode_datagram(self.cluster, &buf[..len]) else {
+            let Ok(opened) = open_datagram(self.cluster, self.keyring.as_deref(), &buf[..len])
+            else {
                 continue;
             };
-            for message in datagram.messages {
+            for message in opened.datagram.messages {
                 if on_message(message) {
                     return Ok(true);
                 }

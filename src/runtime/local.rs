@@ -36,6 +36,7 @@ pub fn start_local_node_with_sink(
         .map_err(|source| BindError::Other { addr: any, source })?;
     let mut config = NodeConfig::new(NodeId::from(format!("n{}", addr.port())), addr);
     tune(&mut config);
+    super::os::ground(&mut config, epoch);
     let node = Node::new(config, books, Time::from(epoch.elapsed()), seed);
     Ok(spawn(node, socket, epoch, None, sink))
 }

@@ -180,6 +180,13 @@ impl EventLogger {
                 "we were reported {}; refuted with incarnation {incarnation}",
                 accused.name()
             ),
+            // Rare by construction (a source is banned once per ban period), so never throttled.
+            Event::SourceBanned { from, ban } => warn!(
+                from = %from,
+                "ignoring {from} for {}s: too many bad datagrams ({} refused in total)",
+                ban.as_secs(),
+                node.counters().decode_errors
+            ),
             Event::BadDatagram { from, error } => {
                 self.bad_since_report += 1;
                 let due = self

@@ -6,6 +6,7 @@ mod driver;
 pub mod local;
 pub mod log;
 pub mod metrics;
+pub mod os;
 pub mod persist;
 pub mod reload;
 mod socket;

@@ -3,7 +3,7 @@
 //! applied to the running node within the debounce delay. An invalid edit is logged with its
 //! line and the running config stays in force.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use notify::{RecommendedWatcher, RecursiveMode};
@@ -24,46 +24,64 @@ pub struct ConfigWatcher {
     _task: tokio::task::JoinHandle<()>,
 }
 
-/// Watches `path`; on every change calls `load` (which re-reads the file and re-applies the
-/// command-line flags over it) and hands the result to `node`.
+/// Watches `paths` (the config file and the cluster key file); on every change calls `load`
+/// (which re-reads the files and re-applies the command-line flags over them) and hands the
+/// result to `node`.
 pub fn watch_config(
-    path: &Path,
+    paths: &[PathBuf],
     node: mpsc::UnboundedSender<Command>,
     load: impl Fn() -> Result<NodeConfig, String> + Send + 'static,
 ) -> Result<ConfigWatcher, String> {
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_os_string())
-        .ok_or_else(|| format!("{} is not a file", path.display()))?;
-    let dir: PathBuf = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let mut names = Vec::new();
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for path in paths {
+        let name = path
+            .file_name()
+            .map(|n| n.to_os_string())
+            .ok_or_else(|| format!("{} is not a file", path.display()))?;
+        names.push(name);
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if !dirs.contains(&dir) {
+            dirs.push(dir);
+        }
+    }
     let (tx, mut rx) = mpsc::unbounded_channel::<()>();
     let mut debouncer = new_debouncer(DEBOUNCE, move |result: DebounceEventResult| {
         if let Ok(events) = result {
-            if events
-                .iter()
-                .any(|e| e.path.file_name() == Some(file_name.as_os_str()))
-            {
+            if events.iter().any(|e| {
+                e.path
+                    .file_name()
+                    .is_some_and(|n| names.iter().any(|m| m == n))
+            }) {
                 let _ = tx.send(());
             }
         }
     })
-    .map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
-    debouncer
-        .watcher()
-        .watch(&dir, RecursiveMode::NonRecursive)
-        .map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
-    let shown = path.display().to_string();
-    let watched = path.to_path_buf();
-    // Reading the file raises events of its own (and editors touch files without changing
+    .map_err(|e| format!("cannot watch {}: {e}", dirs[0].display()))?;
+    for dir in &dirs {
+        debouncer
+            .watcher()
+            .watch(dir, RecursiveMode::NonRecursive)
+            .map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
+    }
+    let shown = paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(" and ");
+    let watched: Vec<PathBuf> = paths.to_vec();
+    let read_all =
+        move || -> Vec<Option<Vec<u8>>> { watched.iter().map(|p| std::fs::read(p).ok()).collect() };
+    // Reading the files raises events of their own (and editors touch files without changing
     // them): act only when the bytes differ from the last ones we acted on.
-    let mut last = std::fs::read(&watched).ok();
+    let mut last = read_all();
     let task = tokio::spawn(async move {
         while rx.recv().await.is_some() {
-            let now = std::fs::read(&watched).ok();
-            if now.is_none() || now == last {
+            let now = read_all();
+            if now.iter().any(Option::is_none) || now == last {
                 continue;
             }
             last = now;

@@ -35,6 +35,8 @@ pub fn build(
         let node_seed = seed
             .wrapping_mul(0x9e37_79b9_7f4a_7c15)
             .wrapping_add(i as u64);
+        // Nonce entropy from the seed: a simulated keyed cluster stays reproducible.
+        config.entropy = *blake3::hash(&node_seed.to_le_bytes()).as_bytes();
         sim.add(Node::new(config, books.to_vec(), Time::ZERO, node_seed));
     }
     sim

@@ -12,9 +12,25 @@ fn limited() -> Limited {
     config::standard().with_limit::<DECODE_LIMIT>()
 }
 
+/// A well-formed field whose value no honest node sends: each kind has its own counter, so
+/// an operator can tell a forger's aim (freeze an origin, loop rumors, bloat tables) at a glance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Absurd {
+    /// A rumor TTL above [`super::MAX_TTL`]: it would circulate forever.
+    Ttl,
+    /// A version above [`super::MAX_VERSION`]: nothing newer could ever replace it.
+    Version,
+    /// An incarnation above [`super::MAX_VERSION`]: the member could never refute again.
+    Incarnation,
+    /// More peers than [`super::MAX_PEER_LIST`] in one list.
+    PeerList,
+}
+
 /// Why a datagram was refused; each variant is counted separately by the node.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
+    #[error("empty datagram")]
+    Empty,
     #[error("datagram of {0} bytes is too short for a header")]
     TooShort(usize),
     #[error("datagram of {0} bytes is larger than any valid datagram")]
@@ -25,27 +41,55 @@ pub enum DecodeError {
     BadVersion(u8),
     #[error("datagram from another cluster")]
     WrongCluster,
+    #[error("truncated body: {0} more bytes needed")]
+    Truncated(usize),
     #[error("malformed body: {0}")]
     Malformed(String),
     #[error("{0} trailing bytes after the message")]
     TrailingBytes(usize),
     #[error("invalid field: {0}")]
     Invalid(&'static str),
+    #[error("absurd value: {0:?}")]
+    Absurd(Absurd),
+    #[error("unencrypted datagram in a keyed cluster")]
+    Unsealed,
+    #[error("encrypted datagram, and we have no cluster key")]
+    SealedWithoutKey,
+    #[error("authentication failed (wrong cluster key, or tampered)")]
+    AuthFailed,
 }
 
 impl DecodeError {
     /// Stable counter name so operators can tell junk from misconfigured peers.
     pub fn counter(&self) -> &'static str {
         match self {
+            DecodeError::Empty => "decode_empty",
             DecodeError::TooShort(_) => "decode_too_short",
             DecodeError::TooLong(_) => "decode_too_long",
             DecodeError::BadMagic => "decode_bad_magic",
             DecodeError::BadVersion(_) => "decode_bad_version",
             DecodeError::WrongCluster => "decode_wrong_cluster",
+            DecodeError::Truncated(_) => "decode_truncated",
             DecodeError::Malformed(_) => "decode_malformed",
             DecodeError::TrailingBytes(_) => "decode_trailing_bytes",
             DecodeError::Invalid(_) => "decode_invalid_field",
+            DecodeError::Absurd(Absurd::Ttl) => "absurd_ttl",
+            DecodeError::Absurd(Absurd::Version) => "absurd_version",
+            DecodeError::Absurd(Absurd::Incarnation) => "absurd_incarnation",
+            DecodeError::Absurd(Absurd::PeerList) => "absurd_peer_list",
+            DecodeError::Unsealed => "auth_unsealed",
+            DecodeError::SealedWithoutKey => "auth_sealed_without_key",
+            DecodeError::AuthFailed => "auth_failed",
         }
+    }
+}
+
+fn from_bincode(e: bincode::error::DecodeError) -> DecodeError {
+    match e {
+        bincode::error::DecodeError::UnexpectedEnd { additional } => {
+            DecodeError::Truncated(additional)
+        }
+        other => DecodeError::Malformed(other.to_string()),
     }
 }
 
@@ -75,8 +119,7 @@ pub(crate) fn encode_into<T: Encode>(value: &T, out: &mut Vec<u8>) -> Result<(),
 
 /// Decodes one value from the front of `bytes`, returning how many bytes it used.
 pub(crate) fn decode_prefix<T: Decode<()>>(bytes: &[u8]) -> Result<(T, usize), DecodeError> {
-    bincode::decode_from_slice::<T, _>(bytes, limited())
-        .map_err(|e| DecodeError::Malformed(e.to_string()))
+    bincode::decode_from_slice::<T, _>(bytes, limited()).map_err(from_bincode)
 }
 
 /// Memory budget for a reassembled status report (much larger than one datagram).
@@ -92,8 +135,8 @@ pub fn encode_status(report: &super::StatusReport) -> Result<Vec<u8>, EncodeErro
 /// Decodes a reassembled status report under its own memory limit, refusing trailing bytes.
 pub fn decode_status(bytes: &[u8]) -> Result<super::StatusReport, DecodeError> {
     let cfg = config::standard().with_limit::<STATUS_LIMIT>();
-    let (report, used) = bincode::decode_from_slice::<super::StatusReport, _>(bytes, cfg)
-        .map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    let (report, used) =
+        bincode::decode_from_slice::<super::StatusReport, _>(bytes, cfg).map_err(from_bincode)?;
     if used != bytes.len() {
         return Err(DecodeError::TrailingBytes(bytes.len() - used));
     }

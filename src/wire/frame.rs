@@ -5,6 +5,7 @@ use bincode::{Decode, Encode};
 
 use super::codec::{decode_prefix, encode_into, DecodeError, EncodeError};
 use super::message::{Message, Origin};
+use super::seal::{Keyring, Stamp, SEALED};
 use super::{MAGIC, MAX_DATAGRAM, PROTOCOL_VERSION};
 
 /// Names a cluster on the wire so two clusters sharing a network ignore each other.
@@ -82,6 +83,50 @@ pub fn decode_datagram_sized(
     cluster: ClusterId,
     bytes: &[u8],
 ) -> Result<(Datagram, Vec<usize>), DecodeError> {
+    open_datagram(cluster, None, bytes).map(|o| (o.datagram, o.sizes))
+}
+
+/// A received datagram that passed every check.
+#[derive(Debug)]
+pub struct Opened {
+    pub datagram: Datagram,
+    /// Encoded size of each message.
+    pub sizes: Vec<usize>,
+    /// Send time and nonce of a sealed datagram, for the replay check.
+    pub stamp: Option<Stamp>,
+}
+
+/// The receive path in its fixed order: length, header, then (in a keyed cluster)
+/// authentication and decryption, then the limited decode and field validation. Nothing is
+/// decoded before it is authenticated, and nothing here can panic.
+pub fn open_datagram(
+    cluster: ClusterId,
+    keyring: Option<&Keyring>,
+    bytes: &[u8],
+) -> Result<Opened, DecodeError> {
+    let header = check_header(cluster, bytes)?;
+    let sealed = header.flags & SEALED != 0;
+    let (plain, stamp) = match (sealed, keyring) {
+        (true, None) => return Err(DecodeError::SealedWithoutKey),
+        (false, Some(_)) => return Err(DecodeError::Unsealed),
+        (false, None) => (std::borrow::Cow::Borrowed(bytes), None),
+        (true, Some(keys)) => {
+            let (plain, stamp) = super::seal::open(bytes, keys)?;
+            (std::borrow::Cow::Owned(plain), Some(stamp))
+        }
+    };
+    let (datagram, sizes) = decode_body(&plain[Header::LEN..])?;
+    Ok(Opened {
+        datagram,
+        sizes,
+        stamp,
+    })
+}
+
+fn check_header(cluster: ClusterId, bytes: &[u8]) -> Result<Header, DecodeError> {
+    if bytes.is_empty() {
+        return Err(DecodeError::Empty);
+    }
     if bytes.len() <= Header::LEN {
         return Err(DecodeError::TooShort(bytes.len()));
     }
@@ -99,11 +144,14 @@ pub fn decode_datagram_sized(
     if header.cluster != cluster {
         return Err(DecodeError::WrongCluster);
     }
-    if header.flags != 0 {
+    if header.flags & !SEALED != 0 {
         return Err(DecodeError::Invalid("unknown header flags"));
     }
+    Ok(header)
+}
+
+fn decode_body(body: &[u8]) -> Result<(Datagram, Vec<usize>), DecodeError> {
     // The body is what `Datagram` encodes to: the sender, a message count, the messages.
-    let body = &bytes[Header::LEN..];
     let (sender, mut at) = decode_prefix::<Option<Origin>>(body)?;
     if let Some(sender) = &sender {
         if !sender.id.is_valid() {

@@ -8,7 +8,10 @@ use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{codec::DecodeError, MAX_ID_LEN, MAX_KEY_LEN, MAX_TTL, MAX_VALUE_LEN, SYNC_BUCKETS};
+use super::codec::{Absurd, DecodeError};
+use super::{
+    MAX_ID_LEN, MAX_KEY_LEN, MAX_PEER_LIST, MAX_TTL, MAX_VALUE_LEN, MAX_VERSION, SYNC_BUCKETS,
+};
 
 /// A node's stable name. Printed everywhere, so it is a short string like `n7003`, not a UUID.
 /// Shared (`Arc<str>`): every node holds it in its state table, peer set, digests and events,
@@ -326,7 +329,7 @@ impl Message {
         match self {
             Message::Rumor(r) => {
                 if r.ttl > MAX_TTL {
-                    return Err(DecodeError::Invalid("rumor ttl"));
+                    return Err(DecodeError::Absurd(Absurd::Ttl));
                 }
                 check_origin(&r.origin)?;
                 check_range(r.since, r.version, &r.entries)
@@ -338,23 +341,50 @@ impl Message {
                 if d.buckets.iter().any(|b| usize::from(*b) >= SYNC_BUCKETS) {
                     return Err(DecodeError::Invalid("digest bucket index"));
                 }
-                d.versions.iter().try_for_each(|c| check_id(&c.origin))
+                d.versions.iter().try_for_each(check_claim)
             }
-            Message::SyncPull(p) => p.wants.iter().try_for_each(|c| check_id(&c.origin)),
+            Message::SyncPull(p) => p.wants.iter().try_for_each(check_claim),
             Message::Delta(d) => d.origins.iter().try_for_each(|o| {
                 check_origin(&o.origin)?;
                 check_range(o.since, o.upto, &o.entries)
             }),
-            Message::PeerList(p) => p.peers.iter().try_for_each(check_origin),
+            Message::PeerList(p) => {
+                if p.peers.len() > MAX_PEER_LIST {
+                    return Err(DecodeError::Absurd(Absurd::PeerList));
+                }
+                check_version(p.your_version)?;
+                check_incarnation(p.your_incarnation)?;
+                p.peers.iter().try_for_each(check_origin)
+            }
             Message::SetRequest(s) => check_key_value(&s.key, &s.value),
             Message::PingReq(p) => check_origin(&p.target),
             Message::Members(m) => m.updates.iter().try_for_each(|u| {
                 check_origin(&u.member)?;
+                check_incarnation(u.incarnation)?;
                 u.by.as_ref().map_or(Ok(()), check_id)
             }),
             _ => Ok(()),
         }
     }
+}
+
+fn check_version(v: u64) -> Result<(), DecodeError> {
+    if v > MAX_VERSION {
+        return Err(DecodeError::Absurd(Absurd::Version));
+    }
+    Ok(())
+}
+
+fn check_incarnation(i: u64) -> Result<(), DecodeError> {
+    if i > MAX_VERSION {
+        return Err(DecodeError::Absurd(Absurd::Incarnation));
+    }
+    Ok(())
+}
+
+fn check_claim(c: &VersionClaim) -> Result<(), DecodeError> {
+    check_id(&c.origin)?;
+    check_version(c.version)
 }
 
 fn check_id(id: &NodeId) -> Result<(), DecodeError> {
@@ -385,6 +415,7 @@ fn check_key_value(key: &str, value: &str) -> Result<(), DecodeError> {
 
 /// Entries must lie inside the claimed version range and be sorted, oldest first.
 fn check_range(since: u64, upto: u64, entries: &[Entry]) -> Result<(), DecodeError> {
+    check_version(upto)?;
     if since >= upto {
         return Err(DecodeError::Invalid("empty version range"));
     }

@@ -7,11 +7,13 @@ mod frame;
 mod message;
 mod pack;
 pub mod samples;
+mod seal;
 mod status;
 
-pub use codec::{decode_status, encode_status, encoded_len, DecodeError, EncodeError};
+pub use codec::{decode_status, encode_status, encoded_len, Absurd, DecodeError, EncodeError};
 pub use frame::{
-    decode_datagram, decode_datagram_sized, encode_datagram, ClusterId, Datagram, Header,
+    decode_datagram, decode_datagram_sized, encode_datagram, open_datagram, ClusterId, Datagram,
+    Header, Opened,
 };
 pub use message::{
     Ack, Delta, Entry, JoinRequest, MemberState, MemberUpdate, Members, Message, MessageKind,
@@ -19,6 +21,7 @@ pub use message::{
     StatusRequest, SyncDigest, SyncPull, SyncSummary, VersionClaim,
 };
 pub use pack::Packer;
+pub use seal::{seal, ClusterKey, Keyring, Stamp, MAX_KEYS, SEAL_OVERHEAD};
 pub use status::{KnownOrigin, PeerStatus, StatusReport};
 
 /// First bytes of every datagram: lets a node drop foreign traffic before decoding anything.
@@ -45,3 +48,9 @@ pub const MAX_VALUE_LEN: usize = 512;
 /// Largest rumor TTL accepted: far above any useful hop count (log2 of a million nodes is
 /// 20), so a larger one is a forgery meant to make rumors circulate forever.
 pub const MAX_TTL: u8 = 64;
+/// Largest version or incarnation accepted (2^48: a million changes a second for nine
+/// years). A forged u64::MAX would freeze an origin (nothing newer exists) or make a member
+/// unable to refute.
+pub const MAX_VERSION: u64 = 1 << 48;
+/// Most peers one peer list may carry (a join answer fills one datagram: about 60).
+pub const MAX_PEER_LIST: usize = 256;

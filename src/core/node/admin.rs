@@ -11,6 +11,7 @@ use crate::wire::{
 };
 
 use super::Node;
+use crate::core::config::AdminAccess;
 use crate::core::event::Event;
 use crate::core::time::Time;
 
@@ -92,7 +93,22 @@ impl Node {
         Ok(version)
     }
 
+    /// Admin requests need the cluster key in a keyed cluster (the datagram opened, so it had
+    /// it) and otherwise come from loopback unless `admin_from = "any"`.
+    fn admin_allowed(&mut self, from: SocketAddr) -> bool {
+        let ok = self.config.keyring.is_some()
+            || self.config.admin_from == AdminAccess::Any
+            || from.ip().to_canonical().is_loopback();
+        if !ok {
+            self.counters.decode_error("admin_refused");
+        }
+        ok
+    }
+
     pub(super) fn on_set_request(&mut self, now: Time, from: SocketAddr, request: SetRequest) {
+        if !self.admin_allowed(from) {
+            return;
+        }
         let reply = match self.set(now, &request.key, &request.value) {
             Ok(version) => SetReply {
                 request: request.request,
@@ -109,6 +125,9 @@ impl Node {
     }
 
     pub(super) fn on_status_request(&mut self, now: Time, from: SocketAddr, req: StatusRequest) {
+        if !self.admin_allowed(from) {
+            return;
+        }
         let cache = &mut self.status_cache.snapshots;
         while cache
             .front()

@@ -15,8 +15,8 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use rand::rngs::SmallRng;
-use rand::{RngExt, SeedableRng};
+use rand::rngs::{SmallRng, StdRng};
+use rand::{Rng, RngExt, SeedableRng};
 use uuid::Uuid;
 
 use crate::wire::{self, Entry, Message, NodeId, Origin, Packer};
@@ -25,9 +25,11 @@ use super::config::{auto_ttl, NodeConfig, RumorMode, SyncMode};
 use super::counters::Counters;
 use super::event::{Event, Route};
 use super::fault::{FaultLayer, Transmit, Verdict};
+use super::guard::{Admission, FloodGuard};
 use super::hash;
 use super::membership::{Broadcasts, LocalHealth};
 use super::peers::{PeerSet, PeerSource};
+use super::replay::ReplayGuard;
 use super::seen::SeenCache;
 use super::store::Store;
 use super::time::Time;
@@ -52,6 +54,20 @@ struct Timers {
     probe: Time,
     /// Next push round (`RumorMode::Rounds` only).
     push: Option<Time>,
+}
+
+/// The packer for `config`: sealing adds bytes, so a keyed node packs less per datagram.
+fn packer_for(config: &NodeConfig) -> Packer {
+    let own = Origin {
+        id: config.id.clone(),
+        addr: config.addr,
+    };
+    let overhead = if config.keyring.is_some() {
+        wire::SEAL_OVERHEAD
+    } else {
+        0
+    };
+    Packer::new(config.cluster, Some(own), config.mtu - overhead)
 }
 
 /// One gossip node's complete protocol state.
@@ -88,16 +104,16 @@ pub struct Node {
     fresh_start: bool,
     /// Rumors still being pushed in `RumorMode::Rounds`, with the rounds each has left.
     hot: VecDeque<(wire::Rumor, u8)>,
+    guard: FloodGuard,
+    replay: ReplayGuard,
+    /// CSPRNG for nonces, seeded from `config.entropy`.
+    nonces: StdRng,
 }
 
 impl Node {
     /// A node that starts at `now`, draws randomness from `seed`, and picks its favorite book
     /// from `books` (an empty list means no book: the node only carries keys set explicitly).
     pub fn new(config: NodeConfig, books: Vec<String>, now: Time, seed: u64) -> Self {
-        let own = Origin {
-            id: config.id.clone(),
-            addr: config.addr,
-        };
         let mut rng = SmallRng::seed_from_u64(seed);
         let mut node = Node {
             started: now,
@@ -108,7 +124,7 @@ impl Node {
                 config.seen_capacity,
                 hash::seeded(&mut rng),
             ),
-            packer: Packer::new(config.cluster, Some(own), config.mtu),
+            packer: packer_for(&config),
             outbox: BTreeMap::new(),
             ready: VecDeque::new(),
             fault: FaultLayer::new(config.fault),
@@ -136,6 +152,13 @@ impl Node {
             announced_at: None,
             fresh_start: true,
             hot: VecDeque::new(),
+            guard: FloodGuard::new(config.guard, hash::seeded(&mut rng)),
+            replay: ReplayGuard::new(
+                config.replay_window,
+                config.replay_capacity,
+                hash::seeded(&mut rng),
+            ),
+            nonces: StdRng::from_seed(config.entropy),
             rng,
             config,
         };
@@ -196,14 +219,30 @@ impl Node {
     pub fn handle_datagram(&mut self, now: Time, from: SocketAddr, bytes: &[u8]) {
         self.counters.datagrams_in += 1;
         self.counters.bytes_in += bytes.len() as u64;
-        let (datagram, sizes) = match wire::decode_datagram_sized(self.config.cluster, bytes) {
-            Ok(d) => d,
+        match self.guard.admit(from, now) {
+            Admission::Admit => {}
+            Admission::Throttled => return self.counters.decode_error("flood_throttled"),
+            Admission::Banned => return self.counters.decode_error("flood_banned"),
+        }
+        let keyring = self.config.keyring.clone();
+        let opened = match wire::open_datagram(self.config.cluster, keyring.as_deref(), bytes) {
+            Ok(o) => o,
             Err(error) => {
                 self.counters.decode_error(error.counter());
                 self.emit(Event::BadDatagram { from, error });
+                self.strike(now, from);
                 return;
             }
         };
+        if let Some(stamp) = &opened.stamp {
+            if let Err(replay) = self.replay.check(stamp, self.wall_us(now)) {
+                self.counters.decode_error(replay.counter());
+                self.strike(now, from);
+                return;
+            }
+        }
+        self.guard.good(from);
+        let (datagram, sizes) = (opened.datagram, opened.sizes);
         if let Some(sender) = &datagram.sender {
             if sender.id == self.config.id {
                 // Someone else claims to be us: never let it touch our state or peers.
@@ -444,7 +483,12 @@ impl Node {
                 *self.counters.messages_out.entry(kind).or_default() += 1;
                 *self.counters.message_bytes_out.entry(kind).or_default() += len as u64;
             }
-            for bytes in datagrams {
+            for mut bytes in datagrams {
+                if let Some(keys) = &self.config.keyring {
+                    let mut nonce = [0u8; 24];
+                    self.nonces.fill_bytes(&mut nonce);
+                    bytes = wire::seal(&bytes, keys, nonce, self.wall_us(now));
+                }
                 match self.fault.admit(&mut self.rng, now, Transmit { to, bytes }) {
                     Verdict::Send(t) => self.ready.push_back(t),
                     Verdict::Dropped => self.counters.fault_dropped += 1,
@@ -496,6 +540,24 @@ impl Node {
     }
 
     /// `d` scaled by a random factor in [0.75, 1.25], so timers across a cluster drift apart.
+    /// A bad datagram from `from`: one strike towards ignoring it.
+    fn strike(&mut self, now: Time, from: SocketAddr) {
+        if self.guard.strike(from, now) {
+            self.counters.sources_banned += 1;
+            self.emit(Event::SourceBanned {
+                from,
+                ban: self.config.guard.ban,
+            });
+        }
+    }
+
+    /// Our wall clock at `now`, µs since the UNIX epoch.
+    fn wall_us(&self, now: Time) -> u64 {
+        self.config
+            .wall_clock_at_zero_us
+            .saturating_add(now.since(Time::ZERO).as_micros() as u64)
+    }
+
     fn jitter(&mut self, d: Duration) -> Duration {
         if self.config.dissemination.lockstep {
             return d;

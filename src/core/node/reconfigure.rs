@@ -8,7 +8,6 @@ use crate::core::config::NodeConfig;
 use crate::core::fault::FaultLayer;
 use crate::core::peers::PeerSource;
 use crate::core::time::Time;
-use crate::wire::Packer;
 
 use super::Node;
 
@@ -72,6 +71,19 @@ impl Node {
         change("delay", delay(old.fault.delay), delay(new.fault.delay));
         change("mtu", old.mtu.to_string(), new.mtu.to_string());
         change(
+            "admin_from",
+            old.admin_from.to_string(),
+            new.admin_from.to_string(),
+        );
+        // Key rotation: which keys, by fingerprint (never the keys themselves).
+        let keys = |k: &Option<std::sync::Arc<crate::wire::Keyring>>| {
+            k.as_ref().map_or("none".into(), |ring| {
+                let prints: Vec<String> = ring.keys().iter().map(|k| k.fingerprint()).collect();
+                format!("[{}]", prints.join(" "))
+            })
+        };
+        change("cluster keys", keys(&old.keyring), keys(&new.keyring));
+        change(
             "max_peers",
             old.max_peers.to_string(),
             new.max_peers.to_string(),
@@ -121,14 +133,12 @@ impl Node {
             cluster: keep.2,
             initial_version: old.initial_version,
             initial_incarnation: old.initial_incarnation,
+            wall_clock_at_zero_us: old.wall_clock_at_zero_us,
+            entropy: old.entropy,
             ..new
         };
-        if self.config.mtu != old.mtu {
-            self.packer = Packer::new(
-                self.config.cluster,
-                Some(self.own_origin()),
-                self.config.mtu,
-            );
+        if self.config.mtu != old.mtu || self.config.keyring.is_some() != old.keyring.is_some() {
+            self.packer = super::packer_for(&self.config);
         }
         if self.config.fault != old.fault {
             self.fault = FaultLayer::new(self.config.fault);
