@@ -62,7 +62,10 @@ async fn an_update_reaches_all_ten_nodes_while_one_is_sprayed_with_50k_junk_data
         nodes.push(h);
     }
     // Everyone knows everyone first.
-    let ids: Vec<String> = nodes.iter().map(|n| format!("n{}", n.addr.port())).collect();
+    let ids: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("n{}", n.addr.port()))
+        .collect();
     let all_known = wait_until(Duration::from_secs(20), Duration::from_millis(50), || {
         let nodes = &nodes;
         let ids = ids.clone();
@@ -109,8 +112,8 @@ async fn an_update_reaches_all_ten_nodes_while_one_is_sprayed_with_50k_junk_data
     .await;
     // Keep spraying a little longer so the rate below covers a real interval.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let rate = (sent.load(Ordering::Relaxed) - sent_before) as f64
-        / flood_start.elapsed().as_secs_f64();
+    let rate =
+        (sent.load(Ordering::Relaxed) - sent_before) as f64 / flood_start.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
     let _ = sprayer.join();
     let counters = nodes[0]
@@ -121,10 +124,19 @@ async fn an_update_reaches_all_ten_nodes_while_one_is_sprayed_with_50k_junk_data
         "spray rate {rate:.0}/s; update everywhere after {reached:?}; victim refused {} ({:?})",
         counters.decode_errors, counters.decode_by_reason
     );
-    assert!(reached.is_some(), "the update did not reach every node under the flood");
-    assert!(rate > 0.6 * RATE as f64, "the sprayer only managed {rate:.0}/s");
+    assert!(
+        reached.is_some(),
+        "the update did not reach every node under the flood"
+    );
+    assert!(
+        rate > 0.6 * RATE as f64,
+        "the sprayer only managed {rate:.0}/s"
+    );
     assert_eq!(counters.sources_banned, 1, "the sprayer is banned once");
-    assert!(counters.decode_by_reason.get("flood_banned").is_some_and(|&n| n > 1000));
+    assert!(counters
+        .decode_by_reason
+        .get("flood_banned")
+        .is_some_and(|&n| n > 1000));
     for n in nodes {
         n.shutdown().await;
     }

@@ -299,3 +299,55 @@ fn a_source_spraying_junk_is_banned_and_others_still_get_through() {
     n.handle_datagram(Time::ZERO, addr(7001), &ping);
     assert!(n.poll_transmit(Time::ZERO).is_some());
 }
+
+mod fuzz_shaped {
+    use gossip::sim::chaos;
+    use proptest::prelude::*;
+
+    /// Records in the cargo-fuzz `node_handler` input format.
+    fn records() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(
+            (
+                any::<u8>(),
+                any::<u8>(),
+                any::<u8>(),
+                proptest::collection::vec(any::<u8>(), 0..300),
+            ),
+            0..40,
+        )
+        .prop_map(|recs| {
+            let mut out = Vec::new();
+            for (source, dt, kind, payload) in recs {
+                out.extend([source, dt, kind]);
+                out.extend((payload.len() as u16).to_le_bytes());
+                out.extend(payload);
+            }
+            out
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// The same shape as the `node_handler` fuzz target: any sequence of deliveries from
+        /// any sources at any times leaves a working node.
+        #[test]
+        fn arbitrary_deliveries_never_crash_a_node(input in records()) {
+            let mut node = chaos::victim();
+            let delivered = chaos::feed(&mut node, &input);
+            prop_assert!(node.counters().datagrams_in as usize == delivered);
+            // Still answers a real peer afterwards.
+            let peer = super::Origin {
+                id: super::NodeId::from("n9000"),
+                addr: "127.0.0.2:9000".parse().unwrap(),
+            };
+            let ping = super::Packer::new(super::ClusterId::from_name("gossip"), Some(peer.clone()), 1400)
+                .single(&super::Message::Ping(super::Ping { seq: 99 }))
+                .unwrap();
+            let later = super::Time::ZERO + std::time::Duration::from_secs(3600);
+            node.handle_datagram(later, peer.addr, &ping);
+            let answered = std::iter::from_fn(|| node.poll_transmit(later)).any(|t| t.to == peer.addr);
+            prop_assert!(answered, "the node stopped answering pings");
+        }
+    }
+}
