@@ -25,6 +25,15 @@ pub fn parse_addr(s: &str) -> Result<SocketAddr, String> {
     ))
 }
 
+/// Parses an advertised address: a bare IP (`10.0.0.5`, `fd00::5`) keeps the bound port
+/// (returned as port 0); anything else as [`parse_addr`].
+pub fn parse_advertise(s: &str) -> Result<SocketAddr, String> {
+    match s.trim().parse::<std::net::IpAddr>() {
+        Ok(ip) => Ok(SocketAddr::new(ip, 0)),
+        Err(_) => parse_addr(s),
+    }
+}
+
 /// Parses a delay range in milliseconds: `20` (fixed) or `10..50` (uniform).
 pub fn parse_delay(s: &str) -> Result<(Duration, Duration), String> {
     let bad = || format!("`{s}` is not a delay: use MS or MIN..MAX (milliseconds)");

@@ -51,6 +51,18 @@ impl TryFrom<NumOrText<usize>> for FanoutValue {
     }
 }
 
+/// An advertised address as written in TOML: `"10.0.0.5"` or `"10.0.0.5:7000"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Advertise(pub SocketAddr);
+
+impl TryFrom<String> for Advertise {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        super::addr::parse_advertise(&s).map(Advertise)
+    }
+}
+
 /// Who may send admin requests: `"loopback"` or `"any"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
@@ -147,8 +159,9 @@ pub struct FileConfig {
     pub cluster_key_file: Option<PathBuf>,
     /// Who may send admin requests to an unkeyed node: "loopback" (default) or "any".
     pub admin_from: Option<AdminFrom>,
-    /// The address peers should use to reach this node, when it differs from `bind`.
-    pub advertise: Option<Addr>,
+    /// The address peers should use to reach this node, when it differs from `bind`: an IP
+    /// (keeping the bound port) or IP:PORT.
+    pub advertise: Option<Advertise>,
 }
 
 impl FileConfig {

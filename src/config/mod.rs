@@ -7,7 +7,7 @@ mod books;
 mod file;
 mod resolve;
 
-pub use addr::{parse_addr, parse_delay};
+pub use addr::{parse_addr, parse_advertise, parse_delay};
 pub use books::{load_books, BOOKS_EMBEDDED};
 pub use file::{node_files, FileConfig};
 pub use resolve::{load_keyring, resolve, ConfigError, NodeArgs, NodeSettings};

@@ -96,8 +96,8 @@ pub struct NodeArgs {
     #[arg(long, env = "GOSSIP_ADMIN_FROM")]
     pub admin_from: Option<crate::core::AdminAccess>,
     /// The address peers should use to reach this node, when it differs from the bind
-    /// address (bind 0.0.0.0 or [::], NAT).
-    #[arg(long, env = "GOSSIP_ADVERTISE", value_parser = parse_addr)]
+    /// address (bind 0.0.0.0 or [::], NAT): IP or IP:PORT (a bare IP keeps the bound port).
+    #[arg(long, env = "GOSSIP_ADVERTISE", value_parser = super::parse_advertise)]
     pub advertise: Option<SocketAddr>,
 }
 

@@ -128,10 +128,10 @@ impl AdminClient {
             let Ok(received) = timeout(left, self.socket.recv_from(&mut buf)).await else {
                 return Ok(false);
             };
-            let (len, from) = received?;
-            if from != self.target {
-                continue;
-            }
+            // Any source: a node bound to 0.0.0.0 answers from whichever local address routes
+            // back to us, not necessarily the one we asked. Replies are matched by our random
+            // request id (and, in a keyed cluster, authenticated), not by address.
+            let (len, _from) = received?;
             let Ok(opened) = open_datagram(self.cluster, self.keyring.as_deref(), &buf[..len])
             else {
                 continue;

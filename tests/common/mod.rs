@@ -48,9 +48,15 @@ pub fn start(args: &[&str], env: &[(&str, &str)]) -> NodeProcess {
             .next()
             .expect("node exited before listening")
             .expect("read");
-        if let Some(rest) = line.split("listening on 127.0.0.1:").nth(1) {
-            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            break digits.parse().expect("port");
+        // "listening on 127.0.0.1:7000", "listening on [::1]:7000", "listening on 0.0.0.0:7000"
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            let addr: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
+            if let Ok(addr) = addr
+                .trim_end_matches([',', '"'])
+                .parse::<std::net::SocketAddr>()
+            {
+                break addr.port();
+            }
         }
         assert!(Instant::now() < deadline, "no listening line");
     };
