@@ -26,7 +26,7 @@ fn spray(target: SocketAddr, stop: Arc<AtomicBool>, sent: Arc<AtomicU64>) {
             x ^= x << 17;
             let len = 1 + (x % 600) as usize;
             let mut junk: Vec<u8> = (0..len).map(|i| (x >> (i % 56)) as u8).collect();
-            if n % 3 == 0 && len > 4 {
+            if n.is_multiple_of(3) && len > 4 {
                 junk[..4].copy_from_slice(b"GSP\x01"); // gets past the magic check
             }
             let _ = socket.send_to(&junk, target);
