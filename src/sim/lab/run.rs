@@ -78,6 +78,15 @@ enum Action {
     Heal,
 }
 
+impl Action {
+    fn order(&self) -> u8 {
+        match self {
+            Action::Kill(_) | Action::Split(_) | Action::Heal => 0,
+            Action::Update => 1,
+        }
+    }
+}
+
 /// Runs `scenario` on the virtual clock. `progress` gets the fraction done (0..=1) now and
 /// then, for a progress bar.
 pub fn run(scenario: &Scenario, progress: &dyn Fn(f64)) -> Outcome {
@@ -130,8 +139,9 @@ pub fn run(scenario: &Scenario, progress: &dyn Fn(f64)) -> Outcome {
             actions.push((t0 + heal, Action::Heal));
         }
     }
-    // Stable: at equal times updates go first, then kills, then the partition.
-    actions.sort_by_key(|(at, _)| *at);
+    // At equal times faults come first: `--kill 0:10%` and `--partition 0..` are in place when
+    // the update is made, and a heal at the update's time lets it through.
+    actions.sort_by_key(|(at, action)| (*at, action.order()));
     let last_action = actions.last().map_or(t0, |(at, _)| *at);
     let deadline = t0 + scenario.max_time;
     let mut rng = SmallRng::seed_from_u64(scenario.seed ^ 0x6b11_1ab5);
