@@ -4,8 +4,11 @@
 //!   cargo bench --bench wire
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use gossip::wire::samples::{one_of_each, origin};
-use gossip::wire::{decode_datagram, ClusterId, Packer, DEFAULT_MTU};
+use gossip::wire::samples::{self, one_of_each, origin};
+use gossip::wire::{
+    decode_datagram, open_datagram, seal, ClusterId, ClusterKey, Keyring, Message, Packer,
+    DEFAULT_MTU,
+};
 
 fn codec(c: &mut Criterion) {
     let cluster = ClusterId::from_name("gossip");
@@ -30,6 +33,22 @@ fn codec(c: &mut Criterion) {
         });
     }
     decode.finish();
+
+    // A keyed cluster adds one seal per datagram sent and one open per datagram received.
+    let keys = Keyring::new(ClusterKey::from_bytes([7; 32]));
+    let rumor = packer
+        .single(&Message::Rumor(samples::typical_rumor()))
+        .expect("fits");
+    let sealed = seal(&rumor, &keys, [1; 24], 1);
+    let mut keyed = c.benchmark_group("keyed");
+    keyed.throughput(Throughput::Bytes(sealed.len() as u64));
+    keyed.bench_function("seal_rumor", |b| {
+        b.iter(|| seal(std::hint::black_box(&rumor), &keys, [1; 24], 1))
+    });
+    keyed.bench_function("open_and_decode_rumor", |b| {
+        b.iter(|| open_datagram(cluster, Some(&keys), std::hint::black_box(&sealed)))
+    });
+    keyed.finish();
 }
 
 // No HTML plots: our plotters build renders text with a bundled font only the lab registers.

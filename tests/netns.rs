@@ -24,7 +24,10 @@ impl Cluster {
             .env("GOSSIP_NETNS_SUBNET", &self.subnet)
             .env(
                 "GOSSIP_NETNS_ARGS",
-                format!("--anti-entropy-ms {} --resample-secs 0", ANTI_ENTROPY.as_millis()),
+                format!(
+                    "--anti-entropy-ms {} --resample-secs 0",
+                    ANTI_ENTROPY.as_millis()
+                ),
             )
             .output()
             .expect("run scripts/netns-cluster.sh")
@@ -117,13 +120,20 @@ fn a_six_host_cluster_split_in_halves_converges_within_three_intervals_of_the_he
     cluster.ok(&["set", "4", "side", "right"]);
     assert!(
         wait(Duration::from_secs(10), || {
-            cluster.status(3).is_some_and(|(_, s)| value(&s, "host1", "side").is_some())
-                && cluster.status(6).is_some_and(|(_, s)| value(&s, "host4", "side").is_some())
+            cluster
+                .status(3)
+                .is_some_and(|(_, s)| value(&s, "host1", "side").is_some())
+                && cluster
+                    .status(6)
+                    .is_some_and(|(_, s)| value(&s, "host4", "side").is_some())
         }),
         "each half spreads its own change"
     );
     let (_, across) = cluster.status(2).expect("host 2 answers");
-    assert!(value(&across, "host4", "side").is_none(), "the partition leaked");
+    assert!(
+        value(&across, "host4", "side").is_none(),
+        "the partition leaked"
+    );
 
     cluster.ok(&["heal"]);
     let healed = Instant::now();

@@ -194,7 +194,8 @@ fn peer_list(node: &Node) -> String {
         .join(", ")
 }
 
-async fn shutdown_signal() {
+/// Resolves on Ctrl-C or SIGTERM: how every long-running command learns it should stop.
+pub(super) async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

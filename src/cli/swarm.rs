@@ -11,7 +11,7 @@ use serde::Serialize;
 use tokio::process::{Child, Command};
 use tokio::task::JoinSet;
 
-use crate::runtime::client::AdminClient;
+use crate::runtime::client::ClusterAccess;
 use crate::wire::{ClusterId, StatusReport};
 
 /// Options of `gossip swarm`.
@@ -71,7 +71,7 @@ pub async fn run(args: &SwarmArgs) -> ExitCode {
     };
     let outcome = tokio::select! {
         r = swarm.measure(args) => r,
-        _ = shutdown_signal() => Err("interrupted".to_string()),
+        _ = super::node::shutdown_signal() => Err("interrupted".to_string()),
     };
     swarm.stop().await;
     match outcome {
@@ -90,26 +90,11 @@ pub async fn run(args: &SwarmArgs) -> ExitCode {
     }
 }
 
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
-}
-
 struct Swarm {
     addrs: Vec<SocketAddr>,
     children: Vec<Option<Child>>,
     started: Instant,
-    cluster: ClusterId,
+    access: ClusterAccess,
 }
 
 impl Swarm {
@@ -154,7 +139,11 @@ impl Swarm {
             addrs,
             children,
             started,
-            cluster: ClusterId::from_name("gossip"),
+            access: ClusterAccess {
+                cluster: ClusterId::from_name("gossip"),
+                keyring: None,
+                per_try: Duration::from_millis(300),
+            },
         })
     }
 
@@ -191,7 +180,9 @@ impl Swarm {
 
         let before = self.datagrams_out().await?;
         let origin = self.addrs[0];
-        let client = AdminClient::new(origin, self.cluster, Duration::from_millis(300))
+        let client = self
+            .access
+            .client(origin)
             .await
             .map_err(|e| e.to_string())?;
         let set_at = Instant::now();
@@ -262,15 +253,12 @@ impl Swarm {
     async fn poll(&self) -> Vec<Option<(Instant, StatusReport)>> {
         let mut set = JoinSet::new();
         for (i, addr) in self.live().into_iter().enumerate() {
-            let cluster = self.cluster;
+            let access = self.access.clone();
             set.spawn(async move {
                 // The report is made after this instant: `asked - age_ms` is never later than
                 // the real learning time by more than one loopback hop.
                 let asked = Instant::now();
-                let client = AdminClient::new(addr, cluster, Duration::from_millis(300))
-                    .await
-                    .ok()?
-                    .with_tries(2);
+                let client = access.client(addr).await.ok()?.with_tries(2);
                 let report = client.status().await.ok()?;
                 Some((i, asked, report))
             });
