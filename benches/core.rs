@@ -4,8 +4,8 @@
 //!   cargo bench --bench core
 //!
 //! Cases: a fresh rumor (applied, relayed to the fanout), a duplicate rumor (dropped by the
-//! seen-cache), a ping (answered with an ack), and an anti-entropy summary against a store of
-//! 1000 origins (answered with a digest).
+//! seen-cache), a ping (answered with an ack), the same in a keyed cluster, and an
+//! anti-entropy summary against a store of 1000 origins (answered with digests).
 
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -16,8 +16,8 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use gossip::core::{Node, NodeConfig, Time};
 use gossip::wire::{
-    ClusterId, Entry, Message, NodeId, Origin, Packer, Ping, Rumor, SyncSummary, DEFAULT_MTU,
-    SYNC_BUCKETS,
+    seal, ClusterId, ClusterKey, Entry, Keyring, Message, NodeId, Origin, Packer, Ping, Rumor,
+    SyncSummary, DEFAULT_MTU, SYNC_BUCKETS,
 };
 use uuid::Uuid;
 
@@ -37,9 +37,17 @@ fn origin(i: usize) -> Origin {
 
 /// A node at 127.0.0.1:7000 knowing `PEERS` static peers.
 fn node() -> Node {
+    node_with(|_| {})
+}
+
+fn node_with(tune: impl FnOnce(&mut NodeConfig)) -> Node {
     let mut config = NodeConfig::new(NodeId::from("bench"), addr(0));
     config.static_peers = (1..=PEERS).map(addr).collect();
     config.resample = None;
+    // A benchmark source sends far beyond a peer's rate limit on purpose.
+    config.guard.rate = f64::MAX;
+    config.guard.burst = f64::MAX;
+    tune(&mut config);
     Node::new(config, Vec::new(), Time::ZERO, 7)
 }
 
@@ -122,6 +130,37 @@ fn handling(c: &mut Criterion) {
                 drain(&mut n, now);
             }
         })
+    });
+
+    // The same ping in a keyed cluster: open, replay check, answer, seal. Each iteration
+    // sends fresh datagrams (a replayed one would be refused).
+    group.bench_function("ping_ack_keyed", |b| {
+        let keys = Keyring::new(ClusterKey::from_bytes([7; 32]));
+        let wall = 1_800_000_000_000_000;
+        let mut n = node_with(|c| {
+            c.keyring = Some(std::sync::Arc::new(keys.clone()));
+            c.wall_clock_at_zero_us = wall;
+        });
+        let mut nonce: u128 = 0;
+        b.iter_batched(
+            || {
+                (0..BATCH)
+                    .map(|_| {
+                        nonce += 1;
+                        let mut bytes = [0u8; 24];
+                        bytes[..16].copy_from_slice(&nonce.to_le_bytes());
+                        seal(&ping, &keys, bytes, wall + 1_000_000)
+                    })
+                    .collect::<Vec<_>>()
+            },
+            |sealed| {
+                for bytes in &sealed {
+                    n.handle_datagram(now, addr(2), bytes);
+                    drain(&mut n, now);
+                }
+            },
+            BatchSize::LargeInput,
+        )
     });
 
     let summary = packet(

@@ -74,9 +74,22 @@ fn skip_reason() -> Option<String> {
     if Command::new("id").arg("-u").output().ok()?.stdout != b"0\n" {
         return Some("not root".into());
     }
-    match Command::new("ip").args(["netns", "list"]).output() {
-        Ok(o) if o.status.success() => None,
-        _ => Some("`ip netns` is not available".into()),
+    // Root in a container may still lack the rights: try what the script will do.
+    let probe = format!("gp{}", std::process::id() % 100_000);
+    let ip = |args: &[&str]| {
+        Command::new("ip")
+            .args(args)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let netns = ip(&["netns", "add", &probe]);
+    let _ = ip(&["netns", "del", &probe]);
+    let bridge = ip(&["link", "add", &probe, "type", "bridge"]);
+    let _ = ip(&["link", "del", &probe]);
+    match (netns, bridge) {
+        (true, true) => None,
+        (false, _) => Some("cannot create network namespaces (`ip netns add` failed)".into()),
+        (_, false) => Some("cannot create a bridge (`ip link add … type bridge` failed)".into()),
     }
 }
 
