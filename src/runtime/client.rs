@@ -17,7 +17,11 @@ use crate::wire::{
 /// Why an admin request failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("no answer from {0} (is a node running there, in the same cluster?)")]
+    #[error(
+        "no answer from {0} (is a node running there, in the same cluster? A keyed node \
+         answers only requests made with --cluster-key-file; an open one answers other hosts \
+         only with admin_from = \"any\")"
+    )]
     NoAnswer(SocketAddr),
     #[error("network error: {0}")]
     Io(#[from] std::io::Error),
