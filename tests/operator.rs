@@ -37,6 +37,11 @@ fn top_json_reports_a_version_committed_on_a_five_node_cluster() {
         })
     });
     assert!(settled.is_some(), "cluster did not converge");
+    // Piped without --json, a counted run ends with the table.
+    let mut args = vec!["top", "--interval-ms", "100", "--count", "1"];
+    args.extend(ports.iter().map(String::as_str));
+    let table = String::from_utf8_lossy(&gossip(&args).stdout).into_owned();
+    assert!(table.contains("5/5 nodes answering"), "{table}");
     let mut args = vec!["top", "--json", "--interval-ms", "100", "--count", "60"];
     args.extend(ports.iter().map(String::as_str));
     let mut top = Command::new(BIN)

@@ -207,6 +207,10 @@ pub async fn run(
         }
         rounds += 1;
         if count.is_some_and(|c| rounds >= c) {
+            // Piped or redirected, the live screen was never drawn: show the last one once.
+            if !screen && !json {
+                print!("{}", draw(&snapshot, &log));
+            }
             return ExitCode::SUCCESS;
         }
     }
