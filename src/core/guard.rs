@@ -62,6 +62,28 @@ struct Source {
     seen: Time,
 }
 
+impl Source {
+    /// Refills the bucket and takes one token, unless banned or empty.
+    fn take(&mut self, config: GuardConfig, now: Time) -> Admission {
+        self.seen = now;
+        if let Some(until) = self.banned_until {
+            if now < until {
+                return Admission::Banned;
+            }
+            self.banned_until = None;
+            self.strikes = 0;
+        }
+        let elapsed = now.since(self.refilled).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * config.rate).min(config.burst);
+        self.refilled = now;
+        if self.tokens < 1.0 {
+            return Admission::Throttled;
+        }
+        self.tokens -= 1.0;
+        Admission::Admit
+    }
+}
+
 /// Per-source buckets and reputations.
 #[derive(Debug)]
 pub struct FloodGuard {
@@ -80,33 +102,24 @@ impl FloodGuard {
 
     /// Takes a token for one datagram from `from`, unless it is banned or out of tokens.
     pub fn admit(&mut self, from: SocketAddr, now: Time) -> Admission {
-        if !self.sources.contains_key(&from) && !self.make_room(now) {
+        let config = self.config;
+        // One lookup for a known source (the common case, on every datagram).
+        if let Some(s) = self.sources.get_mut(&from) {
+            return s.take(config, now);
+        }
+        if !self.make_room(now) {
             return Admission::Admit;
         }
-        let config = self.config;
-        let s = self.sources.entry(from).or_insert(Source {
-            tokens: config.burst,
-            refilled: now,
-            strikes: 0,
-            banned_until: None,
-            seen: now,
-        });
-        s.seen = now;
-        if let Some(until) = s.banned_until {
-            if now < until {
-                return Admission::Banned;
-            }
-            s.banned_until = None;
-            s.strikes = 0;
-        }
-        let elapsed = now.since(s.refilled).as_secs_f64();
-        s.tokens = (s.tokens + elapsed * config.rate).min(config.burst);
-        s.refilled = now;
-        if s.tokens < 1.0 {
-            return Admission::Throttled;
-        }
-        s.tokens -= 1.0;
-        Admission::Admit
+        self.sources
+            .entry(from)
+            .or_insert(Source {
+                tokens: config.burst,
+                refilled: now,
+                strikes: 0,
+                banned_until: None,
+                seen: now,
+            })
+            .take(config, now)
     }
 
     /// `from` sent a bad datagram; true if that got it banned just now.

@@ -106,8 +106,9 @@ pub struct Node {
     hot: VecDeque<(wire::Rumor, u8)>,
     guard: FloodGuard,
     replay: ReplayGuard,
-    /// CSPRNG for nonces, seeded from `config.entropy`.
-    nonces: StdRng,
+    /// CSPRNG for nonces, seeded from `config.entropy` when the first datagram is sealed (an
+    /// unkeyed node never needs one).
+    nonces: Option<Box<StdRng>>,
 }
 
 impl Node {
@@ -158,7 +159,7 @@ impl Node {
                 config.replay_capacity,
                 hash::seeded(&mut rng),
             ),
-            nonces: StdRng::from_seed(config.entropy),
+            nonces: None,
             rng,
             config,
         };
@@ -485,8 +486,12 @@ impl Node {
             }
             for mut bytes in datagrams {
                 if let Some(keys) = &self.config.keyring {
+                    let entropy = self.config.entropy;
+                    let rng = self
+                        .nonces
+                        .get_or_insert_with(|| Box::new(StdRng::from_seed(entropy)));
                     let mut nonce = [0u8; 24];
-                    self.nonces.fill_bytes(&mut nonce);
+                    rng.fill_bytes(&mut nonce);
                     bytes = wire::seal(&bytes, keys, nonce, self.wall_us(now));
                 }
                 match self.fault.admit(&mut self.rng, now, Transmit { to, bytes }) {
