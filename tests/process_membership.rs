@@ -76,9 +76,15 @@ fn a_sigkilled_node_is_marked_dead_and_comes_back_alive_with_a_higher_version() 
         all_alive.is_some(),
         "the 5 nodes never all saw each other alive"
     );
-    let before = known(&status(p0).unwrap(), "k3").unwrap()["version"]
-        .as_u64()
-        .unwrap();
+    // Membership can complete before k3's state reaches k0 (anti-entropy carries it).
+    let mut before = None;
+    wait_for(Duration::from_secs(20), || {
+        before = status(p0)
+            .and_then(|v| known(&v, "k3"))
+            .and_then(|k| k["version"].as_u64());
+        before.is_some()
+    });
+    let before = before.expect("k0 never held k3's state");
 
     let (_, victim) = nodes.remove(3);
     victim.kill();
