@@ -55,6 +55,7 @@ pub fn publish(node: &Node) {
     counter!("gossip_refutations_total").absolute(c.refutations);
     counter!("gossip_fault_dropped_total").absolute(c.fault_dropped);
     counter!("gossip_decode_errors_total").absolute(c.decode_errors);
+    counter!("gossip_sources_banned_total").absolute(c.sources_banned);
     for (reason, n) in &c.decode_by_reason {
         counter!("gossip_rejected_datagrams_total", "reason" => *reason).absolute(*n);
     }
