@@ -39,20 +39,23 @@ fn status_with(port: u16, key: &Path) -> Option<serde_json::Value> {
         .flatten()
 }
 
+/// Sets color = `value` on the node at `port`, retrying while the node may still be
+/// re-reading its key file (a reload lands within a second, later on a loaded machine).
 fn set_with(port: u16, key: &Path, value: &str) {
-    let out = gossip(&[
-        "set",
-        &port.to_string(),
-        "color",
-        value,
-        "--cluster-key-file",
-        key.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut err = String::new();
+    let done = wait_for(Duration::from_secs(10), || {
+        let out = gossip(&[
+            "set",
+            &port.to_string(),
+            "color",
+            value,
+            "--cluster-key-file",
+            key.to_str().unwrap(),
+        ]);
+        err = String::from_utf8_lossy(&out.stderr).into_owned();
+        out.status.success()
+    });
+    assert!(done.is_some(), "set {value} failed: {err}");
 }
 
 /// Every node in `ports` (asked with `key`) holds color = `value` from the node at `origin`.
