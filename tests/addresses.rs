@@ -8,11 +8,7 @@ use std::time::Duration;
 use common::{gossip, start, wait_for};
 
 fn status_at(addr: &str) -> Option<serde_json::Value> {
-    let out = gossip(&["status", addr, "--json", "--timeout-ms", "200"]);
-    out.status
-        .success()
-        .then(|| serde_json::from_slice(&out.stdout).ok())
-        .flatten()
+    common::status_at(addr, &[])
 }
 
 fn known(status: &serde_json::Value) -> Vec<(String, String)> {

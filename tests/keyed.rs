@@ -24,19 +24,10 @@ fn keygen(path: &Path) -> String {
 }
 
 fn status_with(port: u16, key: &Path) -> Option<serde_json::Value> {
-    let out = gossip(&[
-        "status",
+    common::status_at(
         &port.to_string(),
-        "--json",
-        "--timeout-ms",
-        "200",
-        "--cluster-key-file",
-        key.to_str().unwrap(),
-    ]);
-    out.status
-        .success()
-        .then(|| serde_json::from_slice(&out.stdout).ok())
-        .flatten()
+        &["--cluster-key-file", key.to_str().unwrap()],
+    )
 }
 
 /// Sets color = `value` on the node at `port`, retrying while the node may still be

@@ -3,6 +3,8 @@
 //! hold both changes within three anti-entropy intervals of the heal. Runs only as root with
 //! `ip netns`; otherwise it says why it was skipped.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -93,17 +95,6 @@ fn skip_reason() -> Option<String> {
     }
 }
 
-fn wait(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    false
-}
-
 #[test]
 fn a_six_host_cluster_split_in_halves_converges_within_three_intervals_of_the_heal() {
     if let Some(why) = skip_reason() {
@@ -118,11 +109,12 @@ fn a_six_host_cluster_split_in_halves_converges_within_three_intervals_of_the_he
     cluster.ok(&["up", &HOSTS.to_string()]);
     let all = 1..=HOSTS;
     assert!(
-        wait(Duration::from_secs(30), || all.clone().all(|i| {
+        common::wait_for(Duration::from_secs(30), || all.clone().all(|i| {
             cluster
                 .status(i)
                 .is_some_and(|(_, s)| s["known"].as_array().map(Vec::len) == Some(HOSTS))
-        })),
+        }))
+        .is_some(),
         "the six hosts never all knew each other"
     );
 
@@ -132,14 +124,15 @@ fn a_six_host_cluster_split_in_halves_converges_within_three_intervals_of_the_he
     cluster.ok(&["set", "1", "side", "left"]);
     cluster.ok(&["set", "4", "side", "right"]);
     assert!(
-        wait(Duration::from_secs(10), || {
+        common::wait_for(Duration::from_secs(10), || {
             cluster
                 .status(3)
                 .is_some_and(|(_, s)| value(&s, "host1", "side").is_some())
                 && cluster
                     .status(6)
                     .is_some_and(|(_, s)| value(&s, "host4", "side").is_some())
-        }),
+        })
+        .is_some(),
         "each half spreads its own change"
     );
     let (_, across) = cluster.status(2).expect("host 2 answers");
@@ -152,7 +145,7 @@ fn a_six_host_cluster_split_in_halves_converges_within_three_intervals_of_the_he
     let healed = Instant::now();
     let mut learned_after = Vec::new();
     assert!(
-        wait(Duration::from_secs(20), || {
+        common::wait_for(Duration::from_secs(20), || {
             learned_after.clear();
             all.clone().all(|i| {
                 let Some((asked, s)) = cluster.status(i) else {
@@ -170,7 +163,8 @@ fn a_six_host_cluster_split_in_halves_converges_within_three_intervals_of_the_he
                 }
                 true
             })
-        }),
+        })
+        .is_some(),
         "not every host holds both sides' changes after the heal"
     );
     let slowest = learned_after.iter().max().copied().unwrap_or_default();

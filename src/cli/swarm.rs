@@ -251,8 +251,10 @@ impl Swarm {
 
     /// One status report per live node (None where it did not answer), with when it was asked.
     async fn poll(&self) -> Vec<Option<(Instant, StatusReport)>> {
+        let live = self.live();
+        let mut out = vec![None; live.len()];
         let mut set = JoinSet::new();
-        for (i, addr) in self.live().into_iter().enumerate() {
+        for (i, addr) in live.into_iter().enumerate() {
             let access = self.access.clone();
             set.spawn(async move {
                 // The report is made after this instant: `asked - age_ms` is never later than
@@ -263,7 +265,6 @@ impl Swarm {
                 Some((i, asked, report))
             });
         }
-        let mut out = vec![None; self.live().len()];
         while let Some(r) = set.join_next().await {
             if let Ok(Some((i, at, report))) = r {
                 out[i] = Some((at, report));

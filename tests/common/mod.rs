@@ -72,7 +72,15 @@ pub fn gossip(args: &[&str]) -> std::process::Output {
 
 /// `gossip status PORT --json`, parsed; None if the node did not answer.
 pub fn status(port: u16) -> Option<serde_json::Value> {
-    let out = gossip(&["status", &port.to_string(), "--json", "--timeout-ms", "200"]);
+    status_at(&port.to_string(), &[])
+}
+
+/// `gossip status ADDR --json EXTRA…` (an IPv6 address, a `--cluster-key-file`), parsed;
+/// None if the node did not answer.
+pub fn status_at(addr: &str, extra: &[&str]) -> Option<serde_json::Value> {
+    let mut args = vec!["status", addr, "--json", "--timeout-ms", "200"];
+    args.extend_from_slice(extra);
+    let out = gossip(&args);
     if !out.status.success() {
         return None;
     }

@@ -225,8 +225,8 @@ impl Node {
             Admission::Throttled => return self.counters.decode_error("flood_throttled"),
             Admission::Banned => return self.counters.decode_error("flood_banned"),
         }
-        let keyring = self.config.keyring.clone();
-        let opened = match wire::open_datagram(self.config.cluster, keyring.as_deref(), bytes) {
+        let keyring = self.config.keyring.as_deref();
+        let opened = match wire::open_datagram(self.config.cluster, keyring, bytes) {
             Ok(o) => o,
             Err(error) => {
                 self.counters.decode_error(error.counter());

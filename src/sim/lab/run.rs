@@ -166,8 +166,10 @@ pub fn run(scenario: &Scenario, progress: &dyn Fn(f64)) -> Outcome {
         }
         let now = sim.now();
         let scheduled = pending.peek().is_some();
+        // One pass over the nodes per check serves both the stop rule and the progress bar.
+        let missing = uncovered(&sim, &tracker.borrow());
         if scenario.strategy.has_background() {
-            let all_covered = !scheduled && uncovered(&sim, &tracker.borrow()) == 0;
+            let all_covered = !scheduled && missing == 0;
             match done_at {
                 None if all_covered => done_at = Some(now),
                 Some(at) if sim.in_flight() == 0 || now.since(at) >= grace => break,
@@ -183,7 +185,8 @@ pub fn run(scenario: &Scenario, progress: &dyn Fn(f64)) -> Outcome {
         let frac = if done_at.is_some() {
             1.0
         } else {
-            covered_fraction(&sim, &tracker.borrow())
+            let live = sim.live().max(1);
+            (live - missing.min(live)) as f64 / live as f64
         };
         progress(frac);
         let mut next = now + check;
@@ -275,11 +278,6 @@ fn uncovered(sim: &SimNet, tracker: &Tracker) -> usize {
         .filter(|&i| sim.node(i).is_some())
         .filter(|&i| tracker.arrivals.iter().any(|row| row[i].is_none()))
         .count()
-}
-
-fn covered_fraction(sim: &SimNet, tracker: &Tracker) -> f64 {
-    let live = sim.live().max(1);
-    (live - uncovered(sim, tracker).min(live)) as f64 / live as f64
 }
 
 #[allow(clippy::too_many_arguments)]
