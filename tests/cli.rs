@@ -73,11 +73,11 @@ fn status_json_has_the_documented_fields_and_set_spreads() {
             String::from_utf8_lossy(&out.stderr)
         );
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-        let beta_blue = v["known"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|k| k["origin"] == "beta" && k["values"]["color"] == "blue");
+        let beta_blue = v["known"].as_array().unwrap().iter().any(|k| {
+            // A rumor can outrun beta's join: alpha then holds `color` before the rest of
+            // beta's state, and pulls the rest at once. Wait for the whole view.
+            k["origin"] == "beta" && k["values"]["color"] == "blue" && k["book"].is_string()
+        });
         if beta_blue {
             break v;
         }

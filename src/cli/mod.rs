@@ -4,6 +4,7 @@ mod admin;
 mod keygen;
 mod node;
 mod render;
+mod shutdown;
 mod sim;
 mod swarm;
 mod top;

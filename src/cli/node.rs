@@ -16,6 +16,8 @@ use crate::runtime::persist::StateFile;
 use crate::runtime::{self, log::EventLogger, reload};
 use crate::ui::{feed, tui, UiMode};
 
+use super::shutdown::Shutdown;
+
 /// Exit code for configuration mistakes, so scripts can tell them from crashes.
 const EXIT_CONFIG: u8 = 2;
 
@@ -33,6 +35,7 @@ fn load_settings(args: &NodeArgs) -> Result<NodeSettings, String> {
 }
 
 pub async fn run(args: NodeArgs) -> ExitCode {
+    let mut shutdown = Shutdown::install();
     let mut settings = match load_settings(&args) {
         Ok(s) => s,
         Err(e) => {
@@ -148,11 +151,11 @@ pub async fn run(args: NodeArgs) -> ExitCode {
     };
     match feed {
         Some(feed) => {
-            if let Err(e) = tui::run(&handle, feed, shutdown_signal()).await {
+            if let Err(e) = tui::run(&handle, feed, shutdown.wait()).await {
                 eprintln!("error: the live view failed ({e}); use --ui plain");
             }
         }
-        None => shutdown_signal().await,
+        None => shutdown.wait().await,
     }
     info!("leaving the cluster");
     handle.shutdown().await;
@@ -192,27 +195,4 @@ fn peer_list(node: &Node) -> String {
         .map(|p| p.addr.to_string())
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// Resolves on Ctrl-C or SIGTERM: how every long-running command learns it should stop.
-pub(super) async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

@@ -12,6 +12,8 @@ use tokio::process::{Child, Command};
 use tokio::task::JoinSet;
 
 use crate::runtime::client::ClusterAccess;
+
+use super::shutdown::Shutdown;
 use crate::wire::{ClusterId, StatusReport};
 
 /// Options of `gossip swarm`.
@@ -58,6 +60,7 @@ struct Summary {
 
 /// Runs `gossip swarm`; every child is killed on every exit path (`kill_on_drop`).
 pub async fn run(args: &SwarmArgs) -> ExitCode {
+    let mut shutdown = Shutdown::install();
     if args.nodes < 2 || !(0.0..1.0).contains(&args.kill) {
         eprintln!("error: need --nodes ≥ 2 and --kill in [0, 1)");
         return ExitCode::from(2);
@@ -71,7 +74,7 @@ pub async fn run(args: &SwarmArgs) -> ExitCode {
     };
     let outcome = tokio::select! {
         r = swarm.measure(args) => r,
-        _ = super::node::shutdown_signal() => Err("interrupted".to_string()),
+        _ = shutdown.wait() => Err("interrupted".to_string()),
     };
     swarm.stop().await;
     match outcome {

@@ -15,6 +15,8 @@ use crate::runtime::client::ClusterAccess;
 use crate::ui::format::age;
 use crate::ui::monitor::{Monitor, Polled, Snapshot};
 
+use super::shutdown::Shutdown;
+
 /// The nodes to watch: the addresses given, or every `bind` in `dir/*.toml`.
 pub fn targets(addrs: &[SocketAddr], dir: Option<&Path>) -> Result<Vec<SocketAddr>, String> {
     if !addrs.is_empty() {
@@ -158,6 +160,7 @@ pub async fn run(
     count: Option<usize>,
     metrics: Option<SocketAddr>,
 ) -> ExitCode {
+    let mut shutdown = Shutdown::install();
     if let Some(addr) = metrics {
         let installed = metrics_exporter_prometheus::PrometheusBuilder::new()
             .with_http_listener(addr)
@@ -176,7 +179,7 @@ pub async fn run(
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = tokio::signal::ctrl_c() => return ExitCode::SUCCESS,
+            _ = shutdown.wait() => return ExitCode::SUCCESS,
         }
         let polled = poll(&addrs, &access, clock).await;
         let snapshot = monitor.observe(clock.elapsed().as_millis() as u64, &polled);

@@ -19,6 +19,8 @@ pub struct Counters {
     pub anti_entropy_exchanges: u64,
     pub anti_entropy_served: u64,
     pub deltas_applied: u64,
+    /// Rumors that arrived ahead of a change we lack, answered by an immediate pull.
+    pub gap_pulls: u64,
     pub joins_sent: u64,
     pub joins_served: u64,
     pub fault_dropped: u64,
@@ -61,6 +63,7 @@ impl Counters {
             ("anti_entropy_exchanges", self.anti_entropy_exchanges),
             ("anti_entropy_served", self.anti_entropy_served),
             ("deltas_applied", self.deltas_applied),
+            ("gap_pulls", self.gap_pulls),
             ("joins_sent", self.joins_sent),
             ("joins_served", self.joins_served),
             ("fault_dropped", self.fault_dropped),

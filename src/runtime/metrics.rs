@@ -51,6 +51,7 @@ pub fn publish(node: &Node) {
     counter!("gossip_duplicates_total").absolute(c.duplicates);
     counter!("gossip_anti_entropy_exchanges_total").absolute(c.anti_entropy_exchanges);
     counter!("gossip_anti_entropy_served_total").absolute(c.anti_entropy_served);
+    counter!("gossip_gap_pulls_total").absolute(c.gap_pulls);
     counter!("gossip_probes_failed_total").absolute(c.probes_failed);
     counter!("gossip_refutations_total").absolute(c.refutations);
     counter!("gossip_fault_dropped_total").absolute(c.fault_dropped);

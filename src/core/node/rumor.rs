@@ -4,10 +4,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::wire::{Message, Origin, Rumor};
+use crate::wire::{Message, Origin, Rumor, SyncPull, VersionClaim};
 
 use super::Node;
-use crate::core::config::RumorMode;
+use crate::core::config::{RumorMode, SyncMode};
 use crate::core::event::{Event, Route};
 use crate::core::store::Provenance;
 use crate::core::time::Time;
@@ -61,6 +61,7 @@ impl Node {
             },
         );
         self.learn_peer(rumor.origin.addr, Some(rumor.origin.id.clone()), now);
+        self.pull_gap(from, &rumor);
         self.emit_learned(
             &rumor.origin.id,
             applied.changed,
@@ -80,6 +81,28 @@ impl Node {
             }
             RumorMode::Off => {}
         }
+    }
+
+    /// A rumor that arrives ahead of changes we lack (we missed one, or never heard of its
+    /// origin) leaves that origin half-known until the next anti-entropy round; asking the
+    /// sender at once, which just applied the same rumor and most likely holds the rest,
+    /// closes the gap in one round trip. The sender answers with what it has; anti-entropy
+    /// still repairs whatever it lacked too.
+    fn pull_gap(&mut self, from: SocketAddr, rumor: &Rumor) {
+        let held = self.store.watermark(&rumor.origin.id);
+        let pulls = matches!(
+            self.config.dissemination.sync,
+            SyncMode::Pull | SyncMode::PushPull
+        );
+        if held >= rumor.since || !pulls {
+            return;
+        }
+        self.counters.gap_pulls += 1;
+        let wants = vec![VersionClaim {
+            origin: rumor.origin.id.clone(),
+            version: held,
+        }];
+        self.send(from, Message::SyncPull(SyncPull { wants }));
     }
 
     /// Keeps `rumor` to push at each of the next `rounds` push ticks (which stay aligned to

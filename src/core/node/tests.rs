@@ -360,3 +360,43 @@ fn a_restart_that_reissued_an_equal_version_with_new_content_republishes() {
         "Fresh"
     );
 }
+
+#[test]
+fn a_rumor_ahead_of_a_gap_pulls_the_rest_from_its_sender_at_once() {
+    let mut a = node(1, &[2], |_| {});
+    let mut b = node(2, &[], |c| c.fanout = Fanout::All);
+    drain(&mut a, Time::ZERO);
+    drain(&mut b, Time::ZERO);
+    let now = Time::from_millis(1);
+    a.set(now, "color", "blue").unwrap();
+    // Only the rumor reaches b: it learns `color` but not the book a chose at start.
+    let rumor = drain(&mut a, now)
+        .into_iter()
+        .find(|t| messages(t).iter().any(|m| matches!(m, Message::Rumor(_))))
+        .expect("a pushes its change");
+    b.handle_datagram(now, addr(1), &rumor.bytes);
+    let id_a = NodeId::from("n1".to_string());
+    assert_eq!(b.store().watermark(&id_a), 0, "the gap is visible");
+    assert_eq!(b.counters().gap_pulls, 1);
+    let pulls = drain(&mut b, now);
+    assert!(pulls.iter().any(|t| t.to == addr(1)
+        && messages(t)
+            .iter()
+            .any(|m| matches!(m, Message::SyncPull(_)))));
+    for t in pulls.iter().filter(|t| t.to == addr(1)) {
+        a.handle_datagram(now, addr(2), &t.bytes);
+    }
+    for t in drain(&mut a, now).iter().filter(|t| t.to == addr(2)) {
+        b.handle_datagram(now, addr(1), &t.bytes);
+    }
+    let held = b.store().get(&id_a).expect("b knows a");
+    assert_eq!(held.watermark, 2, "one round trip closed the gap");
+    assert_eq!(
+        held.values.get("book").map(|v| v.value.as_str()),
+        Some("Dune")
+    );
+    assert_eq!(
+        held.values.get("color").map(|v| v.value.as_str()),
+        Some("blue")
+    );
+}
