@@ -12,9 +12,9 @@ use tokio::process::{Child, Command};
 use tokio::task::JoinSet;
 
 use crate::runtime::client::ClusterAccess;
+use crate::wire::{ClusterId, StatusReport};
 
 use super::shutdown::Shutdown;
-use crate::wire::{ClusterId, StatusReport};
 
 /// Options of `gossip swarm`.
 #[derive(clap::Args, Debug)]
