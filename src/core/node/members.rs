@@ -162,15 +162,7 @@ impl Node {
         }
         if announce_to_all {
             let everyone = self.peers.all_except(&[addr]);
-            for to in everyone {
-                self.send(
-                    to,
-                    Message::Members(Members {
-                        updates: vec![update.clone()],
-                    }),
-                );
-            }
-            self.broadcasts.push(update);
+            self.tell_and_queue(everyone, update);
             return;
         }
         self.spread_member_update(from, push, update);
@@ -181,12 +173,7 @@ impl Node {
             return;
         };
         self.counters.member_corrections += 1;
-        self.send(
-            to,
-            Message::Members(Members {
-                updates: vec![update],
-            }),
-        );
+        self.tell(to, update);
     }
 
     /// Records `by` as confirming the suspicion of `addr`; true if it was a new confirmer
@@ -212,38 +199,35 @@ impl Node {
         update: MemberUpdate,
     ) {
         let subject = update.member.addr;
-        if !push {
-            if update.state == MemberState::Suspect && Some(subject) != from {
-                self.send(
-                    subject,
-                    Message::Members(Members {
-                        updates: vec![update.clone()],
-                    }),
-                );
-            }
-            self.broadcasts.push(update);
-            return;
-        }
-        let mut exclude = vec![subject];
-        exclude.extend(from);
-        let fanout = self.fanout();
-        let mut targets = if fanout >= self.peers.len() {
-            self.peers.all_except(&exclude)
+        let mut targets = if push {
+            let mut exclude = vec![subject];
+            exclude.extend(from);
+            self.fanout_targets(&exclude)
         } else {
-            self.peers.sample(&mut self.rng, fanout, &exclude)
+            Vec::new()
         };
         if update.state == MemberState::Suspect && Some(subject) != from {
             targets.push(subject);
         }
+        self.tell_and_queue(targets, update);
+    }
+
+    /// Sends `update` to each of `targets` now and queues it for piggybacking on later traffic.
+    fn tell_and_queue(&mut self, targets: Vec<SocketAddr>, update: MemberUpdate) {
         for to in targets {
-            self.send(
-                to,
-                Message::Members(Members {
-                    updates: vec![update.clone()],
-                }),
-            );
+            self.tell(to, update.clone());
         }
         self.broadcasts.push(update);
+    }
+
+    /// Sends one membership fact on its own, without waiting for traffic to piggyback on.
+    fn tell(&mut self, to: SocketAddr, update: MemberUpdate) {
+        self.send(
+            to,
+            Message::Members(Members {
+                updates: vec![update],
+            }),
+        );
     }
 
     /// Someone holds a fact about us. Accusations at our incarnation or above are refuted by
@@ -303,12 +287,7 @@ impl Node {
         let Some(update) = believed(peer) else {
             return;
         };
-        self.send(
-            addr,
-            Message::Members(Members {
-                updates: vec![update],
-            }),
-        );
+        self.tell(addr, update);
     }
 
     /// Dead and left members are dropped after `forget_after`; a tombstone keeps stale gossip
@@ -392,12 +371,7 @@ impl Node {
             by: Some(self.config.id.clone()),
         };
         for to in self.peers.all_except(&[]) {
-            self.send(
-                to,
-                Message::Members(Members {
-                    updates: vec![me.clone()],
-                }),
-            );
+            self.tell(to, me.clone());
         }
         self.probe.pending = None;
         let _ = now;

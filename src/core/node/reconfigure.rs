@@ -89,18 +89,8 @@ impl Node {
             new.max_peers.to_string(),
         );
 
-        let added: Vec<SocketAddr> = new
-            .static_peers
-            .iter()
-            .filter(|a| !old.static_peers.contains(a))
-            .copied()
-            .collect();
-        let removed: Vec<SocketAddr> = old
-            .static_peers
-            .iter()
-            .filter(|a| !new.static_peers.contains(a))
-            .copied()
-            .collect();
+        let added = missing_from(&new.static_peers, &old.static_peers);
+        let removed = missing_from(&old.static_peers, &new.static_peers);
         if !added.is_empty() || !removed.is_empty() {
             let mut parts = Vec::new();
             if !added.is_empty() {
@@ -173,4 +163,13 @@ impl Node {
         }
         out
     }
+}
+
+/// The addresses of `these` that `those` lacks, in `these`' order.
+fn missing_from(these: &[SocketAddr], those: &[SocketAddr]) -> Vec<SocketAddr> {
+    these
+        .iter()
+        .filter(|a| !those.contains(a))
+        .copied()
+        .collect()
 }

@@ -26,7 +26,7 @@ impl Node {
         } else if self.config.dissemination.rumors == RumorMode::Off {
             return 0;
         }
-        let targets = self.rumor_targets(&[]);
+        let targets = self.fanout_targets(&[]);
         for &to in &targets {
             self.send(to, Message::Rumor(rumor.clone()));
         }
@@ -131,7 +131,7 @@ impl Node {
     pub(super) fn push_round(&mut self, _now: Time) {
         let hot = std::mem::take(&mut self.hot);
         for (rumor, rounds) in hot {
-            let targets = self.rumor_targets(&[]);
+            let targets = self.fanout_targets(&[]);
             if !targets.is_empty() {
                 self.counters.rumors_relayed += 1;
             }
@@ -147,7 +147,7 @@ impl Node {
     fn relay(&mut self, from: SocketAddr, mut rumor: Rumor) {
         rumor.ttl -= 1;
         rumor.hops = rumor.hops.saturating_add(1);
-        let targets = self.rumor_targets(&[from, rumor.origin.addr]);
+        let targets = self.fanout_targets(&[from, rumor.origin.addr]);
         if targets.is_empty() {
             return;
         }
@@ -163,8 +163,9 @@ impl Node {
         }
     }
 
-    /// `fanout` random peers (all of them when flooding), minus `exclude`.
-    fn rumor_targets(&mut self, exclude: &[SocketAddr]) -> Vec<SocketAddr> {
+    /// `fanout` random peers (all of them when flooding), minus `exclude`: where rumors and
+    /// pushed membership facts go.
+    pub(super) fn fanout_targets(&mut self, exclude: &[SocketAddr]) -> Vec<SocketAddr> {
         let fanout = self.fanout();
         if fanout >= self.peers.len() {
             return self.peers.all_except(exclude);
