@@ -153,6 +153,17 @@ fn ring_or_star(dir: &std::path::Path, ports: &[u16], star: bool) {
     }
 }
 
+/// Waits (up to 20 s) until the node at `port` holds w0's `color`, told by `via` after `hops`
+/// hops: the relay path the topology should give.
+fn learns_w0_color(port: u16, color: &str, via: &str, hops: u64) -> bool {
+    wait_for(Duration::from_secs(20), || {
+        status(port)
+            .and_then(|v| known(&v, "w0"))
+            .is_some_and(|k| k["values"]["color"] == color && k["via"] == via && k["hops"] == hops)
+    })
+    .is_some()
+}
+
 #[test]
 fn editing_the_config_rewires_a_running_cluster() {
     let dir = temp_dir("rewire");
@@ -177,15 +188,8 @@ fn editing_the_config_rewires_a_running_cluster() {
     // Ring w0 → w1 → w2 → w3: a change on w0 reaches w3 through w2, three hops.
     let out = common::gossip(&["set", &nodes[0].port.to_string(), "color", "red"]);
     assert!(out.status.success());
-    let via_ring = wait_for(Duration::from_secs(20), || {
-        status(nodes[3].port)
-            .and_then(|v| known(&v, "w0"))
-            .is_some_and(|k| {
-                k["values"]["color"] == "red" && k["via"] == addr(2).as_str() && k["hops"] == 3
-            })
-    });
     assert!(
-        via_ring.is_some(),
+        learns_w0_color(nodes[3].port, "red", &addr(2), 3),
         "ring relay path w0 → w1 → w2 → w3 not seen; w3 holds {:?}",
         status(nodes[3].port).and_then(|v| known(&v, "w0"))
     );
@@ -195,15 +199,8 @@ fn editing_the_config_rewires_a_running_cluster() {
     std::thread::sleep(Duration::from_millis(1500));
     let out = common::gossip(&["set", &nodes[0].port.to_string(), "color", "blue"]);
     assert!(out.status.success());
-    let via_star = wait_for(Duration::from_secs(20), || {
-        status(nodes[3].port)
-            .and_then(|v| known(&v, "w0"))
-            .is_some_and(|k| {
-                k["values"]["color"] == "blue" && k["via"] == addr(1).as_str() && k["hops"] == 2
-            })
-    });
     assert!(
-        via_star.is_some(),
+        learns_w0_color(nodes[3].port, "blue", &addr(1), 2),
         "star relay path w0 → w1 → w3 not seen after the edit"
     );
     let _ = std::fs::remove_dir_all(&dir);

@@ -47,15 +47,14 @@ pub fn render_status(r: &StatusReport) -> String {
                 .map_or("never".into(), |ms| format!("{} ago", age(ms))),
         ]);
     }
-    let count = |state: MemberState| r.peers.iter().filter(|p| p.state == state).count();
     let _ = writeln!(
         out,
         "\nPEERS ({}: {} alive, {} suspect, {} dead, {} left)\n{peers}",
         r.peers.len(),
-        count(MemberState::Alive),
-        count(MemberState::Suspect),
-        count(MemberState::Dead),
-        count(MemberState::Left)
+        r.members_in(MemberState::Alive),
+        r.members_in(MemberState::Suspect),
+        r.members_in(MemberState::Dead),
+        r.members_in(MemberState::Left)
     );
 
     let mut known = Table::new();

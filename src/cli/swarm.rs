@@ -12,7 +12,7 @@ use tokio::process::{Child, Command};
 use tokio::task::JoinSet;
 
 use crate::runtime::client::ClusterAccess;
-use crate::wire::{ClusterId, StatusReport};
+use crate::wire::{ClusterId, MemberState, StatusReport};
 
 use super::shutdown::Shutdown;
 
@@ -163,8 +163,10 @@ impl Swarm {
         let deadline = Instant::now() + Duration::from_secs(args.timeout_secs);
         let n = self.addrs.len();
         eprintln!("started {n} node processes; waiting for membership…");
-        self.wait(deadline, "membership", |r| alive_peers(r) + 1 >= n)
-            .await?;
+        self.wait(deadline, "membership", |r| {
+            r.members_in(MemberState::Alive) + 1 >= n
+        })
+        .await?;
         let membership_secs = self.started.elapsed().as_secs_f64();
         eprintln!("membership complete after {membership_secs:.1} s");
 
@@ -293,13 +295,6 @@ impl Swarm {
             let _ = child.wait().await;
         }
     }
-}
-
-fn alive_peers(r: &StatusReport) -> usize {
-    r.peers
-        .iter()
-        .filter(|p| p.state == crate::wire::MemberState::Alive)
-        .count()
 }
 
 /// `count` distinct free loopback UDP ports (held together while picking, so none repeats).

@@ -73,12 +73,7 @@ pub fn publish(node: &Node) {
         counter!("gossip_message_bytes_in_total", "type" => kind.name()).absolute(*n);
     }
     let counts = node.peers().counts();
-    for state in [
-        MemberState::Alive,
-        MemberState::Suspect,
-        MemberState::Dead,
-        MemberState::Left,
-    ] {
+    for state in MemberState::ALL {
         gauge!("gossip_members", "state" => state.name()).set(counts[state as usize] as f64);
     }
     gauge!("gossip_version").set(node.store().own().watermark as f64);

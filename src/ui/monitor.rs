@@ -163,25 +163,22 @@ impl Monitor {
                     origins: 0,
                     behind: 0,
                 },
-                Some(r) => {
-                    let count = |s: MemberState| r.peers.iter().filter(|x| x.state == s).count();
-                    NodeRow {
-                        addr: p.addr,
-                        id: Some(r.id.clone()),
-                        reachable: true,
-                        book: r.book.clone(),
-                        version: r.version,
-                        alive: count(MemberState::Alive),
-                        suspect: count(MemberState::Suspect),
-                        dead: count(MemberState::Dead),
-                        left: count(MemberState::Left),
-                        origins: r.known.len(),
-                        behind: newest
-                            .iter()
-                            .filter(|(o, (v, _))| held(r, o).is_none_or(|(h, _)| h < *v))
-                            .count(),
-                    }
-                }
+                Some(r) => NodeRow {
+                    addr: p.addr,
+                    id: Some(r.id.clone()),
+                    reachable: true,
+                    book: r.book.clone(),
+                    version: r.version,
+                    alive: r.members_in(MemberState::Alive),
+                    suspect: r.members_in(MemberState::Suspect),
+                    dead: r.members_in(MemberState::Dead),
+                    left: r.members_in(MemberState::Left),
+                    origins: r.known.len(),
+                    behind: newest
+                        .iter()
+                        .filter(|(o, (v, _))| held(r, o).is_none_or(|(h, _)| h < *v))
+                        .count(),
+                },
             })
             .collect();
         Snapshot {

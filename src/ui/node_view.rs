@@ -59,6 +59,21 @@ fn feed_color(kind: FeedKind) -> Style {
     Style::default().fg(color)
 }
 
+/// "members 3 alive · 1 suspect · 0 dead · 0 left", each count in its state's color.
+fn members_line(report: &StatusReport) -> Vec<Span<'static>> {
+    let mut spans = vec![Span::raw("members ")];
+    for (i, state) in MemberState::ALL.into_iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::raw(" · "));
+        }
+        spans.push(Span::styled(
+            format!("{} {}", report.members_in(state), state.name()),
+            Style::default().fg(state_color(state)),
+        ));
+    }
+    spans
+}
+
 /// Draws the whole view into `area`.
 pub fn render(frame: &mut Frame, area: Rect, view: &View) {
     let r = &view.report;
@@ -70,7 +85,6 @@ pub fn render(frame: &mut Frame, area: Rect, view: &View) {
     ])
     .areas(area);
 
-    let count = |s: MemberState| r.peers.iter().filter(|p| p.state == s).count();
     let book = r.book.as_deref().unwrap_or("no book");
     let header_lines = vec![
         Line::from(vec![
@@ -79,28 +93,7 @@ pub fn render(frame: &mut Frame, area: Rect, view: &View) {
             Span::styled(format!("{book:?}"), Style::default().fg(Color::Cyan)),
             Span::raw(format!(" v{} · up {}", r.version, age(r.uptime_ms))),
         ]),
-        Line::from(vec![
-            Span::raw("members "),
-            Span::styled(
-                format!("{} alive", count(MemberState::Alive)),
-                Style::default().fg(Color::Green),
-            ),
-            Span::raw(" · "),
-            Span::styled(
-                format!("{} suspect", count(MemberState::Suspect)),
-                Style::default().fg(Color::Yellow),
-            ),
-            Span::raw(" · "),
-            Span::styled(
-                format!("{} dead", count(MemberState::Dead)),
-                Style::default().fg(Color::Red),
-            ),
-            Span::raw(" · "),
-            Span::styled(
-                format!("{} left", count(MemberState::Left)),
-                Style::default().fg(Color::Magenta),
-            ),
-        ]),
+        Line::from(members_line(r)),
         Line::from(format!(
             "in {} · out {}",
             rate(view.rates.datagrams_in, view.rates.bytes_in),

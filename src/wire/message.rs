@@ -178,6 +178,14 @@ pub enum MemberState {
 }
 
 impl MemberState {
+    /// Every state, in the order status and metrics list them.
+    pub const ALL: [MemberState; 4] = [
+        MemberState::Alive,
+        MemberState::Suspect,
+        MemberState::Dead,
+        MemberState::Left,
+    ];
+
     /// Name shown in status and logs.
     pub fn name(self) -> &'static str {
         match self {

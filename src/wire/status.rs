@@ -28,6 +28,13 @@ pub struct StatusReport {
     pub counters: BTreeMap<String, u64>,
 }
 
+impl StatusReport {
+    /// How many peers are in `state`: the member counts every view of a status shows.
+    pub fn members_in(&self, state: MemberState) -> usize {
+        self.peers.iter().filter(|p| p.state == state).count()
+    }
+}
+
 /// One entry of the node's peer set.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
 pub struct PeerStatus {
