@@ -130,7 +130,6 @@ fn start(shards: &Shards, n: usize, epoch: Instant, probe: Arc<Probe>) -> Vec<No
         let mut seen_seq = 0u64;
         let mut target: Option<(NodeId, u64, u64)> = None;
         let tune = move |c: &mut NodeConfig| {
-            c.resample = None;
             c.bootstrap = bootstrap.into_iter().collect();
             if std::env::var_os("GOSSIP_BENCH_NO_PROBES").is_some() {
                 c.probe_interval = Duration::from_secs(3600);

@@ -43,12 +43,11 @@ fn node() -> Node {
 fn node_with(tune: impl FnOnce(&mut NodeConfig)) -> Node {
     let mut config = NodeConfig::new(NodeId::from("bench"), addr(0));
     config.static_peers = (1..=PEERS).map(addr).collect();
-    config.resample = None;
     // A benchmark source sends far beyond a peer's rate limit on purpose.
     config.guard.rate = f64::MAX;
     config.guard.burst = f64::MAX;
     tune(&mut config);
-    Node::new(config, Vec::new(), Time::ZERO, 7)
+    Node::new(config, Time::ZERO, 7)
 }
 
 fn drain(node: &mut Node, now: Time) -> usize {
@@ -70,7 +69,7 @@ fn rumor(from: usize, version: u64) -> Rumor {
         hops: 1,
         entries: vec![Entry {
             key: "book".into(),
-            value: "The Left Hand of Darkness".into(),
+            value: Some(b"The Left Hand of Darkness".to_vec()),
             version,
         }],
     }

@@ -49,7 +49,6 @@ fn tune(c: &mut NodeConfig, drop: f64) {
     // Books are not re-drawn: a thousand in-process nodes re-drawing every 10 s would be a
     // hundred cluster-wide changes a second, on two cores that a real deployment spreads
     // over a thousand machines. Membership traffic is what is measured here.
-    c.resample = None;
     if let Ok(ms) = std::env::var("GOSSIP_BENCH_PROBE_MS") {
         c.probe_interval = Duration::from_millis(ms.parse().expect("probe ms"));
     }

@@ -21,7 +21,6 @@ fn main() {
         .collect();
     let wall = Instant::now();
     let mut net = sim::build(&topology, 1, NetConfig::default(), &books, |i, c| {
-        c.resample = None;
         if i > 0 {
             c.bootstrap = vec![sim_addr(0)];
         }

@@ -1,7 +1,5 @@
 //! The `gossip` binary: see `gossip --help`.
 
-use clap::Parser;
-
 /// mimalloc instead of the system allocator: a node allocates and frees many small strings per
 /// datagram from several runtime threads, where glibc's arenas contend. Measured: 1000 nodes
 /// joining at once converge in 1.8 s instead of 3.0 s (BENCHMARKS.md).
@@ -9,5 +7,5 @@ use clap::Parser;
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    gossip::cli::run(gossip::cli::Cli::parse())
+    gossip::run_cli()
 }

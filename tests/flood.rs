@@ -55,7 +55,6 @@ async fn an_update_reaches_all_ten_nodes_while_one_is_sprayed_with_50k_junk_data
     for i in 0..10 {
         let bootstrap: Vec<SocketAddr> = nodes.first().map(|n| n.addr).into_iter().collect();
         let h = start_local_node(epoch, Vec::new(), 500 + i, |c| {
-            c.resample = None;
             c.bootstrap = bootstrap;
         })
         .expect("bind");

@@ -23,12 +23,12 @@ fn key(b: u8) -> Arc<Keyring> {
 fn victim(keyed: bool) -> Node {
     let mut c = NodeConfig::new(NodeId::from("n7000"), addr(7000));
     c.static_peers = vec![addr(7001)];
-    c.resample = None;
     c.wall_clock_at_zero_us = WALL;
     if keyed {
         c.keyring = Some(key(1));
     }
-    let mut n = Node::new(c, vec!["Dune".into()], Time::ZERO, 7);
+    let mut n = Node::new(c, Time::ZERO, 7);
+    n.preload(Time::ZERO, "book", b"Dune").unwrap();
     while n.poll_transmit(Time::ZERO).is_some() {}
     while n.poll_event().is_some() {}
     n
@@ -116,7 +116,7 @@ fn malformed_frames_are_refused_each_under_its_own_counter() {
     bad[0] = b'X';
     refused(&mut n, &bad, "decode_bad_magic");
     let mut bad = good.clone();
-    bad[4] = 2;
+    bad[4] = PROTOCOL_VERSION + 1;
     refused(&mut n, &bad, "decode_bad_version");
     refused(
         &mut n,

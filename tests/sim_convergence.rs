@@ -36,9 +36,7 @@ fn three_nodes_on_a_line_converge() {
 fn a_thousand_nodes_on_a_random_4_peer_graph_reach_everyone() {
     let n = 1000;
     let topo = topology::random_k_out(n, 4, 7);
-    let mut net = sim::build(&topo, 7, NetConfig::default(), &[], |_, c| {
-        c.resample = None;
-    });
+    let mut net = sim::build(&topo, 7, NetConfig::default(), &[], |_, _| {});
     net.run_until(Time::from_millis(5_000));
     let version = net.set(0, "book", "Dune").expect("set");
     let origin = sim::sim_id(0);
@@ -59,7 +57,6 @@ fn thirty_percent_drop_on_every_node_still_converges() {
     let mut net = sim::build(&topo, 3, NetConfig::default(), &books(), |_, c| {
         c.fault.drop_rate = 0.3;
         c.fanout = Fanout::Count(3);
-        c.resample = None;
     });
     let at = net.run_until_true(Time::from_millis(60_000), Duration::from_millis(50), |n| {
         n.converged()
@@ -81,7 +78,7 @@ fn thirty_percent_drop_on_every_node_still_converges() {
             .store()
             .get(&origin)
             .and_then(|s| s.values.get("color").cloned());
-        assert_eq!(held.map(|v| v.value), Some("blue".to_string()));
+        assert_eq!(held.and_then(|v| v.value), Some(b"blue".to_vec()));
     }
 }
 
@@ -96,7 +93,7 @@ fn same_seed_gives_an_identical_run() {
         let mut net = sim::build(&topo, seed, cfg, &books(), |_, _| {});
         net.run_until(Time::from_millis(20_000));
         let stats = net.stats();
-        let books: Vec<Option<String>> = net
+        let books: Vec<Option<Option<Vec<u8>>>> = net
             .nodes()
             .flatten()
             .map(|n| n.store().own().values.get("book").map(|v| v.value.clone()))

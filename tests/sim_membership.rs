@@ -16,9 +16,7 @@ use gossip::wire::{
 fn a_thousand_nodes_mark_every_killed_node_dead() {
     let n = 1000;
     let topo = topology::random_k_out(n, 4, 21);
-    let mut net = sim::build(&topo, 21, NetConfig::default(), &[], |_, c| {
-        c.resample = None;
-    });
+    let mut net = sim::build(&topo, 21, NetConfig::default(), &[], |_, _| {});
     // Let membership converge: everyone knows everyone.
     let all_known =
         net.run_until_true(Time::from_millis(30_000), Duration::from_millis(100), |s| {
@@ -66,7 +64,7 @@ fn ten_percent_loss_for_ten_minutes_declares_no_live_node_dead() {
         loss: 0.10,
         ..NetConfig::default()
     };
-    let mut net = sim::build(&topo, 5, cfg, &[], |_, c| c.resample = None);
+    let mut net = sim::build(&topo, 5, cfg, &[], |_, _| {});
     let deaths = Rc::new(RefCell::new(Vec::new()));
     let suspicions = Rc::new(RefCell::new(0usize));
     let (d, s) = (deaths.clone(), suspicions.clone());
@@ -99,9 +97,7 @@ fn ten_percent_loss_for_ten_minutes_declares_no_live_node_dead() {
 fn a_suspected_but_alive_node_refutes() {
     let n = 20;
     let topo = topology::full_mesh(n);
-    let mut net = sim::build(&topo, 9, NetConfig::default(), &[], |_, c| {
-        c.resample = None
-    });
+    let mut net = sim::build(&topo, 9, NetConfig::default(), &[], |_, _| {});
     let refuted = Rc::new(RefCell::new(HashSet::new()));
     let r = refuted.clone();
     net.on_event(move |i, _, e| {

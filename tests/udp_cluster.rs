@@ -15,7 +15,7 @@ fn books() -> Vec<String> {
 }
 
 /// What every node currently reads: id → book, as each node sees the whole cluster.
-async fn views(nodes: &[NodeHandle]) -> Vec<HashMap<String, String>> {
+async fn views(nodes: &[NodeHandle]) -> Vec<HashMap<String, Option<Vec<u8>>>> {
     let mut out = Vec::new();
     for n in nodes {
         let view = n
@@ -69,7 +69,6 @@ async fn start(
 async fn three_nodes_converge_over_udp() {
     let epoch = Instant::now();
     let nodes = start(epoch, 3, |i, prev, c| {
-        c.resample = None;
         if i > 0 {
             c.static_peers = vec![prev[i - 1]];
         }
@@ -95,7 +94,7 @@ async fn three_nodes_converge_over_udp() {
                 })
                 .await
                 .flatten()
-                .is_some_and(|v| v.value == "blue" && v.version == version)
+                .is_some_and(|v| v.value.as_deref() == Some(&b"blue"[..]) && v.version == version)
         }
     })
     .await;
@@ -109,7 +108,6 @@ async fn three_nodes_converge_over_udp() {
 async fn thirty_nodes_from_one_bootstrap_learn_all_thirty_books() {
     let epoch = Instant::now();
     let nodes = start(epoch, 30, |i, prev, c| {
-        c.resample = None;
         if i > 0 {
             c.bootstrap = vec![prev[0]];
         }
@@ -145,7 +143,6 @@ async fn thirty_nodes_from_one_bootstrap_learn_all_thirty_books() {
 async fn thirty_percent_drop_on_every_node_still_converges() {
     let epoch = Instant::now();
     let nodes = start(epoch, 10, |i, prev, c| {
-        c.resample = None;
         c.fault.drop_rate = 0.3;
         c.anti_entropy = Duration::from_millis(200);
         if i > 0 {
@@ -178,7 +175,6 @@ async fn thirty_percent_drop_on_every_node_still_converges() {
 async fn a_node_killed_mid_run_does_not_stop_the_others() {
     let epoch = Instant::now();
     let mut nodes = start(epoch, 6, |i, prev, c| {
-        c.resample = None;
         c.fanout = Fanout::Count(2);
         if i > 0 {
             c.bootstrap = vec![prev[0]];
@@ -208,7 +204,7 @@ async fn a_node_killed_mid_run_does_not_stop_the_others() {
             views.iter().all(|v| {
                 (0..nodes.len()).all(|i| {
                     let id = format!("n{}", nodes[i].addr.port());
-                    v.get(&id) == Some(&format!("After the Fall {i}"))
+                    v.get(&id) == Some(&Some(format!("After the Fall {i}").into_bytes()))
                 })
             })
         },
@@ -221,4 +217,35 @@ async fn a_node_killed_mid_run_does_not_stop_the_others() {
     for n in nodes {
         n.shutdown().await;
     }
+}
+
+#[tokio::test]
+async fn a_library_node_answers_admin_requests_only_when_asked_to() {
+    let ask = |addr| async move {
+        let client = AdminClient::new(
+            addr,
+            ClusterId::from_name("gossip"),
+            Duration::from_millis(50),
+        )
+        .await
+        .unwrap();
+        client.status().await
+    };
+    let quiet = gossip::Gossip::builder("127.0.0.1:0".parse().unwrap())
+        .spawn()
+        .await
+        .unwrap();
+    assert!(
+        ask(quiet.addr()).await.is_err(),
+        "the admin endpoint is off by default"
+    );
+    let open = gossip::Gossip::builder("127.0.0.1:0".parse().unwrap())
+        .admin(gossip::AdminAccess::Loopback)
+        .spawn()
+        .await
+        .unwrap();
+    let report = ask(open.addr()).await.expect("status when enabled");
+    assert_eq!(report.id, open.id());
+    quiet.shutdown().await;
+    open.shutdown().await;
 }

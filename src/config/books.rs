@@ -5,6 +5,23 @@ use std::path::Path;
 
 use crate::wire::MAX_VALUE_LEN;
 
+/// The key a node's favorite book is kept under.
+pub const BOOK_KEY: &str = "book";
+
+/// The favorite book among an origin's values (as shown in a status report).
+pub fn book_in(values: &std::collections::BTreeMap<String, String>) -> Option<&str> {
+    values.get(BOOK_KEY).map(String::as_str)
+}
+
+/// The favorite book a status report's node holds of its own.
+pub fn own_book(report: &crate::wire::StatusReport) -> Option<&str> {
+    report
+        .known
+        .iter()
+        .find(|k| k.origin == report.id)
+        .and_then(|k| book_in(&k.values))
+}
+
 /// The project's `books.txt`, built in.
 pub const BOOKS_EMBEDDED: &str = include_str!("../../books.txt");
 

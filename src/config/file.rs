@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::core::{AdminAccess, Fanout};
-use crate::runtime::log::LogFormat;
+use crate::app::log::LogFormat;
 use crate::wire::{MAX_DATAGRAM, MIN_MTU};
 
 use super::addr::{parse_addr, parse_delay};

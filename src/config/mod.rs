@@ -8,6 +8,6 @@ mod file;
 mod resolve;
 
 pub use addr::{parse_addr, parse_advertise, parse_delay};
-pub use books::{load_books, BOOKS_EMBEDDED};
+pub use books::{book_in, load_books, own_book, BOOKS_EMBEDDED, BOOK_KEY};
 pub use file::{node_files, FileConfig};
 pub use resolve::{load_keyring, resolve, ConfigError, NodeArgs, NodeSettings};

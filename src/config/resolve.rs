@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::core::{Fanout, FaultConfig, NodeConfig};
-use crate::runtime::log::LogFormat;
+use crate::app::log::LogFormat;
 use crate::wire::{ClusterId, NodeId, DEFAULT_MTU, MAX_DATAGRAM, MIN_MTU};
 
 use super::addr::{parse_addr, parse_delay};
@@ -107,6 +107,8 @@ pub struct NodeSettings {
     pub bind: SocketAddr,
     pub node: NodeConfig,
     pub books: Option<PathBuf>,
+    /// How often the favorite book is re-drawn; None never re-draws.
+    pub resample: Option<Duration>,
     pub log: LogFormat,
     pub seed: Option<u64>,
     pub config_path: Option<PathBuf>,
@@ -207,13 +209,14 @@ pub fn resolve(args: &NodeArgs, file: &FileConfig) -> Result<NodeSettings, Confi
         }
         node.anti_entropy = Duration::from_millis(ms);
     }
+    let mut resample = Some(Duration::from_secs(10));
     if let Some(secs) = args.resample_secs.or(file.resample_secs) {
         if !secs.is_finite() || secs < 0.0 {
             return Err(err(format!(
                 "resample interval {secs} s must be 0 (never) or positive"
             )));
         }
-        node.resample = (secs > 0.0).then(|| Duration::from_secs_f64(secs));
+        resample = (secs > 0.0).then(|| Duration::from_secs_f64(secs));
     }
     let drop_rate = args
         .drop_rate
@@ -274,6 +277,7 @@ pub fn resolve(args: &NodeArgs, file: &FileConfig) -> Result<NodeSettings, Confi
         node.keyring = Some(std::sync::Arc::new(load_keyring(path).map_err(err)?));
     }
     Ok(NodeSettings {
+        resample,
         key_file,
         bind,
         node,
@@ -289,10 +293,7 @@ pub fn resolve(args: &NodeArgs, file: &FileConfig) -> Result<NodeSettings, Confi
 
 /// Reads a cluster key file (see `wire::Keyring::parse` for the format).
 pub fn load_keyring(path: &std::path::Path) -> Result<crate::wire::Keyring, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cluster key file {}: {e}", path.display()))?;
-    crate::wire::Keyring::parse(&text)
-        .map_err(|e| format!("cluster key file {}: {e}", path.display()))
+    crate::api::load_keyring(path).map_err(|e| e.to_string())
 }
 
 /// Flags replace the file's list rather than adding to it, like every other option.

@@ -70,10 +70,13 @@ pub fn auto_ttl(cluster_size: usize) -> u8 {
     (log2 + 2).clamp(3, 32)
 }
 
-/// Who may ask an unkeyed node for its status or set its keys. In a keyed cluster the key
-/// decides: an admin request that authenticates is accepted from anywhere.
+/// Who may ask a node for its status or set its keys over UDP (`gossip status`, `gossip set`).
+/// In a keyed cluster the key decides, unless the endpoint is off: an admin request that
+/// authenticates is accepted from anywhere.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum AdminAccess {
+    /// No admin endpoint at all (what a library node gets unless it asks for one).
+    Off,
     /// Only from 127.0.0.0/8 and ::1 (the default: an open UDP port is not an open door).
     #[default]
     Loopback,
@@ -87,7 +90,8 @@ impl FromStr for AdminAccess {
         match s.trim() {
             "loopback" => Ok(AdminAccess::Loopback),
             "any" => Ok(AdminAccess::Any),
-            other => Err(format!("admin access `{other}`: use loopback or any")),
+            "off" => Ok(AdminAccess::Off),
+            other => Err(format!("admin access `{other}`: use loopback, any or off")),
         }
     }
 }
@@ -97,6 +101,7 @@ impl fmt::Display for AdminAccess {
         f.write_str(match self {
             AdminAccess::Loopback => "loopback",
             AdminAccess::Any => "any",
+            AdminAccess::Off => "off",
         })
     }
 }
@@ -174,8 +179,6 @@ pub struct NodeConfig {
     /// Fixed TTL, or None to size it for the cluster.
     pub ttl: Option<u8>,
     pub anti_entropy: Duration,
-    /// How often the favorite book is re-drawn; None never re-draws.
-    pub resample: Option<Duration>,
     pub static_peers: Vec<SocketAddr>,
     pub bootstrap: Vec<SocketAddr>,
     /// Bound on peers learned through gossip (static and bootstrap peers always fit).
@@ -237,7 +240,6 @@ impl NodeConfig {
             fanout: Fanout::Auto,
             ttl: None,
             anti_entropy: Duration::from_millis(1000),
-            resample: Some(Duration::from_secs(10)),
             static_peers: Vec::new(),
             bootstrap: Vec::new(),
             max_peers: 4096,

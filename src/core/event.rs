@@ -12,11 +12,11 @@ pub use super::store::Route;
 /// Something a user watching a node cares about.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
-    /// We learned a newer value of another node's key.
+    /// We learned a newer value of another node's key (`None`: the key was deleted).
     Learned {
         origin: NodeId,
         key: String,
-        value: String,
+        value: Option<Vec<u8>>,
         version: u64,
         via: SocketAddr,
         route: Route,
@@ -24,7 +24,7 @@ pub enum Event {
     /// We changed our own state and started a rumor.
     Originated {
         key: String,
-        value: String,
+        value: Option<Vec<u8>>,
         version: u64,
         pushed_to: usize,
     },

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use rand::seq::index;
 use rand::Rng;
 
-use crate::wire::{MemberState, NodeId};
+use crate::wire::{MemberState, NodeId, Origin};
 
 use super::hash::Seeded;
 use super::time::Time;
@@ -59,6 +59,14 @@ impl Peer {
     /// Alive or suspect: may be gossiped with.
     pub fn is_live(&self) -> bool {
         matches!(self.state, MemberState::Alive | MemberState::Suspect)
+    }
+
+    /// Its identity for membership messages, once we know its id.
+    pub fn origin(&self) -> Option<Origin> {
+        self.id.as_ref().map(|id| Origin {
+            id: id.clone(),
+            addr: self.addr,
+        })
     }
 }
 

@@ -47,7 +47,8 @@ impl Route {
 /// A value and the origin version that set it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Versioned {
-    pub value: String,
+    /// The bytes, or `None` for a deleted key (a tombstone: it must outrank older values).
+    pub value: Option<Vec<u8>>,
     pub version: u64,
 }
 
@@ -220,14 +221,16 @@ impl Store {
         &self.states[0].1
     }
 
-    /// Sets one of our own keys, bumping our version; returns the entry to spread.
-    pub fn set_own(&mut self, key: &str, value: &str, now: Time) -> Entry {
+    /// Sets (`Some`) or deletes (`None`) one of our own keys, bumping our version; returns the
+    /// entry to spread.
+    pub fn set_own(&mut self, key: &str, value: Option<&[u8]>, now: Time) -> Entry {
         let version = self.own().watermark + 1;
+        let value = value.map(<[u8]>::to_vec);
         let state = &mut self.states[0].1;
         state.values.insert(
             key.to_string(),
             Versioned {
-                value: value.to_string(),
+                value: value.clone(),
                 version,
             },
         );
@@ -235,7 +238,7 @@ impl Store {
         self.set_watermark(0, version);
         Entry {
             key: key.to_string(),
-            value: value.to_string(),
+            value,
             version,
         }
     }
@@ -333,8 +336,14 @@ impl Store {
         for (key, v) in state.values.iter() {
             bytes.extend_from_slice(key.as_bytes());
             bytes.push(0);
-            bytes.extend_from_slice(v.value.as_bytes());
-            bytes.push(0);
+            match &v.value {
+                Some(value) => {
+                    bytes.push(1);
+                    bytes.extend_from_slice(&(value.len() as u64).to_le_bytes());
+                    bytes.extend_from_slice(value);
+                }
+                None => bytes.push(0),
+            }
             bytes.extend_from_slice(&v.version.to_le_bytes());
         }
         xxhash_rust::xxh3::xxh3_64_with_seed(&bytes, state.watermark)
@@ -427,7 +436,7 @@ mod tests {
     fn entry(key: &str, value: &str, version: u64) -> Entry {
         Entry {
             key: key.into(),
-            value: value.into(),
+            value: Some(value.as_bytes().to_vec()),
             version,
         }
     }
@@ -448,8 +457,8 @@ mod tests {
         let stale = store.apply(&o, 0, 1, vec![entry("book", "Emma", 1)], at(2));
         assert!(!stale.learned());
         assert_eq!(
-            store.get(&o.id).unwrap().values.get("book").unwrap().value,
-            "Dune"
+            store.get(&o.id).unwrap().values.get("book").unwrap().value.as_deref(),
+            Some(&b"Dune"[..])
         );
         let dup = store.apply(&o, 0, 2, vec![entry("book", "Dune", 2)], at(3));
         assert!(!dup.learned());
@@ -477,23 +486,23 @@ mod tests {
         assert!(r.advanced);
         let state = store.get(&o.id).unwrap();
         assert_eq!(state.watermark, 3);
-        assert_eq!(state.values.get("color").unwrap().value, "blue");
-        assert_eq!(state.values.get("book").unwrap().value, "Emma");
+        assert_eq!(state.values.get("color").unwrap().value.as_deref(), Some(&b"blue"[..]));
+        assert_eq!(state.values.get("book").unwrap().value.as_deref(), Some(&b"Emma"[..]));
     }
 
     #[test]
     fn summaries_match_exactly_when_watermarks_match() {
         let mut a = Store::new("a".into(), addr(1), Time::ZERO, Seeded::default());
         let mut b = Store::new("b".into(), addr(2), Time::ZERO, Seeded::default());
-        a.set_own("book", "Dune", Time::ZERO);
-        b.set_own("book", "Emma", Time::ZERO);
+        a.set_own("book", Some(b"Dune"), Time::ZERO);
+        b.set_own("book", Some(b"Emma"), Time::ZERO);
         assert_ne!(a.summary(), b.summary());
         let da = a.delta_since(&"a".into(), 0, 100).unwrap();
         let db = b.delta_since(&"b".into(), 0, 100).unwrap();
         b.apply(&da.origin, da.since, da.upto, da.entries.clone(), at(1));
         a.apply(&db.origin, db.since, db.upto, db.entries.clone(), at(1));
         assert_eq!(a.summary(), b.summary());
-        a.set_own("book", "Ulysses", Time::ZERO);
+        a.set_own("book", Some(b"Ulysses"), Time::ZERO);
         assert_ne!(a.summary(), b.summary());
     }
 
@@ -501,7 +510,7 @@ mod tests {
     fn a_cut_delta_is_a_valid_prefix() {
         let mut a = Store::new("a".into(), addr(1), Time::ZERO, Seeded::default());
         for i in 0..5 {
-            a.set_own(&format!("k{i}"), "v", Time::ZERO);
+            a.set_own(&format!("k{i}"), Some(b"v"), Time::ZERO);
         }
         let mut b = Store::new("b".into(), addr(2), Time::ZERO, Seeded::default());
         let first = a.delta_since(&"a".into(), 0, 2).unwrap();

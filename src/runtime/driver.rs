@@ -22,10 +22,10 @@ type Inspect = Box<dyn FnOnce(&Node, Time) + Send>;
 
 /// What the process can ask of a running node.
 pub enum Command {
-    /// Set one of the node's own keys.
-    Set {
+    /// Set (`Some`) or delete (`None`) one of the node's own keys.
+    Write {
         key: String,
-        value: String,
+        value: Option<Vec<u8>>,
         reply: oneshot::Sender<Result<u64, SetError>>,
     },
     /// Run a closure against the node's state (status, UI, tests, benchmarks).
@@ -40,6 +40,7 @@ pub enum Command {
 }
 
 /// A running node: its address, a command channel and the task.
+#[derive(Debug)]
 pub struct NodeHandle {
     pub addr: SocketAddr,
     commands: mpsc::UnboundedSender<Command>,
@@ -48,12 +49,21 @@ pub struct NodeHandle {
 
 impl NodeHandle {
     /// Sets a key on the node; None if the node has stopped.
-    pub async fn set(&self, key: &str, value: &str) -> Option<Result<u64, SetError>> {
+    pub async fn set(&self, key: &str, value: impl AsRef<[u8]>) -> Option<Result<u64, SetError>> {
+        self.write(key, Some(value.as_ref().to_vec())).await
+    }
+
+    /// Sets (`Some`) or deletes (`None`) a key; None if the node has stopped.
+    pub async fn write(
+        &self,
+        key: &str,
+        value: Option<Vec<u8>>,
+    ) -> Option<Result<u64, SetError>> {
         let (reply, rx) = oneshot::channel();
         self.commands
-            .send(Command::Set {
+            .send(Command::Write {
                 key: key.into(),
-                value: value.into(),
+                value,
                 reply,
             })
             .ok()?;
@@ -178,8 +188,12 @@ async fn run(
                 armed = tokio::time::Instant::from_std(epoch);
             }
             command = commands.recv() => match command {
-                Some(Command::Set { key, value, reply }) => {
-                    let _ = reply.send(node.set(now(epoch), &key, &value));
+                Some(Command::Write { key, value, reply }) => {
+                    let t = now(epoch);
+                    let _ = reply.send(match value {
+                        Some(value) => node.set(t, &key, &value),
+                        None => node.delete(t, &key),
+                    });
                 }
                 Some(Command::Inspect(f)) => f(&node, now(epoch)),
                 Some(Command::Reconfigure { config, reply }) => {

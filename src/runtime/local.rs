@@ -10,7 +10,8 @@ use crate::wire::NodeId;
 use super::driver::{spawn, NodeHandle};
 use super::socket::{bind_udp, BindError};
 
-/// Binds 127.0.0.1:0, then builds a node (id `n<port>`) configured by `tune` and starts it.
+/// Binds 127.0.0.1:0, then builds a node (id `n<port>`) configured by `tune` and starts it,
+/// holding one of `books` (drawn by `seed`) as its `book` key if any are given.
 /// Events are dropped; use `NodeHandle::inspect` to look at state.
 pub fn start_local_node(
     epoch: Instant,
@@ -37,7 +38,12 @@ pub fn start_local_node_with_sink(
     let mut config = NodeConfig::new(NodeId::from(format!("n{}", addr.port())), addr);
     tune(&mut config);
     super::os::ground(&mut config, epoch);
-    let node = Node::new(config, books, Time::from(epoch.elapsed()), seed);
+    let now = Time::from(epoch.elapsed());
+    let mut node = Node::new(config, now, seed);
+    if !books.is_empty() {
+        let book = &books[(seed % books.len() as u64) as usize];
+        let _ = node.preload(now, "book", book.as_bytes());
+    }
     Ok(spawn(node, socket, epoch, None, sink))
 }
 

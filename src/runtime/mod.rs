@@ -3,12 +3,10 @@
 
 pub mod client;
 mod driver;
+#[cfg(any(test, feature = "testing"))]
 pub mod local;
-pub mod log;
-pub mod metrics;
 pub mod os;
 pub mod persist;
-pub mod reload;
 mod socket;
 
 pub use driver::{spawn, Command, NodeHandle};

@@ -114,9 +114,9 @@ mod tests {
         assert_eq!((v0, i0), (0, 0));
         let mut config = NodeConfig::new(NodeId::from("n1"), "127.0.0.1:1".parse().unwrap());
         config.initial_version = v0;
-        let mut node = Node::new(config.clone(), vec!["Dune".into()], Time::ZERO, 1);
+        let mut node = Node::new(config.clone(), Time::ZERO, 1);
         for i in 0..250 {
-            node.set(Time::ZERO, "k", &i.to_string()).unwrap();
+            node.set(Time::ZERO, "k", i.to_string().as_bytes()).unwrap();
             file.checkpoint(&node).unwrap();
         }
         let last = node.store().own().watermark;
@@ -126,7 +126,7 @@ mod tests {
         assert!(v1 >= last, "restart would reuse versions: {v1} < {last}");
         assert!(i1 >= 1);
         config.initial_version = v1;
-        let node = Node::new(config, vec!["Dune".into()], Time::ZERO, 2);
+        let node = Node::new(config, Time::ZERO, 2);
         assert!(node.store().own().watermark > last);
         // A corrupt file stops the node instead of silently resetting it.
         fs::write(dir.join("n1.state.json"), "garbage").unwrap();

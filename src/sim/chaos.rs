@@ -20,8 +20,9 @@ pub fn victim() -> Node {
         SocketAddr::from(([127, 0, 0, 1], 7001)),
         SocketAddr::from(([127, 0, 0, 1], 7003)),
     ];
-    c.resample = None;
-    Node::new(c, vec!["Dune".into()], Time::ZERO, 1)
+    let mut node = Node::new(c, Time::ZERO, 1);
+    let _ = node.preload(Time::ZERO, "book", b"Dune");
+    node
 }
 
 /// Feeds `input` to `node` as described above; returns how many datagrams were delivered.

@@ -37,7 +37,13 @@ pub fn build(
             .wrapping_add(i as u64);
         // Nonce entropy from the seed: a simulated keyed cluster stays reproducible.
         config.entropy = *blake3::hash(&node_seed.to_le_bytes()).as_bytes();
-        sim.add(Node::new(config, books.to_vec(), Time::ZERO, node_seed));
+        let mut node = Node::new(config, Time::ZERO, node_seed);
+        if !books.is_empty() {
+            // Each node starts holding a favorite book, as `gossip node` does.
+            let book = &books[(node_seed % books.len() as u64) as usize];
+            let _ = node.preload(Time::ZERO, crate::config::BOOK_KEY, book.as_bytes());
+        }
+        sim.add(node);
     }
     sim
 }

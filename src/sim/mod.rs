@@ -2,6 +2,7 @@
 //! simulated network with seeded loss, delay (and so reordering) and partitions. Same seed,
 //! same run, to the datagram.
 
+#[cfg(any(test, feature = "testing"))]
 pub mod chaos;
 pub mod cluster;
 pub mod lab;

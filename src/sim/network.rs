@@ -256,7 +256,7 @@ impl SimNet {
     /// Has node `i` set `key` to `value`; returns the new version.
     pub fn set(&mut self, i: usize, key: &str, value: &str) -> Option<u64> {
         let now = self.now;
-        let version = self.nodes.get_mut(i)?.as_mut()?.set(now, key, value).ok();
+        let version = self.nodes.get_mut(i)?.as_mut()?.set(now, key, value.as_bytes()).ok();
         self.drain(i);
         version
     }

@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
+use crate::config::{book_in, own_book};
 use crate::wire::{MemberState, StatusReport};
 
 /// One node as `top` sees it.
@@ -91,7 +92,7 @@ impl Monitor {
                 let e = newest.entry(k.origin.as_str()).or_insert((0, None));
                 if k.version > e.0 || e.1.is_none() {
                     e.0 = e.0.max(k.version);
-                    e.1 = k.book.clone();
+                    e.1 = book_in(&k.values).map(str::to_string);
                 }
             }
         }
@@ -167,7 +168,7 @@ impl Monitor {
                     addr: p.addr,
                     id: Some(r.id.clone()),
                     reachable: true,
-                    book: r.book.clone(),
+                    book: own_book(r).map(str::to_string),
                     version: r.version,
                     alive: r.members_in(MemberState::Alive),
                     suspect: r.members_in(MemberState::Suspect),
@@ -201,7 +202,6 @@ mod tests {
             id: id.into(),
             addr: "127.0.0.1:1".parse().unwrap(),
             version: 1,
-            book: None,
             uptime_ms: 0,
             incarnation: 0,
             health: 0,
@@ -214,7 +214,6 @@ mod tests {
                     origin: o.to_string(),
                     addr: "127.0.0.1:1".parse().unwrap(),
                     version: *v,
-                    book: None,
                     age_ms: *age,
                     hops: 1,
                     route: "rumor".into(),

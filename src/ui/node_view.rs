@@ -10,6 +10,7 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
 use ratatui::Frame;
 
 use super::format::{age, rate};
+use crate::config::{book_in, own_book};
 use crate::wire::{MemberState, StatusReport};
 
 use super::feed::{FeedKind, FeedLine};
@@ -85,7 +86,7 @@ pub fn render(frame: &mut Frame, area: Rect, view: &View) {
     ])
     .areas(area);
 
-    let book = r.book.as_deref().unwrap_or("no book");
+    let book = own_book(r).unwrap_or("no book");
     let header_lines = vec![
         Line::from(vec![
             Span::styled(r.id.clone(), Style::default().add_modifier(Modifier::BOLD)),
@@ -134,7 +135,7 @@ pub fn render(frame: &mut Frame, area: Rect, view: &View) {
             };
             let mut cells = vec![
                 Cell::from(k.origin.clone()),
-                Cell::from(k.book.clone().unwrap_or_default()),
+                Cell::from(book_in(&k.values).unwrap_or_default().to_string()),
                 Cell::from(format!("v{}", k.version)),
                 Cell::from(state_text).style(Style::default().fg(color)),
             ];
@@ -214,7 +215,6 @@ mod tests {
             origin: id.into(),
             addr: "127.0.0.1:7000".parse().unwrap(),
             version,
-            book: Some(book.into()),
             age_ms: 2300,
             hops,
             route: if hops == 0 {
@@ -223,7 +223,7 @@ mod tests {
                 "rumor".into()
             },
             via: via.map(|v| v.parse().unwrap()),
-            values: BTreeMap::new(),
+            values: BTreeMap::from([("book".to_string(), book.to_string())]),
         }
     }
 
@@ -243,7 +243,6 @@ mod tests {
             id: "n7002".into(),
             addr: "127.0.0.1:7002".parse().unwrap(),
             version: 12,
-            book: Some("Dune".into()),
             uptime_ms: 184_000,
             incarnation: 0,
             health: 0,

@@ -69,7 +69,9 @@ pub struct Origin {
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
 pub struct Entry {
     pub key: String,
-    pub value: String,
+    /// The value's bytes; `None` when the key was deleted (a tombstone, which spreads like
+    /// any other change so every node forgets the key).
+    pub value: Option<Vec<u8>>,
     pub version: u64,
 }
 
@@ -364,7 +366,7 @@ impl Message {
                 check_incarnation(p.your_incarnation)?;
                 p.peers.iter().try_for_each(check_origin)
             }
-            Message::SetRequest(s) => check_key_value(&s.key, &s.value),
+            Message::SetRequest(s) => check_key_value(&s.key, s.value.len()),
             Message::PingReq(p) => check_origin(&p.target),
             Message::Members(m) => m.updates.iter().try_for_each(|u| {
                 check_origin(&u.member)?;
@@ -411,11 +413,11 @@ fn check_origin(o: &Origin) -> Result<(), DecodeError> {
     Ok(())
 }
 
-fn check_key_value(key: &str, value: &str) -> Result<(), DecodeError> {
+fn check_key_value(key: &str, value_len: usize) -> Result<(), DecodeError> {
     if key.is_empty() || key.len() > MAX_KEY_LEN {
         return Err(DecodeError::Invalid("key length"));
     }
-    if value.len() > MAX_VALUE_LEN {
+    if value_len > MAX_VALUE_LEN {
         return Err(DecodeError::Invalid("value length"));
     }
     Ok(())
@@ -429,7 +431,7 @@ fn check_range(since: u64, upto: u64, entries: &[Entry]) -> Result<(), DecodeErr
     }
     let mut last = since;
     for e in entries {
-        check_key_value(&e.key, &e.value)?;
+        check_key_value(&e.key, e.value.as_ref().map_or(0, Vec::len))?;
         if e.version <= last || e.version > upto {
             return Err(DecodeError::Invalid("entry version outside range"));
         }

@@ -4,17 +4,19 @@
 
 mod codec;
 mod frame;
+mod header;
 mod message;
 mod pack;
+#[cfg(any(test, feature = "testing"))]
 pub mod samples;
 mod seal;
 mod status;
 
 pub use codec::{decode_status, encode_status, encoded_len, Absurd, DecodeError, EncodeError};
 pub use frame::{
-    decode_datagram, decode_datagram_sized, encode_datagram, open_datagram, ClusterId, Datagram,
-    Header, Opened,
+    decode_datagram, decode_datagram_sized, encode_datagram, open_datagram, Datagram, Opened,
 };
+pub use header::{ClusterId, Header};
 pub use message::{
     Ack, Delta, Entry, JoinRequest, MemberState, MemberUpdate, Members, Message, MessageKind,
     NodeId, Origin, OriginDelta, PeerList, Ping, PingReq, Rumor, SetReply, SetRequest, StatusPage,
@@ -27,7 +29,7 @@ pub use status::{KnownOrigin, PeerStatus, StatusReport};
 /// First bytes of every datagram: lets a node drop foreign traffic before decoding anything.
 pub const MAGIC: [u8; 4] = *b"GSP\x01";
 /// Bumped whenever the encoding of any message changes; mismatches are dropped and counted.
-pub const PROTOCOL_VERSION: u8 = 1;
+pub const PROTOCOL_VERSION: u8 = 2;
 /// Default largest datagram we send: fits a 1500-byte Ethernet MTU with IP/UDP headers to spare.
 pub const DEFAULT_MTU: usize = 1400;
 /// Smallest MTU we accept in config: below this a full status page or rumor cannot fit.

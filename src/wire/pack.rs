@@ -1,7 +1,16 @@
 //! Batching: packs many messages bound for one peer into as few datagrams as the MTU allows.
 
 use super::codec::{encode_into, encoded_len, EncodeError};
-use super::frame::{ClusterId, Header};
+
+/// A list message's tag plus up to two 3-byte length prefixes.
+const LIST_OVERHEAD: usize = 8;
+/// A status page's fields besides its chunk: tag, request id, page numbers, length prefix.
+const PAGE_OVERHEAD: usize = 32;
+/// A piggybacked `Members` message's tag and list length.
+const PIGGYBACK_FRAMING: usize = 8;
+/// Below this, not even one membership fact fits: do not try.
+const MIN_PIGGYBACK: usize = 32;
+use super::header::{ClusterId, Header};
 use super::message::{Message, Origin};
 
 /// At most this many messages per datagram, so the count prefix is always one varint byte.
@@ -33,6 +42,28 @@ impl Packer {
     /// digests, deltas and pages with it.
     pub fn budget(&self) -> usize {
         self.mtu.saturating_sub(self.prefix.len() + 1)
+    }
+
+    /// Room for the *items* of a list message (digest, delta, pull, peer list) in one
+    /// datagram: the budget less the message's tag and length prefixes.
+    pub fn list_budget(&self) -> usize {
+        self.budget().saturating_sub(LIST_OVERHEAD)
+    }
+
+    /// Room for the chunk of one status page: the budget less the page's other fields.
+    pub fn page_budget(&self) -> usize {
+        self.budget().saturating_sub(PAGE_OVERHEAD).max(1)
+    }
+
+    /// Bytes of piggybacked membership facts that still fit after a datagram of `len` bytes
+    /// (0 when too few for even one fact).
+    pub fn piggyback_room(&self, len: usize) -> usize {
+        let room = self.mtu.saturating_sub(len + PIGGYBACK_FRAMING);
+        if room < MIN_PIGGYBACK {
+            0
+        } else {
+            room
+        }
     }
 
     /// Encodes a single-message datagram (admin clients and tests).

@@ -19,7 +19,7 @@ pub fn origin() -> Origin {
 pub fn entry(v: u64) -> Entry {
     Entry {
         key: "book".into(),
-        value: "Dune".into(),
+        value: Some(b"Dune".to_vec()),
         version: v,
     }
 }
@@ -43,7 +43,6 @@ pub fn one_of_each() -> Vec<Message> {
         id: "n1".into(),
         addr: std::net::SocketAddr::from(([127, 0, 0, 1], 1)),
         version: 3,
-        book: Some("Emma".into()),
         uptime_ms: 5,
         incarnation: 2,
         health: 0,

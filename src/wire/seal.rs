@@ -19,7 +19,7 @@ use chacha20poly1305::aead::{AeadInOut, KeyInit};
 use chacha20poly1305::{Key, Tag, XChaCha20Poly1305, XNonce};
 
 use super::codec::DecodeError;
-use super::frame::Header;
+use super::header::Header;
 
 /// Flag bit of a sealed datagram.
 pub const SEALED: u8 = 0x01;

@@ -1,5 +1,6 @@
-//! The status snapshot a node serves to `gossip status`. Its serde field names are the public
-//! JSON contract (`id`, `addr`, `version`, `book`, `peers`, `known`, `counters`): extend, never rename.
+//! The status snapshot a node serves to `gossip status`. Its serde field names are part of the
+//! public JSON contract (`id`, `addr`, `version`, `peers`, `known`, `counters`; the binary adds
+//! `book`, the value of the `book` key): extend, never rename.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -15,7 +16,6 @@ pub struct StatusReport {
     pub id: String,
     pub addr: SocketAddr,
     pub version: u64,
-    pub book: Option<String>,
     pub uptime_ms: u64,
     /// Our own SWIM incarnation.
     pub incarnation: u64,
@@ -56,7 +56,6 @@ pub struct KnownOrigin {
     pub origin: String,
     pub addr: SocketAddr,
     pub version: u64,
-    pub book: Option<String>,
     /// Milliseconds since this node last learned something new from that origin.
     pub age_ms: u64,
     /// Hops the newest information travelled as a rumor (0 for our own state or a sync).
@@ -65,5 +64,7 @@ pub struct KnownOrigin {
     pub route: String,
     /// The peer that told us, if it was not the origin itself.
     pub via: Option<SocketAddr>,
+    /// Every live key (deleted keys are left out); values that are not UTF-8 are shown
+    /// lossily.
     pub values: BTreeMap<String, String>,
 }

@@ -19,8 +19,6 @@ use crate::core::time::Time;
 const SNAPSHOT_TTL: Duration = Duration::from_secs(10);
 /// Snapshots kept at once (one per concurrent status client).
 const SNAPSHOTS: usize = 8;
-/// Bytes of a status page that are not chunk: tag, request id, page numbers, length prefix.
-const PAGE_OVERHEAD: usize = 32;
 
 /// Why a `set` was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,11 +47,31 @@ pub(super) struct StatusCache {
 
 impl Node {
     /// Sets one of our own keys and spreads it as a rumor; returns the new version.
-    pub fn set(&mut self, now: Time, key: &str, value: &str) -> Result<u64, SetError> {
+    pub fn set(&mut self, now: Time, key: &str, value: &[u8]) -> Result<u64, SetError> {
+        self.write(now, key, Some(value))
+    }
+
+    /// Deletes one of our own keys: a tombstone that spreads like any change, so every node
+    /// stops showing the key. Returns the new version.
+    pub fn delete(&mut self, now: Time, key: &str) -> Result<u64, SetError> {
+        self.write(now, key, None)
+    }
+
+    /// Sets one of our own keys *without* spreading it: for state a node holds before it first
+    /// talks (peers learn it in the join and anti-entropy exchanges). After that, use
+    /// [`Node::set`].
+    pub fn preload(&mut self, now: Time, key: &str, value: &[u8]) -> Result<u64, SetError> {
+        self.check_write(key, Some(value))?;
+        Ok(self.store.set_own(key, Some(value), now).version)
+    }
+
+    /// Refuses a key or value the wire could not carry.
+    fn check_write(&self, key: &str, value: Option<&[u8]>) -> Result<(), SetError> {
         if key.is_empty() || key.len() > MAX_KEY_LEN {
             return Err(SetError::Key);
         }
-        if value.len() > MAX_VALUE_LEN {
+        let len = value.map_or(0, <[u8]>::len);
+        if len > MAX_VALUE_LEN {
             return Err(SetError::Value);
         }
         let probe = Rumor {
@@ -65,13 +83,19 @@ impl Node {
             hops: u8::MAX,
             entries: vec![wire::Entry {
                 key: key.to_string(),
-                value: value.to_string(),
+                value: value.map(<[u8]>::to_vec),
                 version: u64::MAX,
             }],
         };
-        if wire::encoded_len(&Message::Rumor(probe)) > self.packer.budget() {
+        if wire::encoded_len(&Message::Rumor(probe)) > self.transport.packer.budget() {
             return Err(SetError::TooLarge);
         }
+        Ok(())
+    }
+
+    /// Sets (`Some`) or deletes (`None`) one of our own keys and spreads the change.
+    pub(super) fn write(&mut self, now: Time, key: &str, value: Option<&[u8]>) -> Result<u64, SetError> {
+        self.check_write(key, value)?;
         let entry = self.store.set_own(key, value, now);
         let version = entry.version;
         let rumor = Rumor {
@@ -86,7 +110,7 @@ impl Node {
         let pushed_to = self.originate(now, rumor);
         self.emit(Event::Originated {
             key: key.to_string(),
-            value: value.to_string(),
+            value: value.map(<[u8]>::to_vec),
             version,
             pushed_to,
         });
@@ -96,9 +120,13 @@ impl Node {
     /// Admin requests need the cluster key in a keyed cluster (the datagram opened, so it had
     /// it) and otherwise come from loopback unless `admin_from = "any"`.
     fn admin_allowed(&mut self, from: SocketAddr) -> bool {
-        let ok = self.config.keyring.is_some()
-            || self.config.admin_from == AdminAccess::Any
-            || from.ip().to_canonical().is_loopback();
+        let ok = match self.config.admin_from {
+            AdminAccess::Off => false,
+            AdminAccess::Any => true,
+            AdminAccess::Loopback => {
+                self.config.keyring.is_some() || from.ip().to_canonical().is_loopback()
+            }
+        };
         if !ok {
             self.counters.decode_error("admin_refused");
         }
@@ -109,7 +137,7 @@ impl Node {
         if !self.admin_allowed(from) {
             return;
         }
-        let reply = match self.set(now, &request.key, &request.value) {
+        let reply = match self.set(now, &request.key, request.value.as_bytes()) {
             Ok(version) => SetReply {
                 request: request.request,
                 version,
@@ -128,7 +156,7 @@ impl Node {
         if !self.admin_allowed(from) {
             return;
         }
-        let cache = &mut self.status_cache.snapshots;
+        let cache = &mut self.admin.snapshots;
         while cache
             .front()
             .is_some_and(|s| now.since(s.at) > SNAPSHOT_TTL)
@@ -145,9 +173,9 @@ impl Node {
                     self.counters.encode_errors += 1;
                     return;
                 };
-                let chunk = self.packer.budget().saturating_sub(PAGE_OVERHEAD).max(1);
+                let chunk = self.transport.packer.page_budget();
                 let chunks = bytes.chunks(chunk).map(<[u8]>::to_vec).collect();
-                let cache = &mut self.status_cache.snapshots;
+                let cache = &mut self.admin.snapshots;
                 if cache.len() >= SNAPSHOTS {
                     cache.pop_front();
                 }
@@ -160,7 +188,7 @@ impl Node {
                 cache.len() - 1
             }
         };
-        let snapshot = &self.status_cache.snapshots[index];
+        let snapshot = &self.admin.snapshots[index];
         let pages = snapshot.chunks.len() as u32;
         let Some(chunk) = snapshot.chunks.get(req.page as usize).cloned() else {
             return;
@@ -184,10 +212,9 @@ impl Node {
             id: self.config.id.to_string(),
             addr: self.config.addr,
             version: own.watermark,
-            book: own.values.get("book").map(|v| v.value.clone()),
             uptime_ms: ms(now.since(self.started)),
-            incarnation: self.incarnation,
-            health: self.health.score(),
+            incarnation: self.membership.incarnation,
+            health: self.membership.health.score(),
             fanout: format!(
                 "{} ({})",
                 self.config.fanout,
@@ -214,7 +241,6 @@ impl Node {
                     origin: id.to_string(),
                     addr: s.addr,
                     version: s.watermark,
-                    book: s.values.get("book").map(|v| v.value.clone()),
                     age_ms: ms(now.since(s.changed_at)),
                     hops: s.route.hops(),
                     route: s.route.name().to_string(),
@@ -222,7 +248,10 @@ impl Node {
                     values: s
                         .values
                         .iter()
-                        .map(|(k, v)| (k.clone(), v.value.clone()))
+                        .filter_map(|(k, v)| {
+                            let value = v.value.as_deref()?;
+                            Some((k.clone(), String::from_utf8_lossy(value).into_owned()))
+                        })
                         .collect(),
                 })
                 .collect(),

@@ -2,6 +2,7 @@
 //! them at once), retrying with backoff until one answers.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use rand::seq::SliceRandom;
 
@@ -10,6 +11,28 @@ use crate::wire::{encoded_len, JoinRequest, Message, Origin, PeerList};
 use super::paging::paginate;
 use super::Node;
 use crate::core::time::Time;
+
+/// What discovery owns: the join retries, and whether the cluster has told us yet what it
+/// remembers of us.
+#[derive(Debug)]
+pub(super) struct Discovery {
+    /// When to ask the bootstrap peers again (None once one answered).
+    pub(super) join: Option<Time>,
+    pub(super) backoff: Duration,
+    /// True until a peer has told us what it holds of us (a start without saved state must
+    /// learn back its old version and incarnation before they are reused).
+    pub(super) fresh_start: bool,
+}
+
+impl Default for Discovery {
+    fn default() -> Self {
+        Discovery {
+            join: None,
+            backoff: Duration::from_millis(500),
+            fresh_start: true,
+        }
+    }
+}
 
 impl Node {
     /// Asks every bootstrap peer for its peer list. No sync yet: the first exchange waits for
@@ -55,7 +78,7 @@ impl Node {
             })
             .collect();
         peers.shuffle(&mut self.rng);
-        let budget = self.packer.budget().saturating_sub(8);
+        let budget = self.transport.packer.list_budget();
         let (mut pages, _) = paginate(peers, budget, 1, encoded_len);
         let peers = pages.pop().unwrap_or_default();
         let (your_version, your_fingerprint, your_incarnation) = match sender {
@@ -78,18 +101,18 @@ impl Node {
     }
 
     pub(super) fn on_peer_list(&mut self, now: Time, from: SocketAddr, list: PeerList) {
-        if self.fresh_start {
+        if self.discovery.fresh_start {
             // The cluster remembers us from before a restart: continue above what it saw, so
             // our next change is not mistaken for an old one and our next refutation counts.
-            self.fresh_start = false;
+            self.discovery.fresh_start = false;
             let ours = self.store.own().watermark;
             let reissued = list.your_version == ours
                 && list.your_fingerprint != self.store.fingerprint(self.id());
             if list.your_version > ours || (list.your_version > 0 && reissued) {
                 self.republish_above(now, list.your_version);
             }
-            if list.your_incarnation >= self.incarnation && list.your_incarnation > 0 {
-                self.incarnation = list.your_incarnation + 1;
+            if list.your_incarnation >= self.membership.incarnation && list.your_incarnation > 0 {
+                self.membership.incarnation = list.your_incarnation + 1;
             }
         }
         for peer in list.peers {
@@ -99,12 +122,12 @@ impl Node {
         }
         let asked =
             self.config.bootstrap.contains(&from) || self.config.static_peers.contains(&from);
-        if asked && self.timers.join.is_some() {
+        if asked && self.discovery.join.is_some() {
             // Someone we asked answered: stop retrying, and sync at once with a random peer.
-            self.timers.join = None;
+            self.discovery.join = None;
             if !self.config.dissemination.lockstep {
-                self.timers.anti_entropy = now;
-                self.timers.catch_up_rounds = super::sync::CATCH_UP_ROUNDS;
+                self.sync.next = now;
+                self.sync.catch_up_rounds = super::sync::CATCH_UP_ROUNDS;
             }
         }
     }

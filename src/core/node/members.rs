@@ -5,16 +5,19 @@
 //! datagrams a bounded number of times, which carries it the rest of the way without extra
 //! datagrams. Dead and left members are forgotten after a while, behind a tombstone.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::core::event::Event;
+use crate::core::hash::Seeded;
+use crate::core::membership::{Broadcasts, LocalHealth};
 use crate::core::membership::supersedes;
 use crate::core::peers::{PeerSource, Suspicion};
 use crate::core::time::Time;
 use crate::wire::{MemberState, MemberUpdate, Members, Message, NodeId};
 
-use super::probe::origin_of;
+use super::probe::ProbeState;
 use super::Node;
 
 /// Tombstones (ids of forgotten members) remembered at once.
@@ -23,6 +26,39 @@ const MAX_TOMBSTONES: usize = 10_000;
 const TELL_EVERY: Duration = Duration::from_secs(1);
 /// Stale accusations of us are answered with our incarnation at most this often.
 const ANNOUNCE_EVERY: Duration = Duration::from_secs(1);
+
+/// What membership owns: our incarnation and health, the facts to piggyback, probing,
+/// suspicions, tombstones of forgotten members, and whether we are leaving.
+#[derive(Debug)]
+pub(super) struct Membership {
+    pub(super) incarnation: u64,
+    pub(super) health: LocalHealth,
+    pub(super) broadcasts: Broadcasts,
+    pub(super) probe: ProbeState,
+    /// When the next probe tick runs.
+    pub(super) next_probe: Time,
+    pub(super) suspects: Vec<SocketAddr>,
+    pub(super) tombstones: HashMap<NodeId, (u64, Time), Seeded>,
+    pub(super) leaving: bool,
+    /// When we last announced our incarnation (refutations are rate-limited).
+    pub(super) announced_at: Option<Time>,
+}
+
+impl Membership {
+    pub(super) fn new(incarnation: u64, now: Time, hasher: Seeded) -> Self {
+        Membership {
+            incarnation,
+            health: LocalHealth::new(8),
+            broadcasts: Broadcasts::default(),
+            probe: ProbeState::default(),
+            next_probe: now,
+            suspects: Vec::new(),
+            tombstones: HashMap::with_hasher(hasher),
+            leaving: false,
+            announced_at: None,
+        }
+    }
+}
 
 /// Where a membership fact came from, which decides whether we push it on.
 #[derive(Clone, Copy, Debug)]
@@ -59,11 +95,11 @@ impl Node {
             self.hear_about_myself(now, &update);
             return;
         }
-        if let Some(&(inc, _)) = self.tombstones.get(&update.member.id) {
+        if let Some(&(inc, _)) = self.membership.tombstones.get(&update.member.id) {
             if !(update.state == MemberState::Alive && update.incarnation > inc) {
                 return;
             }
-            self.tombstones.remove(&update.member.id);
+            self.membership.tombstones.remove(&update.member.id);
         }
         let addr = update.member.addr;
         let known = self
@@ -103,7 +139,7 @@ impl Node {
                         if self.confirm_suspicion(&addr, update.by.as_ref()) {
                             // A new independent confirmation: pass it on by piggyback so others'
                             // suspicion timeouts shrink too.
-                            self.broadcasts.push(update.clone());
+                            self.membership.broadcasts.push(update.clone());
                         }
                     } else if supersedes(state, inc, update.state, update.incarnation) {
                         // The sender is behind (it may be about to declare a refuted member
@@ -145,11 +181,11 @@ impl Node {
             _ => None,
         };
         if update.state == MemberState::Suspect {
-            if !self.suspects.contains(&addr) {
-                self.suspects.push(addr);
+            if !self.membership.suspects.contains(&addr) {
+                self.membership.suspects.push(addr);
             }
         } else {
-            self.suspects.retain(|a| *a != addr);
+            self.membership.suspects.retain(|a| *a != addr);
         }
         if previous != update.state {
             self.emit(Event::MemberChanged {
@@ -217,7 +253,7 @@ impl Node {
         for to in targets {
             self.tell(to, update.clone());
         }
-        self.broadcasts.push(update);
+        self.membership.broadcasts.push(update);
     }
 
     /// Sends one membership fact on its own, without waiting for traffic to piggyback on.
@@ -233,17 +269,17 @@ impl Node {
     /// Someone holds a fact about us. Accusations at our incarnation or above are refuted by
     /// raising our incarnation past them; each one is also a sign our links are poor.
     fn hear_about_myself(&mut self, now: Time, update: &MemberUpdate) {
-        if self.leaving
-            || update.state == MemberState::Alive && update.incarnation <= self.incarnation
+        if self.membership.leaving
+            || update.state == MemberState::Alive && update.incarnation <= self.membership.incarnation
         {
             return;
         }
-        if update.incarnation < self.incarnation {
+        if update.incarnation < self.membership.incarnation {
             // An accusation older than our incarnation (we restarted with a saved, higher
             // one, or refuted already): the accuser has not heard. Announce again, at most
             // once a second.
             if self
-                .announced_at
+                .membership.announced_at
                 .is_none_or(|t| now.since(t) >= ANNOUNCE_EVERY)
             {
                 self.announce_alive(now);
@@ -251,23 +287,23 @@ impl Node {
             return;
         }
         if update.state != MemberState::Alive {
-            self.health.worse();
+            self.membership.health.worse();
             self.counters.refutations += 1;
         }
-        self.incarnation = update.incarnation + 1;
+        self.membership.incarnation = update.incarnation + 1;
         self.emit(Event::Refuted {
             accused: update.state,
-            incarnation: self.incarnation,
+            incarnation: self.membership.incarnation,
         });
         self.announce_alive(now);
     }
 
     /// Pushes "alive at our incarnation" (a refutation) to the cluster.
     fn announce_alive(&mut self, now: Time) {
-        self.announced_at = Some(now);
+        self.membership.announced_at = Some(now);
         let me = MemberUpdate {
             member: self.own_origin(),
-            incarnation: self.incarnation,
+            incarnation: self.membership.incarnation,
             state: MemberState::Alive,
             by: Some(self.config.id.clone()),
         };
@@ -307,15 +343,15 @@ impl Node {
             }
         }
         let ttl = self.config.forget_after * 10;
-        self.tombstones.retain(|_, (_, at)| now.since(*at) < ttl);
+        self.membership.tombstones.retain(|_, (_, at)| now.since(*at) < ttl);
     }
 
     fn bury(&mut self, id: &NodeId, incarnation: u64, now: Time) {
-        if self.tombstones.len() >= MAX_TOMBSTONES {
+        if self.membership.tombstones.len() >= MAX_TOMBSTONES {
             return;
         }
         let entry = self
-            .tombstones
+            .membership.tombstones
             .entry(id.clone())
             .or_insert((incarnation, now));
         entry.0 = entry.0.max(incarnation);
@@ -324,7 +360,7 @@ impl Node {
     /// Whether gossip about `id` must not re-add it (it was declared dead or left and
     /// forgotten, and has not refuted since).
     pub(super) fn is_buried(&self, id: &NodeId) -> bool {
-        self.tombstones.contains_key(id)
+        self.membership.tombstones.contains_key(id)
     }
 
     /// Up to `room` bytes of membership facts for the datagrams about to go to `to`, leaving
@@ -336,7 +372,7 @@ impl Node {
         outgoing: &[Message],
         room: usize,
     ) -> Option<Message> {
-        if self.broadcasts.is_empty() || room < 32 {
+        if self.membership.broadcasts.is_empty() || room == 0 {
             return None;
         }
         let carried: Vec<&MemberUpdate> = outgoing
@@ -350,7 +386,7 @@ impl Node {
         let about = self.peers.get(&to).and_then(|p| p.id.clone());
         let n = self.cluster_size() as f64;
         let limit = self.config.retransmit_mult * ((n + 1.0).log10().ceil().max(1.0) as u32);
-        let updates = self.broadcasts.take(room, limit, |u| {
+        let updates = self.membership.broadcasts.take(room, limit, |u| {
             about.as_ref() == Some(&u.member.id) || carried.contains(&u)
         });
         (!updates.is_empty()).then_some(Message::Members(Members { updates }))
@@ -359,21 +395,21 @@ impl Node {
     /// Graceful leave: tell every live peer we are leaving, so they drop us at once instead of
     /// suspecting us. The driver flushes the result and stops.
     pub fn leave(&mut self, now: Time) {
-        if self.leaving {
+        if self.membership.leaving {
             return;
         }
-        self.leaving = true;
-        self.incarnation += 1;
+        self.membership.leaving = true;
+        self.membership.incarnation += 1;
         let me = MemberUpdate {
             member: self.own_origin(),
-            incarnation: self.incarnation,
+            incarnation: self.membership.incarnation,
             state: MemberState::Left,
             by: Some(self.config.id.clone()),
         };
         for to in self.peers.all_except(&[]) {
             self.tell(to, me.clone());
         }
-        self.probe.pending = None;
+        self.membership.probe.pending = None;
         let _ = now;
     }
 }
@@ -381,7 +417,7 @@ impl Node {
 /// What we believe of `peer`, as a fact we can send (once we know its id).
 fn believed(peer: &crate::core::peers::Peer) -> Option<MemberUpdate> {
     Some(MemberUpdate {
-        member: origin_of(peer)?,
+        member: peer.origin()?,
         incarnation: peer.incarnation,
         state: peer.state,
         by: None,

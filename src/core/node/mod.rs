@@ -10,8 +10,9 @@ mod probe;
 mod reconfigure;
 mod rumor;
 mod sync;
+mod transport;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -19,15 +20,14 @@ use rand::rngs::{SmallRng, StdRng};
 use rand::{Rng, RngExt, SeedableRng};
 use uuid::Uuid;
 
-use crate::wire::{self, Entry, Message, NodeId, Origin, Packer};
+use crate::wire::{self, Entry, Message, NodeId};
 
 use super::config::{auto_ttl, NodeConfig, RumorMode, SyncMode};
 use super::counters::Counters;
 use super::event::{Event, Route};
-use super::fault::{FaultLayer, Transmit, Verdict};
+use super::fault::{Transmit, Verdict};
 use super::guard::{Admission, FloodGuard};
 use super::hash;
-use super::membership::{Broadcasts, LocalHealth};
 use super::peers::{PeerSet, PeerSource};
 use super::replay::ReplayGuard;
 use super::seen::SeenCache;
@@ -37,40 +37,12 @@ use super::time::Time;
 pub use admin::SetError;
 pub use reconfigure::Reconfigured;
 
-/// Bytes a piggybacked `Members` message needs around its facts (tag, list length).
-const PIGGYBACK_FRAMING: usize = 8;
-
 /// Bound on undrained events, so a driver that ignores them cannot grow memory without limit.
 const MAX_EVENTS: usize = 10_000;
 
-#[derive(Debug)]
-struct Timers {
-    anti_entropy: Time,
-    resample: Option<Time>,
-    join: Option<Time>,
-    join_backoff: Duration,
-    /// Exchanges left to run at the fast catch-up pace.
-    catch_up_rounds: u8,
-    probe: Time,
-    /// Next push round (`RumorMode::Rounds` only).
-    push: Option<Time>,
-}
-
-/// The packer for `config`: sealing adds bytes, so a keyed node packs less per datagram.
-fn packer_for(config: &NodeConfig) -> Packer {
-    let own = Origin {
-        id: config.id.clone(),
-        addr: config.addr,
-    };
-    let overhead = if config.keyring.is_some() {
-        wire::SEAL_OVERHEAD
-    } else {
-        0
-    };
-    Packer::new(config.cluster, Some(own), config.mtu - overhead)
-}
-
-/// One gossip node's complete protocol state.
+/// One gossip node's complete protocol state: the shared tables (store, peers), then one part
+/// per concern, each owning its state: rumors, anti-entropy, discovery, membership (SWIM
+/// probing, suspicion, refutation), the admin endpoint, and the datagram transport.
 #[derive(Debug)]
 pub struct Node {
     config: NodeConfig,
@@ -78,93 +50,56 @@ pub struct Node {
     started: Time,
     store: Store,
     peers: PeerSet,
-    seen: SeenCache,
-    packer: Packer,
-    outbox: BTreeMap<SocketAddr, Vec<Message>>,
-    ready: VecDeque<Transmit>,
-    fault: FaultLayer,
     events: VecDeque<Event>,
     counters: Counters,
-    books: Vec<String>,
-    timers: Timers,
-    status_cache: admin::StatusCache,
     /// Seeded hasher for the node's short-lived maps.
     hasher: hash::Seeded,
-    incarnation: u64,
-    health: LocalHealth,
-    broadcasts: Broadcasts,
-    probe: probe::ProbeState,
-    suspects: Vec<SocketAddr>,
-    tombstones: HashMap<NodeId, (u64, Time), hash::Seeded>,
-    leaving: bool,
-    /// When we last announced our incarnation (refutations are rate-limited).
-    announced_at: Option<Time>,
-    /// True until a peer has told us what it holds of us (a start without saved state must
-    /// learn back its old version and incarnation before they are reused).
-    fresh_start: bool,
-    /// Rumors still being pushed in `RumorMode::Rounds`, with the rounds each has left.
-    hot: VecDeque<(wire::Rumor, u8)>,
-    guard: FloodGuard,
-    replay: ReplayGuard,
-    /// CSPRNG for nonces, seeded from `config.entropy` when the first datagram is sealed (an
-    /// unkeyed node never needs one).
-    nonces: Option<Box<StdRng>>,
+    rumors: rumor::Rumors,
+    sync: sync::AntiEntropy,
+    discovery: discovery::Discovery,
+    membership: members::Membership,
+    admin: admin::StatusCache,
+    transport: transport::Transport,
 }
 
 impl Node {
-    /// A node that starts at `now`, draws randomness from `seed`, and picks its favorite book
-    /// from `books` (an empty list means no book: the node only carries keys set explicitly).
-    pub fn new(config: NodeConfig, books: Vec<String>, now: Time, seed: u64) -> Self {
+    /// A node that starts at `now` and draws randomness from `seed`. It holds no keys until
+    /// [`Node::set`] or [`Node::preload`].
+    pub fn new(config: NodeConfig, now: Time, seed: u64) -> Self {
         let mut rng = SmallRng::seed_from_u64(seed);
+        // Hashers are drawn in a fixed order, so a seed always gives the same node.
+        let store = Store::new(config.id.clone(), config.addr, now, hash::seeded(&mut rng));
+        let peers = PeerSet::new(config.addr, config.max_peers, hash::seeded(&mut rng));
+        let seen = SeenCache::new(
+            config.seen_ttl,
+            config.seen_capacity,
+            hash::seeded(&mut rng),
+        );
+        let hasher = hash::seeded(&mut rng);
+        let tombstones = hash::seeded(&mut rng);
+        let guard = FloodGuard::new(config.guard, hash::seeded(&mut rng));
+        let replay = ReplayGuard::new(
+            config.replay_window,
+            config.replay_capacity,
+            hash::seeded(&mut rng),
+        );
         let mut node = Node {
             started: now,
-            store: Store::new(config.id.clone(), config.addr, now, hash::seeded(&mut rng)),
-            peers: PeerSet::new(config.addr, config.max_peers, hash::seeded(&mut rng)),
-            seen: SeenCache::new(
-                config.seen_ttl,
-                config.seen_capacity,
-                hash::seeded(&mut rng),
-            ),
-            packer: packer_for(&config),
-            outbox: BTreeMap::new(),
-            ready: VecDeque::new(),
-            fault: FaultLayer::new(config.fault),
+            store,
+            peers,
             events: VecDeque::new(),
             counters: Counters::default(),
-            books,
-            timers: Timers {
-                anti_entropy: now,
-                resample: None,
-                join: None,
-                join_backoff: Duration::from_millis(500),
-                catch_up_rounds: 0,
-                probe: now,
-                push: None,
-            },
-            status_cache: admin::StatusCache::default(),
-            hasher: hash::seeded(&mut rng),
-            incarnation: config.initial_incarnation,
-            health: LocalHealth::new(8),
-            broadcasts: Broadcasts::default(),
-            probe: probe::ProbeState::default(),
-            suspects: Vec::new(),
-            tombstones: HashMap::with_hasher(hash::seeded(&mut rng)),
-            leaving: false,
-            announced_at: None,
-            fresh_start: true,
-            hot: VecDeque::new(),
-            guard: FloodGuard::new(config.guard, hash::seeded(&mut rng)),
-            replay: ReplayGuard::new(
-                config.replay_window,
-                config.replay_capacity,
-                hash::seeded(&mut rng),
-            ),
-            nonces: None,
+            hasher,
+            rumors: rumor::Rumors::new(seen),
+            sync: sync::AntiEntropy::new(now),
+            discovery: discovery::Discovery::default(),
+            membership: members::Membership::new(config.initial_incarnation, now, tombstones),
+            admin: admin::StatusCache::default(),
+            transport: transport::Transport::new(&config, guard, replay),
             rng,
             config,
         };
         node.store.raise_own_version(node.config.initial_version);
-        node.incarnation = node.config.initial_incarnation;
         for addr in node.config.static_peers.clone() {
             node.peers.add(addr, None, PeerSource::Static, now);
         }
@@ -176,7 +111,7 @@ impl Node {
         let spread = node
             .rng
             .random_range(0..=node.config.probe_interval.as_micros() as u64);
-        node.timers.probe = now + node.config.probe_interval + Duration::from_micros(spread);
+        node.membership.next_probe = now + node.config.probe_interval + Duration::from_micros(spread);
         // First exchange soon after start, spread so a cluster started at once does not sync in
         // lock-step. A joining node syncs as soon as its bootstrap answers instead (and at the
         // normal interval if none ever does). A node with only static peers asks them once
@@ -184,34 +119,26 @@ impl Node {
         let first = node
             .rng
             .random_range(0..=node.config.anti_entropy.as_micros() as u64 / 10);
-        node.timers.anti_entropy = if lockstep {
+        node.sync.next = if lockstep {
             now + node.config.anti_entropy
         } else {
             now + Duration::from_micros(first)
         };
         if let RumorMode::Rounds(_) = node.config.dissemination.rumors {
-            node.timers.push = Some(now + node.config.dissemination.push_interval);
+            node.rumors.push_at = Some(now + node.config.dissemination.push_interval);
         }
         if !node.config.bootstrap.is_empty() {
-            node.timers.join = Some(now);
+            node.discovery.join = Some(now);
             if !lockstep {
-                node.timers.anti_entropy = now + node.config.anti_entropy;
+                node.sync.next = now + node.config.anti_entropy;
             }
         } else if !node.config.static_peers.is_empty() && node.config.dissemination.announce {
-            node.timers.join = Some(now);
-        }
-        if let Some(book) = node.pick_book() {
-            node.store.set_own("book", &book, now);
+            node.discovery.join = Some(now);
         }
         // Our first version announces us even with nothing set: anti-entropy spreads origins
         // (and with them membership) only above version 0.
         if node.config.dissemination.announce {
             node.store.raise_own_version(1);
-        }
-        if let Some(every) = node.config.resample {
-            if !node.books.is_empty() && !every.is_zero() {
-                node.timers.resample = Some(now + node.jitter(every));
-            }
         }
         node
     }
@@ -220,7 +147,7 @@ impl Node {
     pub fn handle_datagram(&mut self, now: Time, from: SocketAddr, bytes: &[u8]) {
         self.counters.datagrams_in += 1;
         self.counters.bytes_in += bytes.len() as u64;
-        match self.guard.admit(from, now) {
+        match self.transport.guard.admit(from, now) {
             Admission::Admit => {}
             Admission::Throttled => return self.counters.decode_error("flood_throttled"),
             Admission::Banned => return self.counters.decode_error("flood_banned"),
@@ -236,13 +163,13 @@ impl Node {
             }
         };
         if let Some(stamp) = &opened.stamp {
-            if let Err(replay) = self.replay.check(stamp, self.wall_us(now)) {
+            if let Err(replay) = self.transport.replay.check(stamp, self.wall_us(now)) {
                 self.counters.decode_error(replay.counter());
                 self.strike(now, from);
                 return;
             }
         }
-        self.guard.good(from);
+        self.transport.guard.good(from);
         let (datagram, sizes) = (opened.datagram, opened.sizes);
         if let Some(sender) = &datagram.sender {
             if sender.id == self.config.id {
@@ -287,30 +214,30 @@ impl Node {
 
     /// Runs every timer that is due at `now`.
     pub fn handle_timeout(&mut self, now: Time) {
-        if self.leaving {
+        if self.membership.leaving {
             return;
         }
         if self.config.dissemination.membership {
             self.membership_tick(now);
         }
-        if self.timers.anti_entropy <= now {
+        if self.sync.next <= now {
             if self.config.dissemination.sync != SyncMode::Off {
                 self.start_sync(now);
             }
             if self.config.dissemination.lockstep {
-                while self.timers.anti_entropy <= now {
-                    self.timers.anti_entropy += self.config.anti_entropy;
+                while self.sync.next <= now {
+                    self.sync.next += self.config.anti_entropy;
                 }
             } else {
                 let mut next = self.jitter(self.config.anti_entropy);
-                if self.timers.catch_up_rounds > 0 {
-                    self.timers.catch_up_rounds -= 1;
+                if self.sync.catch_up_rounds > 0 {
+                    self.sync.catch_up_rounds -= 1;
                     next /= 10;
                 }
-                self.timers.anti_entropy = now + next;
+                self.sync.next = now + next;
             }
         }
-        if let Some(at) = self.timers.push.filter(|&t| t <= now) {
+        if let Some(at) = self.rumors.push_at.filter(|&t| t <= now) {
             self.push_round(now);
             let every = self
                 .config
@@ -321,20 +248,13 @@ impl Node {
             while next <= now {
                 next += every;
             }
-            self.timers.push = Some(next);
+            self.rumors.push_at = Some(next);
         }
-        if self.timers.resample.is_some_and(|t| t <= now) {
-            if let Some(book) = self.pick_book() {
-                // Values are bounded by books.txt loading; a refused set only skips one draw.
-                let _ = self.set(now, "book", &book);
-            }
-            self.timers.resample = self.config.resample.map(|every| now + self.jitter(every));
-        }
-        if self.timers.join.is_some_and(|t| t <= now) {
+        if self.discovery.join.is_some_and(|t| t <= now) {
             self.send_joins();
-            let backoff = self.timers.join_backoff;
-            self.timers.join = Some(now + backoff);
-            self.timers.join_backoff = (backoff * 2).min(Duration::from_secs(30));
+            let backoff = self.discovery.backoff;
+            self.discovery.join = Some(now + backoff);
+            self.discovery.backoff = (backoff * 2).min(Duration::from_secs(30));
         }
     }
 
@@ -342,7 +262,7 @@ impl Node {
     /// messages for one peer produced by one input ride in as few datagrams as the MTU allows.
     pub fn poll_transmit(&mut self, now: Time) -> Option<Transmit> {
         self.flush(now);
-        let t = self.fault.release(now).or_else(|| self.ready.pop_front())?;
+        let t = self.transport.fault.release(now).or_else(|| self.transport.ready.pop_front())?;
         self.counters.datagrams_out += 1;
         self.counters.bytes_out += t.bytes.len() as u64;
         Some(t)
@@ -355,16 +275,15 @@ impl Node {
 
     /// When `handle_timeout` must next be called.
     pub fn next_timeout(&self) -> Option<Time> {
-        if self.leaving {
-            return self.fault.next_release();
+        if self.membership.leaving {
+            return self.transport.fault.next_release();
         }
         let dissemination = &self.config.dissemination;
         [
-            (dissemination.sync != SyncMode::Off).then_some(self.timers.anti_entropy),
-            self.timers.push.filter(|_| !self.hot.is_empty()),
-            self.timers.resample,
-            self.timers.join,
-            self.fault.next_release(),
+            (dissemination.sync != SyncMode::Off).then_some(self.sync.next),
+            self.rumors.push_at.filter(|_| !self.rumors.hot.is_empty()),
+            self.discovery.join,
+            self.transport.fault.next_release(),
             self.membership_deadline()
                 .filter(|_| dissemination.membership),
         ]
@@ -381,7 +300,7 @@ impl Node {
     /// Rumors still being pushed in rounds mode: zero means this node will send no more news
     /// unprompted (the simulator's quiet check).
     pub fn pushing(&self) -> usize {
-        self.hot.len()
+        self.rumors.hot.len()
     }
 
     /// Our advertised address.
@@ -442,18 +361,18 @@ impl Node {
 
     /// Queues a message for `to`; it is packed (and counted) when the outbox is flushed.
     fn send(&mut self, to: SocketAddr, message: Message) {
-        self.outbox.entry(to).or_default().push(message);
+        self.transport.outbox.entry(to).or_default().push(message);
     }
 
     fn flush(&mut self, now: Time) {
-        if self.outbox.is_empty() {
+        if self.transport.outbox.is_empty() {
             return;
         }
-        let outbox = std::mem::take(&mut self.outbox);
+        let outbox = std::mem::take(&mut self.transport.outbox);
         for (to, mut messages) in outbox {
             let mut sizes = Vec::with_capacity(messages.len() + 1);
             let packed = self
-                .packer
+                .transport.packer
                 .pack_counted(&messages, |m, len| sizes.push((m.kind(), len)));
             let mut datagrams = match packed {
                 Ok(d) => d,
@@ -463,16 +382,14 @@ impl Node {
                 }
             };
             // Membership facts ride in the room the last datagram has left, never in a new one.
-            let room = datagrams.last().map_or(0, |d| {
-                self.packer
-                    .mtu()
-                    .saturating_sub(d.len() + PIGGYBACK_FRAMING)
-            });
+            let room = datagrams
+                .last()
+                .map_or(0, |d| self.transport.packer.piggyback_room(d.len()));
             if let Some(piggyback) = self.piggyback_for(to, &messages, room) {
                 messages.push(piggyback);
                 let mut resized = Vec::with_capacity(messages.len());
                 let repacked = self
-                    .packer
+                    .transport.packer
                     .pack_counted(&messages, |m, len| resized.push((m.kind(), len)));
                 if let Ok(with) = repacked {
                     datagrams = with;
@@ -488,14 +405,14 @@ impl Node {
                 if let Some(keys) = &self.config.keyring {
                     let entropy = self.config.entropy;
                     let rng = self
-                        .nonces
+                        .transport.nonces
                         .get_or_insert_with(|| Box::new(StdRng::from_seed(entropy)));
                     let mut nonce = [0u8; 24];
                     rng.fill_bytes(&mut nonce);
                     bytes = wire::seal(&bytes, keys, nonce, self.wall_us(now));
                 }
-                match self.fault.admit(&mut self.rng, now, Transmit { to, bytes }) {
-                    Verdict::Send(t) => self.ready.push_back(t),
+                match self.transport.fault.admit(&mut self.rng, now, Transmit { to, bytes }) {
+                    Verdict::Send(t) => self.transport.ready.push_back(t),
                     Verdict::Dropped => self.counters.fault_dropped += 1,
                     Verdict::Held => {}
                 }
@@ -547,7 +464,7 @@ impl Node {
     /// `d` scaled by a random factor in [0.75, 1.25], so timers across a cluster drift apart.
     /// A bad datagram from `from`: one strike towards ignoring it.
     fn strike(&mut self, now: Time, from: SocketAddr) {
-        if self.guard.strike(from, now) {
+        if self.transport.guard.strike(from, now) {
             self.counters.sources_banned += 1;
             self.emit(Event::SourceBanned {
                 from,
@@ -568,20 +485,6 @@ impl Node {
             return d;
         }
         d.mul_f64(self.rng.random_range(0.75..1.25))
-    }
-
-    fn pick_book(&mut self) -> Option<String> {
-        if self.books.is_empty() {
-            return None;
-        }
-        let current = self.store.own().values.get("book").map(|v| v.value.clone());
-        for _ in 0..4 {
-            let i = self.rng.random_range(0..self.books.len());
-            if Some(&self.books[i]) != current.as_ref() || self.books.len() == 1 {
-                return Some(self.books[i].clone());
-            }
-        }
-        self.books.first().cloned()
     }
 }
 

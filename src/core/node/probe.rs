@@ -14,7 +14,8 @@ use rand::seq::{IndexedRandom, SliceRandom};
 
 use crate::core::membership::suspicion_timeout;
 use crate::core::time::Time;
-use crate::wire::{Ack, MemberState, MemberUpdate, Message, Origin, Ping, PingReq};
+use crate::core::peers::Peer;
+use crate::wire::{Ack, MemberState, MemberUpdate, Message, Ping, PingReq};
 
 use super::members::Source;
 use super::Node;
@@ -59,32 +60,32 @@ pub(super) struct ProbeState {
 impl Node {
     /// Our SWIM incarnation.
     pub fn incarnation(&self) -> u64 {
-        self.incarnation
+        self.membership.incarnation
     }
 
     /// Lifeguard's local health score (0 = healthy).
     pub fn health(&self) -> u8 {
-        self.health.score()
+        self.membership.health.score()
     }
 
     fn scaled(&self, d: Duration) -> Duration {
-        self.health.scale(d)
+        self.membership.health.scale(d)
     }
 
     fn next_seq(&mut self) -> u64 {
-        self.probe.seq += 1;
-        self.probe.seq
+        self.membership.probe.seq += 1;
+        self.membership.probe.seq
     }
 
     /// When the membership machinery next needs `handle_timeout`.
     pub(super) fn membership_deadline(&self) -> Option<Time> {
-        let pending = self.probe.pending.as_ref().map(|p| p.deadline);
+        let pending = self.membership.probe.pending.as_ref().map(|p| p.deadline);
         let suspicion = self
-            .suspects
+            .membership.suspects
             .iter()
             .filter_map(|a| self.suspicion_deadline(a))
             .min();
-        [Some(self.timers.probe), pending, suspicion]
+        [Some(self.membership.next_probe), pending, suspicion]
             .into_iter()
             .flatten()
             .min()
@@ -107,16 +108,16 @@ impl Node {
 
     /// Runs probe, indirect-probe, suspicion and forgetting timers due at `now`.
     pub(super) fn membership_tick(&mut self, now: Time) {
-        if self.leaving {
+        if self.membership.leaving {
             return;
         }
-        if let Some(p) = self.probe.pending.clone() {
+        if let Some(p) = self.membership.probe.pending.clone() {
             if p.deadline <= now {
                 self.probe_deadline(now, p);
             }
         }
         let expired: Vec<SocketAddr> = self
-            .suspects
+            .membership.suspects
             .iter()
             .filter(|a| self.suspicion_deadline(a).is_some_and(|d| d <= now))
             .copied()
@@ -124,27 +125,27 @@ impl Node {
         for addr in expired {
             self.declare_dead(now, addr);
         }
-        if self.timers.probe <= now {
+        if self.membership.next_probe <= now {
             // A tick far behind schedule means we were starved: trust our verdicts less.
-            if now.since(self.timers.probe) > self.config.probe_interval / 2 {
-                self.health.worse();
+            if now.since(self.membership.next_probe) > self.config.probe_interval / 2 {
+                self.membership.health.worse();
             }
             // While catching up a backlog (joining, back from a partition) we are busy and
             // behind: judge no one until caught up.
-            if self.timers.catch_up_rounds == 0 {
+            if self.sync.catch_up_rounds == 0 {
                 self.probe_tick(now);
             }
-            self.timers.probe = now + self.scaled(self.config.probe_interval);
+            self.membership.next_probe = now + self.scaled(self.config.probe_interval);
         }
     }
 
     fn probe_tick(&mut self, now: Time) {
-        self.probe.ticks += 1;
+        self.membership.probe.ticks += 1;
         self.forget_the_long_gone(now);
-        if self.probe.ticks.is_multiple_of(DEAD_PROBE_EVERY) {
+        if self.membership.probe.ticks.is_multiple_of(DEAD_PROBE_EVERY) {
             self.ping_one_dead(now);
         }
-        if self.probe.pending.is_some() {
+        if self.membership.probe.pending.is_some() {
             return;
         }
         let Some(target) = self.next_probe_target() else {
@@ -152,7 +153,7 @@ impl Node {
         };
         let seq = self.next_seq();
         self.send(target, Message::Ping(Ping { seq }));
-        self.probe.pending = Some(Probe {
+        self.membership.probe.pending = Some(Probe {
             target,
             seq,
             sent: now,
@@ -165,17 +166,17 @@ impl Node {
     /// Round-robin over a shuffled list of live members, reshuffled after each full pass.
     fn next_probe_target(&mut self) -> Option<SocketAddr> {
         for _ in 0..2 {
-            while self.probe.cursor < self.probe.order.len() {
-                let addr = self.probe.order[self.probe.cursor];
-                self.probe.cursor += 1;
+            while self.membership.probe.cursor < self.membership.probe.order.len() {
+                let addr = self.membership.probe.order[self.membership.probe.cursor];
+                self.membership.probe.cursor += 1;
                 if self.peers.get(&addr).is_some_and(|p| p.is_live()) {
                     return Some(addr);
                 }
             }
             let mut order: Vec<SocketAddr> = self.peers.all_except(&[]);
             order.shuffle(&mut self.rng);
-            self.probe.order = order;
-            self.probe.cursor = 0;
+            self.membership.probe.order = order;
+            self.membership.probe.cursor = 0;
         }
         None
     }
@@ -185,7 +186,7 @@ impl Node {
             let helpers =
                 self.peers
                     .sample(&mut self.rng, self.config.indirect_checks, &[probe.target]);
-            if let Some(target) = self.peers.get(&probe.target).and_then(origin_of) {
+            if let Some(target) = self.peers.get(&probe.target).and_then(Peer::origin) {
                 for helper in &helpers {
                     self.send(
                         *helper,
@@ -198,7 +199,7 @@ impl Node {
             }
             if !helpers.is_empty() {
                 let end = probe.sent + self.scaled(self.config.probe_interval);
-                self.probe.pending = Some(Probe {
+                self.membership.probe.pending = Some(Probe {
                     indirect: true,
                     deadline: end.max(now + self.scaled(self.config.probe_timeout)),
                     helpers,
@@ -207,7 +208,7 @@ impl Node {
                 return;
             }
         }
-        self.probe.pending = None;
+        self.membership.probe.pending = None;
         self.counters.probes_failed += 1;
         // Lifeguard: if none of the helpers was heard from during the probe either, the
         // likelier culprit is us (overloaded, or our links are down): trust our verdicts less.
@@ -218,7 +219,7 @@ impl Node {
                 .is_some_and(|t| t >= probe.sent)
         });
         if !probe.helpers.is_empty() && !heard_helper {
-            self.health.worse();
+            self.membership.health.worse();
         }
         self.suspect(now, probe.target);
     }
@@ -232,7 +233,7 @@ impl Node {
         let Some(peer) = self.peers.get(&addr) else {
             return;
         };
-        let Some(member) = origin_of(peer) else {
+        let Some(member) = peer.origin() else {
             return;
         };
         let update = MemberUpdate {
@@ -263,11 +264,11 @@ impl Node {
     /// the news; every other node whose timer also ran out lets it ride the piggyback, or a
     /// crowd of identical announcements would flood the cluster.
     fn declare_dead(&mut self, now: Time, addr: SocketAddr) {
-        self.suspects.retain(|a| *a != addr);
+        self.membership.suspects.retain(|a| *a != addr);
         let Some(peer) = self.peers.get(&addr) else {
             return;
         };
-        let Some(member) = origin_of(peer) else {
+        let Some(member) = peer.origin() else {
             return;
         };
         let raised_here = peer
@@ -289,19 +290,19 @@ impl Node {
     }
 
     pub(super) fn on_ack(&mut self, now: Time, from: SocketAddr, ack: Ack) {
-        if let Some(p) = &self.probe.pending {
+        if let Some(p) = &self.membership.probe.pending {
             if p.seq == ack.seq {
-                self.probe.pending = None;
-                self.health.better();
+                self.membership.probe.pending = None;
+                self.membership.health.better();
                 self.peers.heard_from(&from, now);
                 return;
             }
         }
-        while self.probe.forwards.front().is_some_and(|f| f.expires < now) {
-            self.probe.forwards.pop_front();
+        while self.membership.probe.forwards.front().is_some_and(|f| f.expires < now) {
+            self.membership.probe.forwards.pop_front();
         }
-        if let Some(i) = self.probe.forwards.iter().position(|f| f.seq == ack.seq) {
-            if let Some(f) = self.probe.forwards.remove(i) {
+        if let Some(i) = self.membership.probe.forwards.iter().position(|f| f.seq == ack.seq) {
+            if let Some(f) = self.membership.probe.forwards.remove(i) {
                 self.send(f.requester, Message::Ack(Ack { seq: f.their_seq }));
             }
         }
@@ -313,10 +314,10 @@ impl Node {
             return;
         }
         let seq = self.next_seq();
-        if self.probe.forwards.len() >= MAX_FORWARDS {
-            self.probe.forwards.pop_front();
+        if self.membership.probe.forwards.len() >= MAX_FORWARDS {
+            self.membership.probe.forwards.pop_front();
         }
-        self.probe.forwards.push_back(Forward {
+        self.membership.probe.forwards.push_back(Forward {
             seq,
             requester: from,
             their_seq: req.seq,
@@ -338,12 +339,4 @@ impl Node {
             self.tell_if_down(now, addr);
         }
     }
-}
-
-/// A peer's identity for membership messages, once we know its id.
-pub(super) fn origin_of(peer: &crate::core::peers::Peer) -> Option<Origin> {
-    peer.id.as_ref().map(|id| Origin {
-        id: id.clone(),
-        addr: peer.addr,
-    })
 }

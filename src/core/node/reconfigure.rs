@@ -56,10 +56,6 @@ impl Node {
             old.anti_entropy.as_millis().to_string(),
             new.anti_entropy.as_millis().to_string(),
         );
-        let secs = |d: Option<std::time::Duration>| {
-            d.map_or("never".into(), |d| format!("{}s", d.as_secs_f64()))
-        };
-        change("resample", secs(old.resample), secs(new.resample));
         change(
             "drop_rate",
             old.fault.drop_rate.to_string(),
@@ -128,10 +124,10 @@ impl Node {
             ..new
         };
         if self.config.mtu != old.mtu || self.config.keyring.is_some() != old.keyring.is_some() {
-            self.packer = super::packer_for(&self.config);
+            self.transport.packer = super::transport::packer_for(&self.config);
         }
         if self.config.fault != old.fault {
-            self.fault = FaultLayer::new(self.config.fault);
+            self.transport.fault = FaultLayer::new(self.config.fault);
         }
         self.peers.set_max_learned(self.config.max_peers);
         for addr in removed {
@@ -148,18 +144,10 @@ impl Node {
             self.peers.add(*addr, None, PeerSource::Bootstrap, now);
         }
         if !new_bootstrap.is_empty() {
-            self.timers.join = Some(now);
+            self.discovery.join = Some(now);
         }
         if self.config.anti_entropy != old.anti_entropy {
-            self.timers.anti_entropy = now + self.config.anti_entropy.min(old.anti_entropy) / 2;
-        }
-        if self.config.resample != old.resample {
-            self.timers.resample = match self.config.resample {
-                Some(every) if !self.books.is_empty() && !every.is_zero() => {
-                    Some(now + self.jitter(every))
-                }
-                _ => None,
-            };
+            self.sync.next = now + self.config.anti_entropy.min(old.anti_entropy) / 2;
         }
         out
     }

@@ -1,6 +1,7 @@
 //! Rumor-mongering: a new version is pushed at once to `fanout` random peers and relayed with
 //! TTL−1 by every node that had not seen it; duplicates are recognised by message id.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -9,16 +10,38 @@ use crate::wire::{Message, Origin, Rumor, SyncPull, VersionClaim};
 use super::Node;
 use crate::core::config::{RumorMode, SyncMode};
 use crate::core::event::{Event, Route};
+use crate::core::seen::SeenCache;
 use crate::core::store::Provenance;
 use crate::core::time::Time;
 
 /// Bound on rumors a node keeps pushing in rounds mode (oldest dropped first).
 const MAX_HOT: usize = 1024;
 
+/// What rumor-mongering owns.
+#[derive(Debug)]
+pub(super) struct Rumors {
+    /// Rumor ids already handled (duplicates are dropped).
+    pub(super) seen: SeenCache,
+    /// Rumors still being pushed in `RumorMode::Rounds`, with the rounds each has left.
+    pub(super) hot: VecDeque<(Rumor, u8)>,
+    /// Next push round (`RumorMode::Rounds` only).
+    pub(super) push_at: Option<Time>,
+}
+
+impl Rumors {
+    pub(super) fn new(seen: SeenCache) -> Self {
+        Rumors {
+            seen,
+            hot: VecDeque::new(),
+            push_at: None,
+        }
+    }
+}
+
 impl Node {
     /// Pushes a freshly made rumor (already applied locally) to `fanout` peers.
     pub(super) fn originate(&mut self, now: Time, rumor: Rumor) -> usize {
-        self.seen.insert(rumor.id, now);
+        self.rumors.seen.insert(rumor.id, now);
         self.counters.rumors_originated += 1;
         if let RumorMode::Rounds(rounds) = self.config.dissemination.rumors {
             // The first round is now; the rest follow at the push ticks.
@@ -34,7 +57,7 @@ impl Node {
     }
 
     pub(super) fn on_rumor(&mut self, now: Time, from: SocketAddr, rumor: Rumor) {
-        if !self.seen.insert(rumor.id, now) {
+        if !self.rumors.seen.insert(rumor.id, now) {
             self.counters.duplicates += 1;
             self.emit(Event::Duplicate {
                 origin: rumor.origin.id,
@@ -111,16 +134,16 @@ impl Node {
         if rounds == 0 {
             return;
         }
-        if self.hot.len() >= MAX_HOT {
-            self.hot.pop_front();
+        if self.rumors.hot.len() >= MAX_HOT {
+            self.rumors.hot.pop_front();
         }
-        self.hot.push_back((rumor, rounds));
+        self.rumors.hot.push_back((rumor, rounds));
         let every = self
             .config
             .dissemination
             .push_interval
             .max(Duration::from_micros(1));
-        if let Some(at) = self.timers.push.as_mut() {
+        if let Some(at) = self.rumors.push_at.as_mut() {
             while *at <= now {
                 *at += every;
             }
@@ -129,7 +152,7 @@ impl Node {
 
     /// One round of `RumorMode::Rounds`: every hot rumor goes to `fanout` fresh random peers.
     pub(super) fn push_round(&mut self, _now: Time) {
-        let hot = std::mem::take(&mut self.hot);
+        let hot = std::mem::take(&mut self.rumors.hot);
         for (rumor, rounds) in hot {
             let targets = self.fanout_targets(&[]);
             if !targets.is_empty() {
@@ -139,7 +162,7 @@ impl Node {
                 self.send(to, Message::Rumor(rumor.clone()));
             }
             if rounds > 1 {
-                self.hot.push_back((rumor, rounds - 1));
+                self.rumors.hot.push_back((rumor, rounds - 1));
             }
         }
     }
@@ -185,7 +208,7 @@ impl Node {
     /// so everyone replaces whatever older state of ours they hold.
     pub(super) fn republish_above(&mut self, now: Time, version: u64) {
         self.store.raise_own_version(version);
-        let values: Vec<(String, String)> = self
+        let values: Vec<(String, Option<Vec<u8>>)> = self
             .store
             .own()
             .values
@@ -193,7 +216,7 @@ impl Node {
             .map(|(k, v)| (k.clone(), v.value.clone()))
             .collect();
         for (key, value) in values {
-            let _ = self.set(now, &key, &value);
+            let _ = self.write(now, &key, value.as_deref());
         }
     }
 

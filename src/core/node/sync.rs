@@ -28,11 +28,27 @@ use crate::core::time::Time;
 /// Fast exchanges (a tenth of the interval apart) that follow the last sign of a backlog.
 pub(super) const CATCH_UP_ROUNDS: u8 = 3;
 
+/// What anti-entropy owns: when the next exchange starts, and how many more run at the
+/// catch-up pace.
+#[derive(Debug)]
+pub(super) struct AntiEntropy {
+    pub(super) next: Time,
+    /// Exchanges left to run at the fast catch-up pace.
+    pub(super) catch_up_rounds: u8,
+}
+
+impl AntiEntropy {
+    pub(super) fn new(now: Time) -> Self {
+        AntiEntropy {
+            next: now,
+            catch_up_rounds: 0,
+        }
+    }
+}
+
 /// Pull requests one exchange may send (each answered with at most `max_sync_datagrams`).
 const PULL_PAGES: usize = 4;
 
-/// Bytes a message needs beyond its list items: enum tag plus up to two 3-byte length prefixes.
-const LIST_OVERHEAD: usize = 8;
 
 impl Node {
     pub(super) fn start_sync(&mut self, _now: Time) {
@@ -61,9 +77,9 @@ impl Node {
     /// Our claims for every bucket, if they fit in one datagram.
     fn full_digest_if_small(&self) -> Option<SyncDigest> {
         let budget = self
-            .packer
-            .budget()
-            .saturating_sub(LIST_OVERHEAD + SYNC_BUCKETS);
+            .transport.packer
+            .list_budget()
+            .saturating_sub(encoded_len(&all_buckets()));
         let mut size = 0;
         let mut versions = Vec::with_capacity(self.store.len());
         for (id, state) in self.store.origins() {
@@ -78,8 +94,8 @@ impl Node {
             versions.push(claim);
         }
         Some(SyncDigest {
-            buckets: (0..SYNC_BUCKETS as u8).collect(),
             versions,
+            ..all_buckets()
         })
     }
 
@@ -90,7 +106,7 @@ impl Node {
             .filter(|&i| ours[i] != summary.buckets[i])
             .map(|i| i as u8)
             .collect();
-        let budget = self.packer.budget().saturating_sub(LIST_OVERHEAD);
+        let budget = self.transport.packer.list_budget();
         let mut sent = 0;
         let mut digest = SyncDigest {
             buckets: Vec::new(),
@@ -228,10 +244,10 @@ impl Node {
         if self.config.dissemination.lockstep {
             return;
         }
-        self.timers.catch_up_rounds = CATCH_UP_ROUNDS;
+        self.sync.catch_up_rounds = CATCH_UP_ROUNDS;
         let soon = now + self.config.anti_entropy / 10;
-        if soon < self.timers.anti_entropy {
-            self.timers.anti_entropy = soon;
+        if soon < self.sync.next {
+            self.sync.next = soon;
         }
     }
 
@@ -239,7 +255,7 @@ impl Node {
     /// pulled in the next, hurried, exchange, likely from another peer, so no single peer
     /// serves a whole backlog).
     fn send_pulls(&mut self, to: SocketAddr, wants: Vec<VersionClaim>) -> bool {
-        let budget = self.packer.budget().saturating_sub(LIST_OVERHEAD);
+        let budget = self.transport.packer.list_budget();
         let (pages, cut) = paginate(wants, budget, PULL_PAGES, encoded_len);
         for wants in pages {
             self.send(to, Message::SyncPull(SyncPull { wants }));
@@ -250,7 +266,7 @@ impl Node {
     /// Sends what a peer lacks of each `(origin, held-since)`, packed into MTU-sized `Delta`s,
     /// at most `max_sync_datagrams` of them.
     fn send_deltas(&mut self, to: SocketAddr, items: Vec<(NodeId, u64)>) {
-        let budget = self.packer.budget().saturating_sub(LIST_OVERHEAD);
+        let budget = self.transport.packer.list_budget();
         let mut seen = HashSet::with_hasher(self.hasher.clone());
         let store = &self.store;
         let deltas = items
@@ -273,4 +289,12 @@ fn fit_delta(mut delta: OriginDelta, budget: usize) -> Option<OriginDelta> {
         delta.upto = delta.entries.last()?.version;
     }
     Some(delta)
+}
+
+/// A digest listing every bucket and no claims (what a small node's full digest wraps).
+fn all_buckets() -> SyncDigest {
+    SyncDigest {
+        buckets: (0..SYNC_BUCKETS as u8).collect(),
+        versions: Vec::new(),
+    }
 }

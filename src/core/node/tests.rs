@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::*;
 use crate::core::{Event, Fanout, Route};
 use crate::wire::{
-    decode_datagram, decode_status, Delta, Entry, Message, OriginDelta, Packer, Rumor,
+    decode_datagram, decode_status, Delta, Entry, Message, Origin, OriginDelta, Packer, Rumor,
     StatusRequest, DEFAULT_MTU,
 };
 
@@ -18,9 +18,15 @@ fn addr(port: u16) -> SocketAddr {
 fn node(port: u16, peers: &[u16], tune: impl FnOnce(&mut NodeConfig)) -> Node {
     let mut c = NodeConfig::new(NodeId::from(format!("n{port}")), addr(port));
     c.static_peers = peers.iter().map(|&p| addr(p)).collect();
-    c.resample = None;
     tune(&mut c);
-    Node::new(c, vec!["Dune".into()], Time::ZERO, port as u64)
+    let mut n = Node::new(c, Time::ZERO, port as u64);
+    n.preload(Time::ZERO, "book", b"Dune").unwrap();
+    n
+}
+
+/// The text a stored value holds (None for a missing or deleted key).
+fn text(v: Option<&crate::core::store::Versioned>) -> Option<&str> {
+    std::str::from_utf8(v?.value.as_deref()?).ok()
 }
 
 fn drain(n: &mut Node, now: Time) -> Vec<Transmit> {
@@ -46,7 +52,7 @@ fn rumor(origin_port: u16, version: u64, ttl: u8) -> Rumor {
         hops: 0,
         entries: vec![Entry {
             key: "book".into(),
-            value: format!("Book {version}"),
+            value: Some(format!("Book {version}").into_bytes()),
             version,
         }],
     }
@@ -78,7 +84,7 @@ fn learn_origins(node: &mut Node, ports: std::ops::Range<u16>, book: &str) {
                     upto: 1,
                     entries: vec![Entry {
                         key: "book".into(),
-                        value: book.into(),
+                        value: Some(book.as_bytes().to_vec()),
                         version: 1,
                     }],
                 }],
@@ -230,18 +236,18 @@ fn a_status_larger_than_a_datagram_is_paged_and_reassembles() {
 #[test]
 fn set_validates_keys_and_values_and_bumps_the_version() {
     let mut a = node(1, &[2], |_| {});
-    assert_eq!(a.set(Time::ZERO, "", "x"), Err(SetError::Key));
+    assert_eq!(a.set(Time::ZERO, "", b"x"), Err(SetError::Key));
     assert_eq!(
-        a.set(Time::ZERO, "k", &"x".repeat(600)),
+        a.set(Time::ZERO, "k", "x".repeat(600).as_bytes()),
         Err(SetError::Value)
     );
     let mut small = node(3, &[2], |c| c.mtu = 512);
     assert_eq!(
-        small.set(Time::ZERO, "k", &"x".repeat(500)),
+        small.set(Time::ZERO, "k", "x".repeat(500).as_bytes()),
         Err(SetError::TooLarge)
     );
     let before = a.store().own().watermark;
-    assert_eq!(a.set(Time::ZERO, "color", "blue"), Ok(before + 1));
+    assert_eq!(a.set(Time::ZERO, "color", b"blue"), Ok(before + 1));
     let pushed = drain(&mut a, Time::ZERO);
     assert!(pushed.iter().any(|t| messages(t)
         .iter()
@@ -258,7 +264,7 @@ fn hearing_a_newer_version_of_ourselves_moves_our_counter_past_it() {
     let bytes = datagram_from(2, &[Message::Rumor(stale)]).remove(0);
     a.handle_datagram(Time::from_millis(1), addr(2), &bytes);
     assert!(a.store().own().watermark > 40);
-    assert_eq!(a.store().own().values.get("book").unwrap().value, "Dune");
+    assert_eq!(text(a.store().own().values.get("book")), Some("Dune"));
 }
 
 #[test]
@@ -312,7 +318,7 @@ fn restarted_node_learns_back(old_versions: usize) -> (Node, Node) {
     let mut a = node(1, &[], |_| {});
     let mut b = node(2, &[1], |_| {});
     for i in 0..old_versions {
-        b.set(Time::ZERO, "book", &format!("Old {i}")).unwrap();
+        b.set(Time::ZERO, "book", format!("Old {i}").as_bytes()).unwrap();
     }
     run_pair(&mut a, &mut b, 0, 3000);
     let seen = a.store().get(b.id()).map(|s| s.watermark);
@@ -322,12 +328,8 @@ fn restarted_node_learns_back(old_versions: usize) -> (Node, Node) {
         "a holds b's old state"
     );
     // b restarts with nothing saved: a fresh node, same id and address, a new book at v1.
-    let mut b2 = Node::new(
-        b.config().clone(),
-        vec!["Fresh".into()],
-        Time::from_millis(3000),
-        99,
-    );
+    let mut b2 = Node::new(b.config().clone(), Time::from_millis(3000), 99);
+    b2.preload(Time::from_millis(3000), "book", b"Fresh").unwrap();
     run_pair(&mut a, &mut b2, 3000, 6000);
     (a, b2)
 }
@@ -340,24 +342,18 @@ fn a_restart_continues_above_the_versions_the_cluster_saw() {
         b2.store().own().watermark > 6,
         "restart reused old versions"
     );
-    assert_eq!(held.values.get("book").unwrap().value, "Fresh");
+    assert_eq!(text(held.values.get("book")), Some("Fresh"));
     assert_eq!(held.watermark, b2.store().own().watermark);
 }
 
 #[test]
 fn a_restart_that_reissued_an_equal_version_with_new_content_republishes() {
-    // Before the restart b was at v1 ("Dune"); after it, v1 again but "Fresh".
+    // Before the restart b was at v2 ("Dune"); after it, v2 again but "Fresh".
     let (a, b2) = restarted_node_learns_back(0);
     assert!(b2.store().own().watermark >= 2);
     assert_eq!(
-        a.store()
-            .get(b2.id())
-            .unwrap()
-            .values
-            .get("book")
-            .unwrap()
-            .value,
-        "Fresh"
+        text(a.store().get(b2.id()).unwrap().values.get("book")),
+        Some("Fresh")
     );
 }
 
@@ -368,7 +364,7 @@ fn a_rumor_ahead_of_a_gap_pulls_the_rest_from_its_sender_at_once() {
     drain(&mut a, Time::ZERO);
     drain(&mut b, Time::ZERO);
     let now = Time::from_millis(1);
-    a.set(now, "color", "blue").unwrap();
+    a.set(now, "color", b"blue").unwrap();
     // Only the rumor reaches b: it learns `color` but not the book a chose at start.
     let rumor = drain(&mut a, now)
         .into_iter()
@@ -390,13 +386,11 @@ fn a_rumor_ahead_of_a_gap_pulls_the_rest_from_its_sender_at_once() {
         b.handle_datagram(now, addr(1), &t.bytes);
     }
     let held = b.store().get(&id_a).expect("b knows a");
-    assert_eq!(held.watermark, 2, "one round trip closed the gap");
     assert_eq!(
-        held.values.get("book").map(|v| v.value.as_str()),
-        Some("Dune")
+        held.watermark,
+        a.store().own().watermark,
+        "one round trip closed the gap"
     );
-    assert_eq!(
-        held.values.get("color").map(|v| v.value.as_str()),
-        Some("blue")
-    );
+    assert_eq!(text(held.values.get("book")), Some("Dune"));
+    assert_eq!(text(held.values.get("color")), Some("blue"));
 }

@@ -99,7 +99,6 @@ pub fn run(scenario: &Scenario, progress: &dyn Fn(f64)) -> Outcome {
     };
     let mut sim = build(&graph, scenario.seed, net, &[], |_, c| {
         c.learn_peers = false;
-        c.resample = None;
         c.anti_entropy = scenario.interval;
         scenario
             .strategy

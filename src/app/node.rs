@@ -5,18 +5,21 @@ use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rand::RngExt;
 use tracing::{error, info, warn};
 
-use crate::config::{load_books, resolve, FileConfig, NodeArgs, NodeSettings};
+use crate::config::{load_books, resolve, FileConfig, NodeArgs, NodeSettings, BOOK_KEY};
 use crate::core::{Node, Time};
 use crate::runtime::persist::StateFile;
-use crate::runtime::{self, log::EventLogger, reload};
+use crate::runtime;
+use super::{log::EventLogger, reload};
 use crate::ui::{feed, tui, UiMode};
 
+use super::books::Books;
 use super::shutdown::Shutdown;
+use tokio::sync::watch;
 
 /// Exit code for configuration mistakes, so scripts can tell them from crashes.
 const EXIT_CONFIG: u8 = 2;
@@ -57,7 +60,7 @@ pub async fn run(args: NodeArgs) -> ExitCode {
     let feed = if tui {
         Some(feed::init_feed_logging())
     } else {
-        runtime::log::init(settings.log);
+        super::log::init(settings.log);
         None
     };
     let socket = match runtime::bind_udp(settings.bind) {
@@ -104,21 +107,33 @@ pub async fn run(args: NodeArgs) -> ExitCode {
     let seed = settings.seed.unwrap_or_else(|| rand::rng().random());
     let epoch = Instant::now();
     runtime::os::ground(&mut settings.node, epoch);
-    let node = Node::new(settings.node.clone(), books, Time::ZERO, seed);
+    let mut node = Node::new(settings.node.clone(), Time::ZERO, seed);
+    let mut books = Books::new(books, seed);
+    // The first book is held from the start: the join and first exchanges carry it.
+    let first = books.draw();
+    if let Some(book) = &first {
+        if let Err(e) = node.preload(Time::ZERO, BOOK_KEY, book.as_bytes()) {
+            warn!("cannot hold the book {book:?}: {e}");
+        }
+    }
     info!(
         id = %node.id(), addr = %local, cluster = %settings.cluster_name,
         "node {} listening on {} (cluster {:?}), reading {:?} (v{}); peers: {}",
         node.id(),
         local,
         settings.cluster_name,
-        node.store().own().values.get("book").map(|v| v.value.as_str()).unwrap_or("-"),
+        first.as_deref().unwrap_or("-"),
         node.store().own().watermark,
         peer_list(&node),
     );
     let mut logger = EventLogger::default();
-    let handle = runtime::spawn(node, socket, epoch, state, move |node, now, event| {
+    let node = crate::api::launch(node, socket, epoch, state, 1024, move |node, now, event| {
         logger.log(node, now, event)
     });
+    let Some(handle) = node.runtime() else {
+        return ExitCode::FAILURE;
+    };
+    let (resample, every) = watch::channel(settings.resample);
     let watched: Vec<PathBuf> = args
         .config
         .iter()
@@ -128,7 +143,7 @@ pub async fn run(args: NodeArgs) -> ExitCode {
     let _watcher = (!watched.is_empty()).then_some(()).and_then(|()| {
         let reload_args = args.clone();
         let load = move || reload_config(&reload_args, local);
-        match reload::watch_config(&watched, handle.commands(), load) {
+        match reload::watch_config(&watched, handle.commands(), resample, load) {
             Ok(w) => Some(w),
             Err(e) => {
                 warn!("{e}; edits to the config and key files will need a restart");
@@ -138,7 +153,7 @@ pub async fn run(args: NodeArgs) -> ExitCode {
     });
     let _metrics = match args.metrics {
         None => None,
-        Some(addr) => match runtime::metrics::serve(addr, &handle) {
+        Some(addr) => match super::metrics::serve(addr, handle) {
             Ok(task) => {
                 info!("metrics at http://{addr}/metrics");
                 Some(task)
@@ -149,24 +164,35 @@ pub async fn run(args: NodeArgs) -> ExitCode {
             }
         },
     };
+    let redraw = books.run(&node, every);
     match feed {
         Some(feed) => {
-            if let Err(e) = tui::run(&handle, feed, shutdown.wait()).await {
-                eprintln!("error: the live view failed ({e}); use --ui plain");
+            let view = tui::run(handle, feed, shutdown.wait());
+            tokio::select! {
+                result = view => if let Err(e) = result {
+                    eprintln!("error: the live view failed ({e}); use --ui plain");
+                },
+                () = redraw => {}
             }
         }
-        None => shutdown.wait().await,
+        None => tokio::select! {
+            () = shutdown.wait() => {}
+            () = redraw => {}
+        },
     }
     info!("leaving the cluster");
-    handle.shutdown().await;
+    node.shutdown().await;
     ExitCode::SUCCESS
 }
 
 /// The config a reload applies: the file re-read, flags re-applied, the real bound address.
-fn reload_config(args: &NodeArgs, local: SocketAddr) -> Result<crate::core::NodeConfig, String> {
+fn reload_config(
+    args: &NodeArgs,
+    local: SocketAddr,
+) -> Result<(crate::core::NodeConfig, Option<Duration>), String> {
     let mut settings = load_settings(args)?;
     settings.bound_to(local);
-    Ok(settings.node)
+    Ok((settings.node, settings.resample))
 }
 
 /// A key file others can read is a key others may have: say so (like ssh, but without

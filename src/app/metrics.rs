@@ -11,7 +11,7 @@ use metrics_exporter_prometheus::PrometheusBuilder;
 use crate::core::Node;
 use crate::wire::MemberState;
 
-use super::driver::NodeHandle;
+use crate::runtime::NodeHandle;
 
 /// How often the exporter's values are refreshed from the node.
 pub const REFRESH: Duration = Duration::from_secs(1);
@@ -28,7 +28,7 @@ pub fn serve(addr: SocketAddr, node: &NodeHandle) -> Result<tokio::task::JoinHan
         loop {
             tick.tick().await;
             let (tx, rx) = tokio::sync::oneshot::channel();
-            let sent = commands.send(super::driver::Command::Inspect(Box::new(move |n, _| {
+            let sent = commands.send(crate::runtime::Command::Inspect(Box::new(move |n, _| {
                 publish(n);
                 let _ = tx.send(());
             })));

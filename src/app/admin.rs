@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use crate::runtime::client::AdminClient;
 
-use super::render::render_status;
+use super::render::{render_status, status_json};
 use super::AdminArgs;
 
 async fn client(args: &AdminArgs) -> Result<AdminClient, ExitCode> {
@@ -26,7 +26,7 @@ pub async fn status(args: &AdminArgs, json: bool) -> ExitCode {
     match client.status().await {
         Ok(report) => {
             if json {
-                match serde_json::to_string_pretty(&report) {
+                match serde_json::to_string_pretty(&status_json(&report)) {
                     Ok(s) => println!("{s}"),
                     Err(e) => {
                         eprintln!("error: {e}");

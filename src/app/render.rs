@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use comfy_table::{presets, Table};
 
+use crate::config::{book_in, own_book};
 use crate::ui::format::age;
 use crate::ui::format::bytes;
 use crate::wire::{MemberState, StatusReport};
@@ -11,10 +12,7 @@ use crate::wire::{MemberState, StatusReport};
 /// The whole `gossip status` screen.
 pub fn render_status(r: &StatusReport) -> String {
     let mut out = String::new();
-    let book = r
-        .book
-        .as_deref()
-        .map_or("no book".to_string(), |b| format!("reading {b:?}"));
+    let book = own_book(r).map_or("no book".to_string(), |b| format!("reading {b:?}"));
     let health = if r.health > 0 {
         format!(", local health {} (probing slower)", r.health)
     } else {
@@ -85,7 +83,7 @@ pub fn render_status(r: &StatusReport) -> String {
             .collect();
         known.add_row([
             k.origin.clone(),
-            k.book.clone().unwrap_or_default(),
+            book_in(&k.values).unwrap_or_default().to_string(),
             format!("v{}", k.version),
             format!("{} ago", age(k.age_ms)),
             how,
@@ -122,4 +120,21 @@ pub fn render_status(r: &StatusReport) -> String {
         c("fault_dropped"),
     );
     out
+}
+
+/// `gossip status --json`: the report's own fields, plus `book` (the value of the `book` key)
+/// at the top and in each known origin, as the JSON contract has always had them.
+pub fn status_json(r: &StatusReport) -> serde_json::Value {
+    let mut json = serde_json::to_value(r).unwrap_or(serde_json::Value::Null);
+    if let Some(top) = json.as_object_mut() {
+        top.insert("book".into(), own_book(r).into());
+        if let Some(known) = top.get_mut("known").and_then(|k| k.as_array_mut()) {
+            for (entry, origin) in known.iter_mut().zip(&r.known) {
+                if let Some(entry) = entry.as_object_mut() {
+                    entry.insert("book".into(), book_in(&origin.values).into());
+                }
+            }
+        }
+    }
+    json
 }

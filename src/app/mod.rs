@@ -1,8 +1,12 @@
 //! The `gossip` command line. Flag names and JSON fields here are a public contract.
 
 mod admin;
+mod books;
 mod keygen;
+pub mod log;
+pub mod metrics;
 mod node;
+pub mod reload;
 mod render;
 mod shutdown;
 mod sim;
@@ -163,6 +167,11 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+}
+
+/// Parses the process's arguments and runs the command.
+pub fn main() -> ExitCode {
+    run(Cli::parse())
 }
 
 /// Runs the parsed command; the exit code follows the README (2 = bad configuration).

@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use notify::{RecommendedWatcher, RecursiveMode};
 use notify_debouncer_mini::{new_debouncer, DebounceEventResult, Debouncer};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tracing::{error, info, warn};
 
 use crate::core::NodeConfig;
 
-use super::driver::Command;
+use crate::runtime::Command;
 
 /// How long edits must settle before a reload (editors write files in several steps).
 pub const DEBOUNCE: Duration = Duration::from_millis(250);
@@ -27,10 +27,13 @@ pub struct ConfigWatcher {
 /// Watches `paths` (the config file and the cluster key file); on every change calls `load`
 /// (which re-reads the files and re-applies the command-line flags over them) and hands the
 /// result to `node`.
+/// `load` also returns the book re-draw interval, which goes to `resample` (the book loop
+/// is the binary's, not the node's).
 pub fn watch_config(
     paths: &[PathBuf],
     node: mpsc::UnboundedSender<Command>,
-    load: impl Fn() -> Result<NodeConfig, String> + Send + 'static,
+    resample: watch::Sender<Option<Duration>>,
+    load: impl Fn() -> Result<(NodeConfig, Option<Duration>), String> + Send + 'static,
 ) -> Result<ConfigWatcher, String> {
     let mut names = Vec::new();
     let mut dirs: Vec<PathBuf> = Vec::new();
@@ -87,7 +90,7 @@ pub fn watch_config(
             last = now;
             match load() {
                 Err(e) => error!("config reload rejected, keeping the running config: {e}"),
-                Ok(config) => {
+                Ok((config, every)) => {
                     let (reply, answer) = tokio::sync::oneshot::channel();
                     let command = Command::Reconfigure {
                         config: Box::new(config),
@@ -96,7 +99,16 @@ pub fn watch_config(
                     if node.send(command).is_err() {
                         return;
                     }
-                    let Ok(done) = answer.await else { return };
+                    let Ok(mut done) = answer.await else { return };
+                    let before = *resample.borrow();
+                    if before != every {
+                        let secs = |d: Option<Duration>| {
+                            d.map_or("never".into(), |d| format!("{}s", d.as_secs_f64()))
+                        };
+                        done.changes
+                            .push(format!("resample {} → {}", secs(before), secs(every)));
+                        resample.send_replace(every);
+                    }
                     {
                         for warning in &done.need_restart {
                             warn!("config reload: {warning} needs a restart to take effect");

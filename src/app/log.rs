@@ -67,11 +67,15 @@ pub fn init(format: LogFormat) {
 }
 
 /// How a value is shown in log lines: the book in quotes, other keys as `key=value`.
-pub fn describe(key: &str, value: &str) -> String {
-    if key == "book" {
-        format!("{value:?}")
+pub fn describe(key: &str, value: &Option<Vec<u8>>) -> String {
+    let Some(value) = value else {
+        return format!("{key} deleted");
+    };
+    let text = String::from_utf8_lossy(value);
+    if key == crate::config::BOOK_KEY {
+        format!("{text:?}")
     } else {
-        format!("{key}={value}")
+        format!("{key}={text}")
     }
 }
 

@@ -1,0 +1,353 @@
+//! [`Gossip::builder`]: every setting a node has, with safe defaults, then `spawn`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::RngExt;
+
+use super::{launch, AdminAccess, Error, Fanout, GossipHandle};
+use crate::core::{Node, NodeConfig, Time};
+use crate::runtime::persist::StateFile;
+use crate::runtime::{bind_udp, os};
+use crate::wire::{ClusterId, Keyring, NodeId, MAX_ID_LEN, MAX_TTL, MIN_MTU};
+
+/// Entry point of the library: `Gossip::builder(addr)…spawn().await` starts a node.
+#[derive(Debug)]
+pub struct Gossip;
+
+impl Gossip {
+    /// A builder for a node that binds `bind_addr` (port 0 lets the OS pick one). Every other
+    /// setting has a default suited to a real cluster; see [`GossipBuilder`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), gossip::Error> {
+    /// let seed = gossip::Gossip::builder("127.0.0.1:0".parse().unwrap())
+    ///     .cluster("inventory")
+    ///     .spawn()
+    ///     .await?;
+    /// let joiner = gossip::Gossip::builder("127.0.0.1:0".parse().unwrap())
+    ///     .cluster("inventory")
+    ///     .bootstrap([seed.addr()])
+    ///     .spawn()
+    ///     .await?;
+    /// joiner.set("shelf", "3").await?;
+    /// # joiner.shutdown().await;
+    /// # seed.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn builder(bind_addr: SocketAddr) -> GossipBuilder {
+        GossipBuilder {
+            bind: bind_addr,
+            id: None,
+            advertise: None,
+            cluster: "gossip".into(),
+            bootstrap: Vec::new(),
+            peers: Vec::new(),
+            key_file: None,
+            data_dir: None,
+            seed: None,
+            event_backlog: 1024,
+            tune: NodeConfig {
+                // Safe by default: a library node answers no admin requests unless asked to.
+                admin_from: AdminAccess::Off,
+                ..NodeConfig::new(NodeId::from(""), bind_addr)
+            },
+        }
+    }
+}
+
+/// Settings for one node, from [`Gossip::builder`]. Defaults: cluster `gossip`, id
+/// `n<port>`, no cluster key, no admin endpoint, fanout ⌈ln N⌉ + 3, anti-entropy every
+/// second, a probe every 200 ms, MTU 1400.
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until spawn().await"]
+pub struct GossipBuilder {
+    bind: SocketAddr,
+    id: Option<String>,
+    advertise: Option<SocketAddr>,
+    cluster: String,
+    bootstrap: Vec<SocketAddr>,
+    peers: Vec<SocketAddr>,
+    key_file: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
+    seed: Option<u64>,
+    event_backlog: usize,
+    /// The protocol settings (id, address, cluster, peers and keys are filled in at spawn).
+    tune: NodeConfig,
+}
+
+impl GossipBuilder {
+    /// The cluster's name: nodes of other clusters are ignored (default `gossip`).
+    pub fn cluster(mut self, name: impl Into<String>) -> Self {
+        self.cluster = name.into();
+        self
+    }
+
+    /// Nodes to join through: this node asks them for their members at start (retrying with
+    /// backoff until one answers) and syncs with them.
+    pub fn bootstrap(mut self, addrs: impl IntoIterator<Item = SocketAddr>) -> Self {
+        self.bootstrap = addrs.into_iter().collect();
+        self
+    }
+
+    /// Static peers: always kept in the peer set, even while they are down.
+    pub fn peers(mut self, addrs: impl IntoIterator<Item = SocketAddr>) -> Self {
+        self.peers = addrs.into_iter().collect();
+        self
+    }
+
+    /// A keyed cluster: every datagram is sealed (XChaCha20-Poly1305) with the primary key in
+    /// this file and only datagrams that open with one of its keys are accepted. The file is
+    /// what `gossip keygen` writes.
+    pub fn cluster_key_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.key_file = Some(path.into());
+        self
+    }
+
+    /// This node's id, unique in the cluster (default `n<port>`; at most 64 bytes).
+    pub fn id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+
+    /// The address peers should use to reach this node, when it differs from the bound one
+    /// (a wildcard bind, NAT). Required with a wildcard bind address.
+    pub fn advertise(mut self, addr: SocketAddr) -> Self {
+        self.advertise = Some(addr);
+        self
+    }
+
+    /// A directory for a small state file, so a restarted node never reissues a version or
+    /// incarnation the cluster already saw, even when no peer remembers it.
+    pub fn data_dir(mut self, path: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(path.into());
+        self
+    }
+
+    /// Seeds the protocol's random choices (peer sampling, jitter) for repeatable runs.
+    /// Nonces for sealing always come from the OS, whatever the seed.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Serve `gossip status` and `gossip set` requests over UDP (default
+    /// [`AdminAccess::Off`]). `Loopback` answers only this host; a keyed cluster answers any
+    /// request sealed with its key.
+    pub fn admin(mut self, access: AdminAccess) -> Self {
+        self.tune.admin_from = access;
+        self
+    }
+
+    /// Peers each new version is pushed to (default [`Fanout::Auto`]: ⌈ln N⌉ + 3).
+    pub fn fanout(mut self, fanout: Fanout) -> Self {
+        self.tune.fanout = fanout;
+        self
+    }
+
+    /// Times a rumor is relayed (default: sized for the cluster, log2 N + 2).
+    pub fn ttl(mut self, ttl: u8) -> Self {
+        self.tune.ttl = Some(ttl);
+        self
+    }
+
+    /// Largest datagram sent, in bytes (default 1400; at least 512).
+    pub fn mtu(mut self, bytes: usize) -> Self {
+        self.tune.mtu = bytes;
+        self
+    }
+
+    /// Time between anti-entropy exchanges, which repair whatever rumors missed (default 1 s).
+    pub fn anti_entropy_interval(mut self, every: Duration) -> Self {
+        self.tune.anti_entropy = every;
+        self
+    }
+
+    /// SWIM: one member is probed per interval (default 200 ms).
+    pub fn probe_interval(mut self, every: Duration) -> Self {
+        self.tune.probe_interval = every;
+        self
+    }
+
+    /// SWIM: how long a direct probe waits before asking others to probe (default 100 ms).
+    pub fn probe_timeout(mut self, timeout: Duration) -> Self {
+        self.tune.probe_timeout = timeout;
+        self
+    }
+
+    /// SWIM: members asked to probe on our behalf when a direct probe fails (default 3).
+    pub fn indirect_checks(mut self, count: usize) -> Self {
+        self.tune.indirect_checks = count;
+        self
+    }
+
+    /// Lifeguard: the suspicion timeout is `mult` × log10(N) × probe interval at its shortest
+    /// (default 2); larger means fewer false deaths and slower detection.
+    pub fn suspicion_mult(mut self, mult: f64) -> Self {
+        self.tune.suspicion_mult = mult;
+        self
+    }
+
+    /// How long dead and departed members stay listed before they are forgotten (default 60 s).
+    pub fn forget_after(mut self, after: Duration) -> Self {
+        self.tune.forget_after = after;
+        self
+    }
+
+    /// Most peers learned through gossip kept at once (default 4096; static and bootstrap
+    /// peers always fit).
+    pub fn max_peers(mut self, count: usize) -> Self {
+        self.tune.max_peers = count;
+        self
+    }
+
+    /// Fault injection for experiments: drop this fraction of outgoing datagrams (0..=1).
+    pub fn drop_rate(mut self, rate: f64) -> Self {
+        self.tune.fault.drop_rate = rate;
+        self
+    }
+
+    /// Fault injection for experiments: delay each outgoing datagram by a uniform random
+    /// time in `min..=max`.
+    pub fn delay(mut self, min: Duration, max: Duration) -> Self {
+        self.tune.fault.delay = (min, max);
+        self
+    }
+
+    /// Events buffered per subscriber before the slowest gets [`crate::Event::Lagged`]
+    /// (default 1024).
+    pub fn event_backlog(mut self, events: usize) -> Self {
+        self.event_backlog = events;
+        self
+    }
+
+    /// Checks the settings, binds the socket, and starts the node on the current tokio
+    /// runtime. The node's clock, its random seed and its nonce entropy come from the OS.
+    pub async fn spawn(self) -> Result<GossipHandle, Error> {
+        let (config, key_file, data_dir, seed, backlog, bind) = self.check()?;
+        let mut config = config;
+        if let Some(path) = &key_file {
+            config.keyring = Some(Arc::new(load_keyring(path)?));
+        }
+        let socket = bind_udp(bind)?;
+        let local = socket
+            .local_addr()
+            .map_err(|source| Error::Bind { addr: bind, source })?;
+        if config.addr.port() == 0 {
+            config.addr.set_port(local.port());
+        }
+        if config.id.as_str().is_empty() {
+            config.id = NodeId::from(format!("n{}", local.port()));
+        }
+        let state = match &data_dir {
+            None => None,
+            Some(dir) => {
+                let (file, version, incarnation) =
+                    StateFile::open(dir, config.id.as_str()).map_err(Error::DataDir)?;
+                config.initial_version = version;
+                config.initial_incarnation = incarnation;
+                Some(file)
+            }
+        };
+        let epoch = Instant::now();
+        os::ground(&mut config, epoch);
+        let seed = seed.unwrap_or_else(|| rand::rng().random());
+        let node = Node::new(config, Time::ZERO, seed);
+        Ok(launch(node, socket, epoch, state, backlog, |_, _, _| {}))
+    }
+
+    /// Validates every setting; returns the protocol config (id left empty for `n<port>`).
+    #[allow(clippy::type_complexity)]
+    fn check(
+        self,
+    ) -> Result<
+        (
+            NodeConfig,
+            Option<PathBuf>,
+            Option<PathBuf>,
+            Option<u64>,
+            usize,
+            SocketAddr,
+        ),
+        Error,
+    > {
+        let bad = |what: String| Err(Error::Config(what));
+        let addr = self.advertise.unwrap_or(self.bind);
+        if addr.ip().is_unspecified() {
+            return bad(format!(
+                "bound to {} with nothing to advertise: give .advertise(addr) with an address peers can reach",
+                self.bind
+            ));
+        }
+        if let Some(id) = &self.id {
+            if id.is_empty() || id.len() > MAX_ID_LEN {
+                return bad(format!("id must be 1..={MAX_ID_LEN} bytes"));
+            }
+        }
+        if self.cluster.is_empty() {
+            return bad("cluster name must not be empty".into());
+        }
+        let t = &self.tune;
+        if t.mtu < MIN_MTU || t.mtu > crate::wire::MAX_DATAGRAM {
+            return bad(format!(
+                "mtu {} must be {MIN_MTU}..={}",
+                t.mtu,
+                crate::wire::MAX_DATAGRAM
+            ));
+        }
+        if t.ttl.is_some_and(|ttl| ttl > MAX_TTL) {
+            return bad(format!("ttl must be at most {MAX_TTL}"));
+        }
+        if matches!(t.fanout, Fanout::Count(0)) {
+            return bad("fanout must be at least 1".into());
+        }
+        if t.anti_entropy < Duration::from_millis(10) {
+            return bad("anti-entropy interval must be at least 10 ms".into());
+        }
+        if t.probe_interval < Duration::from_millis(10) || t.probe_timeout.is_zero() {
+            return bad("probe interval must be at least 10 ms and the timeout above 0".into());
+        }
+        if t.probe_timeout >= t.probe_interval {
+            return bad("probe timeout must be shorter than the probe interval".into());
+        }
+        if !(t.suspicion_mult.is_finite() && t.suspicion_mult > 0.0) {
+            return bad("suspicion mult must be positive".into());
+        }
+        if !(0.0..=1.0).contains(&t.fault.drop_rate) {
+            return bad("drop rate must be within 0..=1".into());
+        }
+        if t.fault.delay.0 > t.fault.delay.1 {
+            return bad("delay min must not exceed max".into());
+        }
+        let id = NodeId::from(self.id.clone().unwrap_or_default());
+        let config = NodeConfig {
+            id,
+            addr,
+            cluster: ClusterId::from_name(&self.cluster),
+            static_peers: self.peers,
+            bootstrap: self.bootstrap,
+            ..self.tune
+        };
+        Ok((
+            config,
+            self.key_file,
+            self.data_dir,
+            self.seed,
+            self.event_backlog,
+            self.bind,
+        ))
+    }
+}
+
+/// Reads a cluster key file (as `gossip keygen` writes it).
+pub(crate) fn load_keyring(path: &std::path::Path) -> Result<Keyring, Error> {
+    let fail = |reason: String| Error::ClusterKey {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    Keyring::parse(&text).map_err(|e| fail(e.to_string()))
+}

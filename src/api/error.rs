@@ -1,0 +1,86 @@
+//! The one error type of the public API.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::core::SetError;
+use crate::runtime::BindError;
+
+/// Why a node could not start, or refused a request.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The UDP socket could not be opened.
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// The address is taken (another node, or another program, holds it).
+    #[error("address {0} is already in use: is another node running on that port?")]
+    AddrInUse(SocketAddr),
+    /// The cluster key file is missing or malformed.
+    #[error("cluster key file {path}: {reason}")]
+    ClusterKey {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The data directory's state file cannot be read or written.
+    #[error("{0}")]
+    DataDir(String),
+    /// A builder setting is out of range or inconsistent; the message names it.
+    #[error("invalid setting: {0}")]
+    Config(String),
+    /// A key that is empty or longer than [`GossipHandle::MAX_KEY_LEN`](crate::GossipHandle::MAX_KEY_LEN).
+    #[error("key must be 1..={max} bytes, not {len}")]
+    InvalidKey {
+        /// The key's length in bytes.
+        len: usize,
+        /// The largest allowed.
+        max: usize,
+    },
+    /// A value longer than [`GossipHandle::MAX_VALUE_LEN`](crate::GossipHandle::MAX_VALUE_LEN).
+    #[error("value is {len} bytes; at most {max} fit")]
+    ValueTooLarge {
+        /// The value's length in bytes.
+        len: usize,
+        /// The largest allowed.
+        max: usize,
+    },
+    /// The key and value together do not fit one datagram at the configured MTU.
+    #[error("key and value are too large to fit one datagram at this MTU")]
+    TooLargeForDatagram,
+    /// The node has shut down (or its task ended): it takes no more requests.
+    #[error("the node has shut down")]
+    Stopped,
+}
+
+impl Error {
+    /// The API error for a refused write of `key` and a value of `value_len` bytes.
+    pub(crate) fn from_set(e: SetError, key: &str, value_len: usize) -> Self {
+        match e {
+            SetError::Key => Error::InvalidKey {
+                len: key.len(),
+                max: crate::wire::MAX_KEY_LEN,
+            },
+            SetError::Value => Error::ValueTooLarge {
+                len: value_len,
+                max: crate::wire::MAX_VALUE_LEN,
+            },
+            SetError::TooLarge => Error::TooLargeForDatagram,
+        }
+    }
+}
+
+impl From<BindError> for Error {
+    fn from(e: BindError) -> Self {
+        match e {
+            BindError::InUse(addr) => Error::AddrInUse(addr),
+            BindError::Other { addr, source } => Error::Bind { addr, source },
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! [`GossipHandle`]: a running node's state, read and written from async code.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::Bytes;
+use tokio::net::UdpSocket;
+use tokio::sync::broadcast;
+
+use super::types::{event_of, origin_state, Event, Member, MemberState, Snapshot};
+use super::Error;
+use crate::core::{self, Node, Time};
+use crate::runtime::persist::StateFile;
+use crate::runtime::{self, NodeHandle};
+
+/// A running node. Every method talks to the node's task, so they are cheap to call from any
+/// task; share the handle behind an `Arc` to use it from several.
+///
+/// [`shutdown`](GossipHandle::shutdown) leaves the cluster gracefully (peers mark the node
+/// *left* at once instead of suspecting it) and waits for the task to end. Dropping the handle
+/// leaves gracefully too, without waiting.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), gossip::Error> {
+/// let node = gossip::Gossip::builder("127.0.0.1:0".parse().unwrap())
+///     .id("a")
+///     .spawn()
+///     .await?;
+/// let version = node.set("role", "cache").await?;
+/// assert_eq!(node.get("a", "role").await?.as_deref(), Some(&b"cache"[..]));
+/// node.delete("role").await?;
+/// assert_eq!(node.get("a", "role").await?, None);
+/// assert!(node.snapshot().await?.origins["a"].version > version);
+/// node.shutdown().await;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct GossipHandle {
+    id: String,
+    addr: SocketAddr,
+    /// `None` only while shutting down.
+    node: Option<NodeHandle>,
+    events: broadcast::WeakSender<Event>,
+}
+
+impl GossipHandle {
+    /// Longest key accepted, in bytes.
+    pub const MAX_KEY_LEN: usize = crate::wire::MAX_KEY_LEN;
+    /// Longest value accepted, in bytes.
+    pub const MAX_VALUE_LEN: usize = crate::wire::MAX_VALUE_LEN;
+
+    /// This node's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The address peers reach this node at (the bound address, or the advertised one).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    fn node(&self) -> Result<&NodeHandle, Error> {
+        self.node.as_ref().ok_or(Error::Stopped)
+    }
+
+    /// Sets one of this node's keys; the change spreads to every live node. Returns the
+    /// node's new version.
+    pub async fn set(&self, key: &str, value: impl Into<Bytes>) -> Result<u64, Error> {
+        let value: Bytes = value.into();
+        let len = value.len();
+        self.node()?
+            .write(key, Some(value.to_vec()))
+            .await
+            .ok_or(Error::Stopped)?
+            .map_err(|e| Error::from_set(e, key, len))
+    }
+
+    /// Deletes one of this node's keys everywhere (the deletion spreads like any change).
+    /// Returns the node's new version.
+    pub async fn delete(&self, key: &str) -> Result<u64, Error> {
+        self.node()?
+            .write(key, None)
+            .await
+            .ok_or(Error::Stopped)?
+            .map_err(|e| Error::from_set(e, key, 0))
+    }
+
+    /// The value `origin` (a node id, this node's own included) holds under `key`, as far
+    /// as this node knows; `None` if it holds none.
+    pub async fn get(&self, origin: &str, key: &str) -> Result<Option<Bytes>, Error> {
+        let (origin, key) = (crate::wire::NodeId::from(origin), key.to_string());
+        self.node()?
+            .inspect(move |node, _| {
+                let value = node
+                    .store()
+                    .get(&origin)?
+                    .values
+                    .get(&key)?
+                    .value
+                    .as_deref()?;
+                Some(Bytes::copy_from_slice(value))
+            })
+            .await
+            .ok_or(Error::Stopped)
+    }
+
+    /// Everything this node holds: every origin's live keys and versions.
+    pub async fn snapshot(&self) -> Result<Snapshot, Error> {
+        self.node()?
+            .inspect(|node, _| Snapshot {
+                origins: node
+                    .store()
+                    .origins()
+                    .map(|(id, state)| (id.to_string(), origin_state(state)))
+                    .collect(),
+            })
+            .await
+            .ok_or(Error::Stopped)
+    }
+
+    /// Every member this node knows, itself first (always alive), then by id. Members
+    /// declared dead or left stay listed until they are forgotten.
+    pub async fn members(&self) -> Result<Vec<Member>, Error> {
+        self.node()?
+            .inspect(|node, _| {
+                let me = Member {
+                    id: node.id().to_string(),
+                    addr: node.addr(),
+                    state: MemberState::Alive,
+                    incarnation: node.incarnation(),
+                };
+                let mut others: Vec<Member> = node
+                    .peers()
+                    .iter()
+                    .filter_map(|p| {
+                        Some(Member {
+                            id: p.id.as_ref()?.to_string(),
+                            addr: p.addr,
+                            state: p.state.into(),
+                            incarnation: p.incarnation,
+                        })
+                    })
+                    .collect();
+                others.sort_by(|a, b| a.id.cmp(&b.id).then(a.addr.cmp(&b.addr)));
+                std::iter::once(me).chain(others).collect()
+            })
+            .await
+            .ok_or(Error::Stopped)
+    }
+
+    /// A stream of every change of state and membership this node applies from now on. Each
+    /// subscriber gets its own copy; one that falls too far behind gets [`Event::Lagged`].
+    /// The stream ends when the node stops.
+    pub fn subscribe(&self) -> Subscription {
+        let receiver = match self.events.upgrade() {
+            Some(sender) => sender.subscribe(),
+            // Stopped: a receiver whose sender is already gone ends at once.
+            None => broadcast::channel(1).1,
+        };
+        Subscription { receiver }
+    }
+
+    /// Leaves the cluster gracefully and waits until the node's task has stopped.
+    pub async fn shutdown(mut self) {
+        if let Some(node) = self.node.take() {
+            node.shutdown().await;
+        }
+    }
+
+    /// The runtime handle under this one (for the binary's status view, metrics and reload).
+    #[cfg(feature = "cli")]
+    pub(crate) fn runtime(&self) -> Option<&NodeHandle> {
+        self.node.as_ref()
+    }
+}
+
+impl Drop for GossipHandle {
+    fn drop(&mut self) {
+        if let Some(node) = &self.node {
+            // Leave gracefully; the task finishes on its own (if the runtime still runs).
+            let _ = node.commands().send(runtime::Command::Shutdown);
+        }
+    }
+}
+
+/// A subscriber's stream of [`Event`]s, from [`GossipHandle::subscribe`].
+#[derive(Debug)]
+pub struct Subscription {
+    receiver: broadcast::Receiver<Event>,
+}
+
+impl Subscription {
+    /// The next event; `None` once the node has stopped and every event was delivered.
+    pub async fn recv(&mut self) -> Option<Event> {
+        match self.receiver.recv().await {
+            Ok(event) => Some(event),
+            Err(broadcast::error::RecvError::Lagged(missed)) => Some(Event::Lagged { missed }),
+            Err(broadcast::error::RecvError::Closed) => None,
+        }
+    }
+
+    /// The next event if one is waiting, without waiting.
+    pub fn try_recv(&mut self) -> Option<Event> {
+        match self.receiver.try_recv() {
+            Ok(event) => Some(event),
+            Err(broadcast::error::TryRecvError::Lagged(missed)) => Some(Event::Lagged { missed }),
+            Err(_) => None,
+        }
+    }
+}
+
+/// Starts `node` on `socket` and wraps it in a [`GossipHandle`]: user-visible events go to
+/// subscribers (at most `backlog` waiting per subscriber), then every event to `sink`.
+pub(crate) fn launch(
+    node: Node,
+    socket: UdpSocket,
+    epoch: Instant,
+    state: Option<StateFile>,
+    backlog: usize,
+    mut sink: impl FnMut(&Node, Time, core::Event) + Send + 'static,
+) -> GossipHandle {
+    let (events, _) = broadcast::channel(backlog.max(1));
+    let weak = events.downgrade();
+    let id = node.id().to_string();
+    let addr = node.addr();
+    let handle = runtime::spawn(node, socket, epoch, state, move |node, now, event| {
+        if events.receiver_count() > 0 {
+            if let Some(e) = event_of(node.id(), &event) {
+                let _ = events.send(e);
+            }
+        }
+        sink(node, now, event);
+    });
+    GossipHandle {
+        id,
+        addr,
+        node: Some(handle),
+        events: weak,
+    }
+}

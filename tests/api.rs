@@ -1,0 +1,160 @@
+//! The library as an embedder uses it: only the public API, three nodes in one process.
+
+use std::time::Duration;
+
+use gossip::{Event, Gossip, GossipHandle, MemberState};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+async fn start(id: &str, bootstrap: &[&GossipHandle]) -> GossipHandle {
+    Gossip::builder("127.0.0.1:0".parse().unwrap())
+        .id(id)
+        .cluster("api-test")
+        .bootstrap(bootstrap.iter().map(|h| h.addr()))
+        .spawn()
+        .await
+        .expect("node starts")
+}
+
+/// Waits for the first event `pick` accepts.
+async fn next_matching(
+    events: &mut gossip::Subscription,
+    mut pick: impl FnMut(&Event) -> bool,
+) -> Event {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            match events.recv().await {
+                Some(e) if pick(&e) => return e,
+                Some(_) => {}
+                None => panic!("the stream ended early"),
+            }
+        }
+    })
+    .await
+    .expect("the event arrives in time")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_and_delete_spread_subscribers_see_both_and_a_shut_down_node_shows_as_left() {
+    let a = start("a", &[]).await;
+    let b = start("b", &[&a]).await;
+    let c = start("c", &[&a]).await;
+    let mut at_b = b.subscribe();
+
+    c.set("addr", "10.0.0.7:80").await.expect("set");
+    let set = next_matching(
+        &mut at_b,
+        |e| matches!(e, Event::Changed { origin, key, .. } if origin == "c" && key == "addr"),
+    )
+    .await;
+    let Event::Changed { value, version, .. } = set else {
+        unreachable!()
+    };
+    assert_eq!(value.as_deref(), Some(&b"10.0.0.7:80"[..]));
+    // Every node, not only the subscriber, holds it.
+    for node in [&a, &b] {
+        let got = tokio::time::timeout(WAIT, async {
+            loop {
+                if let Some(v) = node.get("c", "addr").await.unwrap() {
+                    return v;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("c's key reaches every node");
+        assert_eq!(&got[..], b"10.0.0.7:80");
+    }
+
+    let deleted_at = c.delete("addr").await.expect("delete");
+    assert!(deleted_at > version);
+    let del = next_matching(&mut at_b, |e| {
+        matches!(e, Event::Changed { origin, key, value: None, .. } if origin == "c" && key == "addr")
+    })
+    .await;
+    assert!(matches!(del, Event::Changed { version, .. } if version == deleted_at));
+    assert_eq!(b.get("c", "addr").await.unwrap(), None);
+    let snapshot = b.snapshot().await.unwrap();
+    assert!(!snapshot.origins["c"].values.contains_key("addr"));
+
+    // Everyone knows everyone before c leaves.
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let members = b.members().await.unwrap();
+            if ["a", "b", "c"].iter().all(|id| {
+                members
+                    .iter()
+                    .any(|m| m.id == *id && m.state == MemberState::Alive)
+            }) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("membership converges");
+    c.shutdown().await;
+    let left = next_matching(
+        &mut at_b,
+        |e| matches!(e, Event::Member(m) if m.id == "c" && m.state == MemberState::Left),
+    )
+    .await;
+    assert!(matches!(left, Event::Member(_)));
+    let members = a.members().await.unwrap();
+    let seen_by_a = tokio::time::timeout(WAIT, async {
+        loop {
+            let members = a.members().await.unwrap();
+            if members
+                .iter()
+                .any(|m| m.id == "c" && m.state == MemberState::Left)
+            {
+                return members;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap_or(members);
+    assert!(
+        seen_by_a
+            .iter()
+            .any(|m| m.id == "c" && m.state == MemberState::Left),
+        "a sees c as left: {seen_by_a:?}"
+    );
+    b.shutdown().await;
+    a.shutdown().await;
+    // A stopped node's stream ends.
+    assert_eq!(
+        tokio::time::timeout(WAIT, async { while at_b.recv().await.is_some() {} }).await,
+        Ok(())
+    );
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_typed_error() {
+    let a = Gossip::builder("127.0.0.1:0".parse().unwrap())
+        .spawn()
+        .await
+        .unwrap();
+    assert!(a.id().starts_with('n'), "default id is n<port>: {}", a.id());
+    assert!(matches!(
+        a.set("", "x").await,
+        Err(gossip::Error::InvalidKey { .. })
+    ));
+    let big = vec![b'x'; GossipHandle::MAX_VALUE_LEN + 1];
+    assert!(matches!(
+        a.set("k", big).await,
+        Err(gossip::Error::ValueTooLarge { .. })
+    ));
+    let taken = a.addr();
+    let again = Gossip::builder(taken).spawn().await;
+    assert!(matches!(again, Err(gossip::Error::AddrInUse(_))));
+    let wildcard = Gossip::builder("0.0.0.0:0".parse().unwrap()).spawn().await;
+    assert!(matches!(wildcard, Err(gossip::Error::Config(_))));
+    let keyless = Gossip::builder("127.0.0.1:0".parse().unwrap())
+        .cluster_key_file("/nonexistent/cluster.key")
+        .spawn()
+        .await;
+    assert!(matches!(keyless, Err(gossip::Error::ClusterKey { .. })));
+    a.shutdown().await;
+}
