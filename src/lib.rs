@@ -16,7 +16,7 @@
 //!     .bootstrap(["127.0.0.1:7000".parse().unwrap()])
 //!     .spawn()
 //!     .await?;
-//! node.set("role", "cache")?;
+//! node.set("role", "cache").await?;
 //! let mut changes = node.subscribe();
 //! while let Some(change) = changes.recv().await {
 //!     println!("{change:?}");
