@@ -54,25 +54,29 @@ impl Books {
         if self.titles.is_empty() {
             return std::future::pending().await;
         }
+        // False once no reload can come any more (no config file is watched).
+        let mut reloads = true;
         loop {
             let interval = *every.borrow_and_update();
             match interval.filter(|d| !d.is_zero()) {
                 None => {
-                    if every.changed().await.is_err() {
+                    if !reloads || every.changed().await.is_err() {
                         return std::future::pending().await;
                     }
                 }
                 Some(d) => {
                     let wait = d.mul_f64(self.rng.random_range(0.75..1.25));
-                    tokio::select! {
-                        _ = tokio::time::sleep(wait) => {}
-                        // A reload changed the interval: start the wait again with it.
-                        changed = every.changed() => {
-                            if changed.is_err() {
-                                return std::future::pending().await;
+                    if reloads {
+                        tokio::select! {
+                            _ = tokio::time::sleep(wait) => {}
+                            // A reload changed the interval: start the wait again with it.
+                            changed = every.changed() => {
+                                reloads = changed.is_ok();
+                                continue;
                             }
-                            continue;
                         }
+                    } else {
+                        tokio::time::sleep(wait).await;
                     }
                     let Some(book) = self.draw() else { continue };
                     match node.set(BOOK_KEY, book).await {
