@@ -198,3 +198,32 @@ fn metrics_are_served_in_prometheus_text_with_the_gossip_prefix() {
         .collect();
     assert!(got.is_some(), "{missing:?} missing from\n{body}");
 }
+
+#[test]
+fn a_node_redraws_its_book_and_the_new_one_reaches_its_peer() {
+    let a = start(&["--port", "0", "--resample-secs", "0"], &[]);
+    let seed = format!("127.0.0.1:{}", a.port);
+    let b = start(
+        &[
+            "--port",
+            "0",
+            "--bootstrap",
+            &seed,
+            "--resample-secs",
+            "0.2",
+        ],
+        &[],
+    );
+    let b_id = format!("n{}", b.port);
+    // Version 2 holds the first book; every re-draw is a new version that a must learn.
+    let redrawn = wait_for(Duration::from_secs(20), || {
+        common::status(a.port).is_some_and(|s| {
+            s["known"].as_array().is_some_and(|known| {
+                known
+                    .iter()
+                    .any(|k| k["origin"] == b_id.as_str() && k["version"].as_u64() >= Some(4))
+            })
+        })
+    });
+    assert!(redrawn.is_some(), "b's re-drawn books never reached a");
+}
