@@ -87,7 +87,7 @@ impl Node {
                 version: u64::MAX,
             }],
         };
-        if wire::encoded_len(&Message::Rumor(probe)) > self.transport.packer.budget() {
+        if wire::encoded_len(&Message::Rumor(probe)) > self.transport.packer().budget() {
             return Err(SetError::TooLarge);
         }
         Ok(())
@@ -173,7 +173,7 @@ impl Node {
                     self.counters.encode_errors += 1;
                     return;
                 };
-                let chunk = self.transport.packer.page_budget();
+                let chunk = self.transport.packer().page_budget();
                 let chunks = bytes.chunks(chunk).map(<[u8]>::to_vec).collect();
                 let cache = &mut self.admin.snapshots;
                 if cache.len() >= SNAPSHOTS {
@@ -213,8 +213,8 @@ impl Node {
             addr: self.config.addr,
             version: own.watermark,
             uptime_ms: ms(now.since(self.started)),
-            incarnation: self.membership.incarnation,
-            health: self.membership.health.score(),
+            incarnation: self.incarnation(),
+            health: self.health(),
             fanout: format!(
                 "{} ({})",
                 self.config.fanout,

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use rand::seq::SliceRandom;
 
+use crate::core::peers::Peer;
 use crate::wire::{encoded_len, JoinRequest, Message, Origin, PeerList};
 
 use super::paging::paginate;
@@ -17,20 +18,52 @@ use crate::core::time::Time;
 #[derive(Debug)]
 pub(super) struct Discovery {
     /// When to ask the bootstrap peers again (None once one answered).
-    pub(super) join: Option<Time>,
-    pub(super) backoff: Duration,
+    join: Option<Time>,
+    backoff: Duration,
     /// True until a peer has told us what it holds of us (a start without saved state must
     /// learn back its old version and incarnation before they are reused).
-    pub(super) fresh_start: bool,
+    fresh_start: bool,
 }
 
-impl Default for Discovery {
-    fn default() -> Self {
+impl Discovery {
+    /// Asks for peers at `first` (None: nobody to ask).
+    pub(super) fn new(first: Option<Time>) -> Self {
         Discovery {
-            join: None,
+            join: first,
             backoff: Duration::from_millis(500),
             fresh_start: true,
         }
+    }
+
+    /// When to ask next, if still waiting for an answer.
+    pub(super) fn next_join(&self) -> Option<Time> {
+        self.join
+    }
+
+    /// Whether it is time to ask (again).
+    pub(super) fn join_due(&self, now: Time) -> bool {
+        self.join.is_some_and(|t| t <= now)
+    }
+
+    /// We just asked: ask again after the backoff, which doubles up to 30 s.
+    pub(super) fn asked(&mut self, now: Time) {
+        self.join = Some(now + self.backoff);
+        self.backoff = (self.backoff * 2).min(Duration::from_secs(30));
+    }
+
+    /// New bootstrap peers: ask at once.
+    pub(super) fn ask_now(&mut self, now: Time) {
+        self.join = Some(now);
+    }
+
+    /// Someone we asked answered; true if we were still waiting (retries stop).
+    fn answered(&mut self) -> bool {
+        self.join.take().is_some()
+    }
+
+    /// True the first time only: the first answer tells us what the cluster remembers of us.
+    fn first_answer(&mut self) -> bool {
+        std::mem::replace(&mut self.fresh_start, false)
     }
 }
 
@@ -70,15 +103,10 @@ impl Node {
             .peers
             .iter()
             .filter(|p| p.addr != from && p.is_live())
-            .filter_map(|p| {
-                p.id.as_ref().map(|id| Origin {
-                    id: id.clone(),
-                    addr: p.addr,
-                })
-            })
+            .filter_map(Peer::origin)
             .collect();
         peers.shuffle(&mut self.rng);
-        let budget = self.transport.packer.list_budget();
+        let budget = self.transport.packer().list_budget();
         let (mut pages, _) = paginate(peers, budget, 1, encoded_len);
         let peers = pages.pop().unwrap_or_default();
         let (your_version, your_fingerprint, your_incarnation) = match sender {
@@ -101,19 +129,16 @@ impl Node {
     }
 
     pub(super) fn on_peer_list(&mut self, now: Time, from: SocketAddr, list: PeerList) {
-        if self.discovery.fresh_start {
+        if self.discovery.first_answer() {
             // The cluster remembers us from before a restart: continue above what it saw, so
             // our next change is not mistaken for an old one and our next refutation counts.
-            self.discovery.fresh_start = false;
             let ours = self.store.own().watermark;
             let reissued = list.your_version == ours
                 && list.your_fingerprint != self.store.fingerprint(self.id());
             if list.your_version > ours || (list.your_version > 0 && reissued) {
                 self.republish_above(now, list.your_version);
             }
-            if list.your_incarnation >= self.membership.incarnation && list.your_incarnation > 0 {
-                self.membership.incarnation = list.your_incarnation + 1;
-            }
+            self.membership.continue_above(list.your_incarnation);
         }
         for peer in list.peers {
             if peer.id != self.config.id {
@@ -122,13 +147,9 @@ impl Node {
         }
         let asked =
             self.config.bootstrap.contains(&from) || self.config.static_peers.contains(&from);
-        if asked && self.discovery.join.is_some() {
-            // Someone we asked answered: stop retrying, and sync at once with a random peer.
-            self.discovery.join = None;
-            if !self.config.dissemination.lockstep {
-                self.sync.next = now;
-                self.sync.catch_up_rounds = super::sync::CATCH_UP_ROUNDS;
-            }
+        // Someone we asked answered: stop retrying, and sync at once with a random peer.
+        if asked && self.discovery.answered() && !self.config.dissemination.lockstep {
+            self.sync.start_now(now);
         }
     }
 }

@@ -6,7 +6,6 @@ mod admin;
 mod discovery;
 mod members;
 mod paging;
-mod probe;
 mod reconfigure;
 mod rumor;
 mod sync;
@@ -16,8 +15,8 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use rand::rngs::{SmallRng, StdRng};
-use rand::{Rng, RngExt, SeedableRng};
+use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
 use uuid::Uuid;
 
 use crate::wire::{self, Entry, Message, NodeId};
@@ -25,8 +24,8 @@ use crate::wire::{self, Entry, Message, NodeId};
 use super::config::{auto_ttl, NodeConfig, RumorMode, SyncMode};
 use super::counters::Counters;
 use super::event::{Event, Route};
-use super::fault::{Transmit, Verdict};
-use super::guard::{Admission, FloodGuard};
+use super::fault::Transmit;
+use super::guard::FloodGuard;
 use super::hash;
 use super::peers::{PeerSet, PeerSource};
 use super::replay::ReplayGuard;
@@ -83,6 +82,24 @@ impl Node {
             config.replay_capacity,
             hash::seeded(&mut rng),
         );
+        let lockstep = config.dissemination.lockstep;
+        // The first probe waits one interval, spread so a cluster started at once is not in step.
+        let spread = rng.random_range(0..=config.probe_interval.as_micros() as u64);
+        let first_probe = now + config.probe_interval + Duration::from_micros(spread);
+        // First exchange soon after start, spread so a cluster started at once does not sync in
+        // lock-step. A joining node syncs as soon as its bootstrap answers instead (and at the
+        // normal interval if none ever does). A node with only static peers asks them once
+        // too, to learn back what the cluster remembers of it.
+        let first = rng.random_range(0..=config.anti_entropy.as_micros() as u64 / 10);
+        let first_sync = if lockstep || !config.bootstrap.is_empty() {
+            now + config.anti_entropy
+        } else {
+            now + Duration::from_micros(first)
+        };
+        let asks = !config.bootstrap.is_empty()
+            || (!config.static_peers.is_empty() && config.dissemination.announce);
+        let push_at = matches!(config.dissemination.rumors, RumorMode::Rounds(_))
+            .then(|| now + config.dissemination.push_interval);
         let mut node = Node {
             started: now,
             store,
@@ -90,10 +107,10 @@ impl Node {
             events: VecDeque::new(),
             counters: Counters::default(),
             hasher,
-            rumors: rumor::Rumors::new(seen),
-            sync: sync::AntiEntropy::new(now),
-            discovery: discovery::Discovery::default(),
-            membership: members::Membership::new(config.initial_incarnation, now, tombstones),
+            rumors: rumor::Rumors::new(seen, push_at),
+            sync: sync::AntiEntropy::new(first_sync),
+            discovery: discovery::Discovery::new(asks.then_some(now)),
+            membership: members::Membership::new(config.initial_incarnation, first_probe, tombstones),
             admin: admin::StatusCache::default(),
             transport: transport::Transport::new(&config, guard, replay),
             rng,
@@ -105,35 +122,6 @@ impl Node {
         }
         for addr in node.config.bootstrap.clone() {
             node.peers.add(addr, None, PeerSource::Bootstrap, now);
-        }
-        let lockstep = node.config.dissemination.lockstep;
-        // The first probe waits one interval, spread so a cluster started at once is not in step.
-        let spread = node
-            .rng
-            .random_range(0..=node.config.probe_interval.as_micros() as u64);
-        node.membership.next_probe = now + node.config.probe_interval + Duration::from_micros(spread);
-        // First exchange soon after start, spread so a cluster started at once does not sync in
-        // lock-step. A joining node syncs as soon as its bootstrap answers instead (and at the
-        // normal interval if none ever does). A node with only static peers asks them once
-        // too, to learn back what the cluster remembers of it.
-        let first = node
-            .rng
-            .random_range(0..=node.config.anti_entropy.as_micros() as u64 / 10);
-        node.sync.next = if lockstep {
-            now + node.config.anti_entropy
-        } else {
-            now + Duration::from_micros(first)
-        };
-        if let RumorMode::Rounds(_) = node.config.dissemination.rumors {
-            node.rumors.push_at = Some(now + node.config.dissemination.push_interval);
-        }
-        if !node.config.bootstrap.is_empty() {
-            node.discovery.join = Some(now);
-            if !lockstep {
-                node.sync.next = now + node.config.anti_entropy;
-            }
-        } else if !node.config.static_peers.is_empty() && node.config.dissemination.announce {
-            node.discovery.join = Some(now);
         }
         // Our first version announces us even with nothing set: anti-entropy spreads origins
         // (and with them membership) only above version 0.
@@ -147,10 +135,8 @@ impl Node {
     pub fn handle_datagram(&mut self, now: Time, from: SocketAddr, bytes: &[u8]) {
         self.counters.datagrams_in += 1;
         self.counters.bytes_in += bytes.len() as u64;
-        match self.transport.guard.admit(from, now) {
-            Admission::Admit => {}
-            Admission::Throttled => return self.counters.decode_error("flood_throttled"),
-            Admission::Banned => return self.counters.decode_error("flood_banned"),
+        if let Err(refused) = self.transport.admit(from, now) {
+            return self.counters.decode_error(refused);
         }
         let keyring = self.config.keyring.as_deref();
         let opened = match wire::open_datagram(self.config.cluster, keyring, bytes) {
@@ -163,13 +149,13 @@ impl Node {
             }
         };
         if let Some(stamp) = &opened.stamp {
-            if let Err(replay) = self.transport.replay.check(stamp, self.wall_us(now)) {
-                self.counters.decode_error(replay.counter());
+            if let Err(replay) = self.transport.check_replay(stamp, self.wall_us(now)) {
+                self.counters.decode_error(replay);
                 self.strike(now, from);
                 return;
             }
         }
-        self.transport.guard.good(from);
+        self.transport.good(from);
         let (datagram, sizes) = (opened.datagram, opened.sizes);
         if let Some(sender) = &datagram.sender {
             if sender.id == self.config.id {
@@ -214,47 +200,28 @@ impl Node {
 
     /// Runs every timer that is due at `now`.
     pub fn handle_timeout(&mut self, now: Time) {
-        if self.membership.leaving {
+        if self.membership.leaving() {
             return;
         }
         if self.config.dissemination.membership {
             self.membership_tick(now);
         }
-        if self.sync.next <= now {
+        if self.sync.due(now) {
             if self.config.dissemination.sync != SyncMode::Off {
                 self.start_sync(now);
             }
-            if self.config.dissemination.lockstep {
-                while self.sync.next <= now {
-                    self.sync.next += self.config.anti_entropy;
-                }
-            } else {
-                let mut next = self.jitter(self.config.anti_entropy);
-                if self.sync.catch_up_rounds > 0 {
-                    self.sync.catch_up_rounds -= 1;
-                    next /= 10;
-                }
-                self.sync.next = now + next;
-            }
+            let interval = self.config.anti_entropy;
+            let jittered = (!self.config.dissemination.lockstep).then(|| self.jitter(interval));
+            self.sync.ran(now, interval, jittered);
         }
-        if let Some(at) = self.rumors.push_at.filter(|&t| t <= now) {
+        if let Some(at) = self.rumors.push_due(now) {
             self.push_round(now);
-            let every = self
-                .config
-                .dissemination
-                .push_interval
-                .max(Duration::from_micros(1));
-            let mut next = at + every;
-            while next <= now {
-                next += every;
-            }
-            self.rumors.push_at = Some(next);
+            let every = self.config.dissemination.push_interval;
+            self.rumors.pushed(at, now, every);
         }
-        if self.discovery.join.is_some_and(|t| t <= now) {
+        if self.discovery.join_due(now) {
             self.send_joins();
-            let backoff = self.discovery.backoff;
-            self.discovery.join = Some(now + backoff);
-            self.discovery.backoff = (backoff * 2).min(Duration::from_secs(30));
+            self.discovery.asked(now);
         }
     }
 
@@ -262,7 +229,7 @@ impl Node {
     /// messages for one peer produced by one input ride in as few datagrams as the MTU allows.
     pub fn poll_transmit(&mut self, now: Time) -> Option<Transmit> {
         self.flush(now);
-        let t = self.transport.fault.release(now).or_else(|| self.transport.ready.pop_front())?;
+        let t = self.transport.next_datagram(now)?;
         self.counters.datagrams_out += 1;
         self.counters.bytes_out += t.bytes.len() as u64;
         Some(t)
@@ -275,15 +242,15 @@ impl Node {
 
     /// When `handle_timeout` must next be called.
     pub fn next_timeout(&self) -> Option<Time> {
-        if self.membership.leaving {
-            return self.transport.fault.next_release();
+        if self.membership.leaving() {
+            return self.transport.next_release();
         }
         let dissemination = &self.config.dissemination;
         [
-            (dissemination.sync != SyncMode::Off).then_some(self.sync.next),
-            self.rumors.push_at.filter(|_| !self.rumors.hot.is_empty()),
-            self.discovery.join,
-            self.transport.fault.next_release(),
+            (dissemination.sync != SyncMode::Off).then_some(self.sync.next()),
+            self.rumors.next_push(),
+            self.discovery.next_join(),
+            self.transport.next_release(),
             self.membership_deadline()
                 .filter(|_| dissemination.membership),
         ]
@@ -300,7 +267,7 @@ impl Node {
     /// Rumors still being pushed in rounds mode: zero means this node will send no more news
     /// unprompted (the simulator's quiet check).
     pub fn pushing(&self) -> usize {
-        self.rumors.hot.len()
+        self.rumors.pushing()
     }
 
     /// Our advertised address.
@@ -361,18 +328,15 @@ impl Node {
 
     /// Queues a message for `to`; it is packed (and counted) when the outbox is flushed.
     fn send(&mut self, to: SocketAddr, message: Message) {
-        self.transport.outbox.entry(to).or_default().push(message);
+        self.transport.queue(to, message);
     }
 
     fn flush(&mut self, now: Time) {
-        if self.transport.outbox.is_empty() {
-            return;
-        }
-        let outbox = std::mem::take(&mut self.transport.outbox);
-        for (to, mut messages) in outbox {
+        for (to, mut messages) in self.transport.take_queued() {
             let mut sizes = Vec::with_capacity(messages.len() + 1);
             let packed = self
-                .transport.packer
+                .transport
+                .packer()
                 .pack_counted(&messages, |m, len| sizes.push((m.kind(), len)));
             let mut datagrams = match packed {
                 Ok(d) => d,
@@ -384,12 +348,13 @@ impl Node {
             // Membership facts ride in the room the last datagram has left, never in a new one.
             let room = datagrams
                 .last()
-                .map_or(0, |d| self.transport.packer.piggyback_room(d.len()));
+                .map_or(0, |d| self.transport.packer().piggyback_room(d.len()));
             if let Some(piggyback) = self.piggyback_for(to, &messages, room) {
                 messages.push(piggyback);
                 let mut resized = Vec::with_capacity(messages.len());
                 let repacked = self
-                    .transport.packer
+                    .transport
+                    .packer()
                     .pack_counted(&messages, |m, len| resized.push((m.kind(), len)));
                 if let Ok(with) = repacked {
                     datagrams = with;
@@ -403,18 +368,11 @@ impl Node {
             }
             for mut bytes in datagrams {
                 if let Some(keys) = &self.config.keyring {
-                    let entropy = self.config.entropy;
-                    let rng = self
-                        .transport.nonces
-                        .get_or_insert_with(|| Box::new(StdRng::from_seed(entropy)));
-                    let mut nonce = [0u8; 24];
-                    rng.fill_bytes(&mut nonce);
-                    bytes = wire::seal(&bytes, keys, nonce, self.wall_us(now));
+                    let wall = self.wall_us(now);
+                    bytes = self.transport.seal(&bytes, keys, self.config.entropy, wall);
                 }
-                match self.transport.fault.admit(&mut self.rng, now, Transmit { to, bytes }) {
-                    Verdict::Send(t) => self.transport.ready.push_back(t),
-                    Verdict::Dropped => self.counters.fault_dropped += 1,
-                    Verdict::Held => {}
+                if !self.transport.send(&mut self.rng, now, Transmit { to, bytes }) {
+                    self.counters.fault_dropped += 1;
                 }
             }
         }
@@ -464,7 +422,7 @@ impl Node {
     /// `d` scaled by a random factor in [0.75, 1.25], so timers across a cluster drift apart.
     /// A bad datagram from `from`: one strike towards ignoring it.
     fn strike(&mut self, now: Time, from: SocketAddr) {
-        if self.transport.guard.strike(from, now) {
+        if self.transport.strike(from, now) {
             self.counters.sources_banned += 1;
             self.emit(Event::SourceBanned {
                 from,

@@ -5,7 +5,6 @@
 use std::net::SocketAddr;
 
 use crate::core::config::NodeConfig;
-use crate::core::fault::FaultLayer;
 use crate::core::peers::PeerSource;
 use crate::core::time::Time;
 
@@ -123,12 +122,7 @@ impl Node {
             entropy: old.entropy,
             ..new
         };
-        if self.config.mtu != old.mtu || self.config.keyring.is_some() != old.keyring.is_some() {
-            self.transport.packer = super::transport::packer_for(&self.config);
-        }
-        if self.config.fault != old.fault {
-            self.transport.fault = FaultLayer::new(self.config.fault);
-        }
+        self.transport.reconfigure(&self.config, &old);
         self.peers.set_max_learned(self.config.max_peers);
         for addr in removed {
             // A peer we were told to stop naming: keep it as an ordinary member if there is
@@ -144,10 +138,11 @@ impl Node {
             self.peers.add(*addr, None, PeerSource::Bootstrap, now);
         }
         if !new_bootstrap.is_empty() {
-            self.discovery.join = Some(now);
+            self.discovery.ask_now(now);
         }
         if self.config.anti_entropy != old.anti_entropy {
-            self.sync.next = now + self.config.anti_entropy.min(old.anti_entropy) / 2;
+            self.sync
+                .interval_changed(now, old.anti_entropy, self.config.anti_entropy);
         }
         out
     }

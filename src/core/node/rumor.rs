@@ -21,20 +21,46 @@ const MAX_HOT: usize = 1024;
 #[derive(Debug)]
 pub(super) struct Rumors {
     /// Rumor ids already handled (duplicates are dropped).
-    pub(super) seen: SeenCache,
+    seen: SeenCache,
     /// Rumors still being pushed in `RumorMode::Rounds`, with the rounds each has left.
-    pub(super) hot: VecDeque<(Rumor, u8)>,
+    hot: VecDeque<(Rumor, u8)>,
     /// Next push round (`RumorMode::Rounds` only).
-    pub(super) push_at: Option<Time>,
+    push_at: Option<Time>,
 }
 
 impl Rumors {
-    pub(super) fn new(seen: SeenCache) -> Self {
+    /// `push_at`: the first push round, in `RumorMode::Rounds`.
+    pub(super) fn new(seen: SeenCache, push_at: Option<Time>) -> Self {
         Rumors {
             seen,
             hot: VecDeque::new(),
-            push_at: None,
+            push_at,
         }
+    }
+
+    /// Rumors still being pushed in rounds mode.
+    pub(super) fn pushing(&self) -> usize {
+        self.hot.len()
+    }
+
+    /// The push round due at `now`, if one is.
+    pub(super) fn push_due(&self, now: Time) -> Option<Time> {
+        self.push_at.filter(|&t| t <= now)
+    }
+
+    /// When the next push round needs the node, if any rumor is still hot.
+    pub(super) fn next_push(&self) -> Option<Time> {
+        self.push_at.filter(|_| !self.hot.is_empty())
+    }
+
+    /// The round due `at` ran at `now`: the next stays on the grid of `every` from the start.
+    pub(super) fn pushed(&mut self, at: Time, now: Time, every: Duration) {
+        let every = every.max(Duration::from_micros(1));
+        let mut next = at + every;
+        while next <= now {
+            next += every;
+        }
+        self.push_at = Some(next);
     }
 }
 

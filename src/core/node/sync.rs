@@ -9,6 +9,7 @@
 //! brought forward so a joining node catches up in a few fast rounds instead of many slow ones.
 
 use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
 use crate::core::hash::Seeded;
 use std::net::SocketAddr;
@@ -26,23 +27,80 @@ use crate::core::store::Provenance;
 use crate::core::time::Time;
 
 /// Fast exchanges (a tenth of the interval apart) that follow the last sign of a backlog.
-pub(super) const CATCH_UP_ROUNDS: u8 = 3;
+const CATCH_UP_ROUNDS: u8 = 3;
 
 /// What anti-entropy owns: when the next exchange starts, and how many more run at the
 /// catch-up pace.
 #[derive(Debug)]
 pub(super) struct AntiEntropy {
-    pub(super) next: Time,
+    next: Time,
     /// Exchanges left to run at the fast catch-up pace.
-    pub(super) catch_up_rounds: u8,
+    catch_up_rounds: u8,
 }
 
 impl AntiEntropy {
-    pub(super) fn new(now: Time) -> Self {
+    /// The first exchange starts at `first`.
+    pub(super) fn new(first: Time) -> Self {
         AntiEntropy {
-            next: now,
+            next: first,
             catch_up_rounds: 0,
         }
+    }
+
+    /// When the next exchange starts.
+    pub(super) fn next(&self) -> Time {
+        self.next
+    }
+
+    /// Whether an exchange is due at `now`.
+    pub(super) fn due(&self, now: Time) -> bool {
+        self.next <= now
+    }
+
+    /// Whether a backlog is still being caught up (no one is judged dead meanwhile).
+    pub(super) fn catching_up(&self) -> bool {
+        self.catch_up_rounds > 0
+    }
+
+    /// Schedules the exchange after the one due at `now`: `jittered` later (a tenth of it
+    /// while catching up), or, in lockstep (`None`), at the next multiple of `interval`.
+    pub(super) fn ran(&mut self, now: Time, interval: Duration, jittered: Option<Duration>) {
+        match jittered {
+            None => {
+                while self.next <= now {
+                    self.next += interval;
+                }
+            }
+            Some(mut next) => {
+                if self.catch_up_rounds > 0 {
+                    self.catch_up_rounds -= 1;
+                    next /= 10;
+                }
+                self.next = now + next;
+            }
+        }
+    }
+
+    /// Brings the next exchange forward (to a tenth of `interval` from now) and keeps the
+    /// fast pace for a few more.
+    pub(super) fn hurry(&mut self, now: Time, interval: Duration) {
+        self.catch_up_rounds = CATCH_UP_ROUNDS;
+        let soon = now + interval / 10;
+        if soon < self.next {
+            self.next = soon;
+        }
+    }
+
+    /// Starts an exchange at once and catches up at the fast pace (a join was answered).
+    pub(super) fn start_now(&mut self, now: Time) {
+        self.next = now;
+        self.catch_up_rounds = CATCH_UP_ROUNDS;
+    }
+
+    /// The interval changed from `old` to `new`: the next exchange comes within half the
+    /// shorter one.
+    pub(super) fn interval_changed(&mut self, now: Time, old: Duration, new: Duration) {
+        self.next = now + old.min(new) / 2;
     }
 }
 
@@ -77,7 +135,7 @@ impl Node {
     /// Our claims for every bucket, if they fit in one datagram.
     fn full_digest_if_small(&self) -> Option<SyncDigest> {
         let budget = self
-            .transport.packer
+            .transport.packer()
             .list_budget()
             .saturating_sub(encoded_len(&all_buckets()));
         let mut size = 0;
@@ -106,7 +164,7 @@ impl Node {
             .filter(|&i| ours[i] != summary.buckets[i])
             .map(|i| i as u8)
             .collect();
-        let budget = self.transport.packer.list_budget();
+        let budget = self.transport.packer().list_budget();
         let mut sent = 0;
         let mut digest = SyncDigest {
             buckets: Vec::new(),
@@ -244,18 +302,14 @@ impl Node {
         if self.config.dissemination.lockstep {
             return;
         }
-        self.sync.catch_up_rounds = CATCH_UP_ROUNDS;
-        let soon = now + self.config.anti_entropy / 10;
-        if soon < self.sync.next {
-            self.sync.next = soon;
-        }
+        self.sync.hurry(now, self.config.anti_entropy);
     }
 
     /// Sends at most [`PULL_PAGES`] pull requests; true if some wants were left out (they are
     /// pulled in the next, hurried, exchange, likely from another peer, so no single peer
     /// serves a whole backlog).
     fn send_pulls(&mut self, to: SocketAddr, wants: Vec<VersionClaim>) -> bool {
-        let budget = self.transport.packer.list_budget();
+        let budget = self.transport.packer().list_budget();
         let (pages, cut) = paginate(wants, budget, PULL_PAGES, encoded_len);
         for wants in pages {
             self.send(to, Message::SyncPull(SyncPull { wants }));
@@ -266,7 +320,7 @@ impl Node {
     /// Sends what a peer lacks of each `(origin, held-since)`, packed into MTU-sized `Delta`s,
     /// at most `max_sync_datagrams` of them.
     fn send_deltas(&mut self, to: SocketAddr, items: Vec<(NodeId, u64)>) {
-        let budget = self.transport.packer.list_budget();
+        let budget = self.transport.packer().list_budget();
         let mut seen = HashSet::with_hasher(self.hasher.clone());
         let store = &self.store;
         let deltas = items

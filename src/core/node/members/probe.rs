@@ -17,8 +17,8 @@ use crate::core::time::Time;
 use crate::core::peers::Peer;
 use crate::wire::{Ack, MemberState, MemberUpdate, Message, Ping, PingReq};
 
-use super::members::Source;
-use super::Node;
+use super::super::Node;
+use super::Source;
 
 /// Indirect-probe forwards remembered at once.
 const MAX_FORWARDS: usize = 256;
@@ -78,7 +78,7 @@ impl Node {
     }
 
     /// When the membership machinery next needs `handle_timeout`.
-    pub(super) fn membership_deadline(&self) -> Option<Time> {
+    pub(in crate::core::node) fn membership_deadline(&self) -> Option<Time> {
         let pending = self.membership.probe.pending.as_ref().map(|p| p.deadline);
         let suspicion = self
             .membership.suspects
@@ -107,7 +107,7 @@ impl Node {
     }
 
     /// Runs probe, indirect-probe, suspicion and forgetting timers due at `now`.
-    pub(super) fn membership_tick(&mut self, now: Time) {
+    pub(in crate::core::node) fn membership_tick(&mut self, now: Time) {
         if self.membership.leaving {
             return;
         }
@@ -132,7 +132,7 @@ impl Node {
             }
             // While catching up a backlog (joining, back from a partition) we are busy and
             // behind: judge no one until caught up.
-            if self.sync.catch_up_rounds == 0 {
+            if !self.sync.catching_up() {
                 self.probe_tick(now);
             }
             self.membership.next_probe = now + self.scaled(self.config.probe_interval);
@@ -285,11 +285,11 @@ impl Node {
         self.apply_member_update(now, Source::Here { push: raised_here }, update);
     }
 
-    pub(super) fn on_ping(&mut self, from: SocketAddr, ping: Ping) {
+    pub(in crate::core::node) fn on_ping(&mut self, from: SocketAddr, ping: Ping) {
         self.send(from, Message::Ack(Ack { seq: ping.seq }));
     }
 
-    pub(super) fn on_ack(&mut self, now: Time, from: SocketAddr, ack: Ack) {
+    pub(in crate::core::node) fn on_ack(&mut self, now: Time, from: SocketAddr, ack: Ack) {
         if let Some(p) = &self.membership.probe.pending {
             if p.seq == ack.seq {
                 self.membership.probe.pending = None;
@@ -308,7 +308,7 @@ impl Node {
         }
     }
 
-    pub(super) fn on_ping_req(&mut self, now: Time, from: SocketAddr, req: PingReq) {
+    pub(in crate::core::node) fn on_ping_req(&mut self, now: Time, from: SocketAddr, req: PingReq) {
         if req.target.id == self.config.id {
             self.send(from, Message::Ack(Ack { seq: req.seq }));
             return;

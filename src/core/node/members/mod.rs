@@ -17,7 +17,10 @@ use crate::core::peers::{PeerSource, Suspicion};
 use crate::core::time::Time;
 use crate::wire::{MemberState, MemberUpdate, Members, Message, NodeId};
 
-use super::probe::ProbeState;
+mod probe;
+
+use probe::ProbeState;
+
 use super::Node;
 
 /// Tombstones (ids of forgotten members) remembered at once.
@@ -31,31 +34,47 @@ const ANNOUNCE_EVERY: Duration = Duration::from_secs(1);
 /// suspicions, tombstones of forgotten members, and whether we are leaving.
 #[derive(Debug)]
 pub(super) struct Membership {
-    pub(super) incarnation: u64,
-    pub(super) health: LocalHealth,
-    pub(super) broadcasts: Broadcasts,
-    pub(super) probe: ProbeState,
+    incarnation: u64,
+    health: LocalHealth,
+    broadcasts: Broadcasts,
+    probe: ProbeState,
     /// When the next probe tick runs.
-    pub(super) next_probe: Time,
-    pub(super) suspects: Vec<SocketAddr>,
-    pub(super) tombstones: HashMap<NodeId, (u64, Time), Seeded>,
-    pub(super) leaving: bool,
+    next_probe: Time,
+    suspects: Vec<SocketAddr>,
+    tombstones: HashMap<NodeId, (u64, Time), Seeded>,
+    leaving: bool,
     /// When we last announced our incarnation (refutations are rate-limited).
-    pub(super) announced_at: Option<Time>,
+    announced_at: Option<Time>,
 }
 
 impl Membership {
-    pub(super) fn new(incarnation: u64, now: Time, hasher: Seeded) -> Self {
+    /// Starts at `incarnation`, with the first probe tick at `first_probe`.
+    pub(super) fn new(incarnation: u64, first_probe: Time, hasher: Seeded) -> Self {
         Membership {
             incarnation,
             health: LocalHealth::new(8),
             broadcasts: Broadcasts::default(),
             probe: ProbeState::default(),
-            next_probe: now,
+            next_probe: first_probe,
             suspects: Vec::new(),
             tombstones: HashMap::with_hasher(hasher),
             leaving: false,
             announced_at: None,
+        }
+    }
+}
+
+impl Membership {
+    /// Whether we are leaving (or have left) the cluster.
+    pub(super) fn leaving(&self) -> bool {
+        self.leaving
+    }
+
+    /// The cluster remembers us at `incarnation` from before a restart: continue above it,
+    /// so our next refutation counts.
+    pub(super) fn continue_above(&mut self, incarnation: u64) {
+        if incarnation >= self.incarnation && incarnation > 0 {
+            self.incarnation = incarnation + 1;
         }
     }
 }
