@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use rand::RngExt;
 
-use super::{launch, AdminAccess, Error, Fanout, GossipHandle};
+use super::error::Error;
+use super::handle::{launch, GossipHandle};
+use crate::core::{AdminAccess, Fanout};
 use crate::core::{Node, NodeConfig, Time};
 use crate::runtime::persist::StateFile;
 use crate::runtime::{bind_udp, os};

@@ -7,8 +7,8 @@ use bytes::Bytes;
 use tokio::net::UdpSocket;
 use tokio::sync::broadcast;
 
+use super::error::Error;
 use super::types::{event_of, origin_state, Event, Member, MemberState, Snapshot};
-use super::Error;
 use crate::core::{self, Node, Time};
 use crate::runtime::persist::StateFile;
 use crate::runtime::{self, NodeHandle};

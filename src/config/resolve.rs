@@ -97,7 +97,7 @@ pub struct NodeArgs {
     pub admin_from: Option<crate::core::AdminAccess>,
     /// The address peers should use to reach this node, when it differs from the bind
     /// address (bind 0.0.0.0 or [::], NAT): IP or IP:PORT (a bare IP keeps the bound port).
-    #[arg(long, env = "GOSSIP_ADVERTISE", value_parser = super::parse_advertise)]
+    #[arg(long, env = "GOSSIP_ADVERTISE", value_parser = super::addr::parse_advertise)]
     pub advertise: Option<SocketAddr>,
 }
 

@@ -4,7 +4,7 @@
 use bincode::config::{self, Configuration, Limit};
 use bincode::{Decode, Encode};
 
-use super::DECODE_LIMIT;
+use super::limits::DECODE_LIMIT;
 
 type Limited = Configuration<config::LittleEndian, config::Varint, Limit<DECODE_LIMIT>>;
 
@@ -16,13 +16,13 @@ fn limited() -> Limited {
 /// an operator can tell a forger's aim (freeze an origin, loop rumors, bloat tables) at a glance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Absurd {
-    /// A rumor TTL above [`super::MAX_TTL`]: it would circulate forever.
+    /// A rumor TTL above [`super::limits::MAX_TTL`]: it would circulate forever.
     Ttl,
-    /// A version above [`super::MAX_VERSION`]: nothing newer could ever replace it.
+    /// A version above [`super::limits::MAX_VERSION`]: nothing newer could ever replace it.
     Version,
-    /// An incarnation above [`super::MAX_VERSION`]: the member could never refute again.
+    /// An incarnation above [`super::limits::MAX_VERSION`]: the member could never refute again.
     Incarnation,
-    /// More peers than [`super::MAX_PEER_LIST`] in one list.
+    /// More peers than [`super::limits::MAX_PEER_LIST`] in one list.
     PeerList,
 }
 
@@ -126,17 +126,17 @@ pub(crate) fn decode_prefix<T: Decode<()>>(bytes: &[u8]) -> Result<(T, usize), D
 const STATUS_LIMIT: usize = 64 << 20;
 
 /// Encodes a status report for paging over several datagrams.
-pub fn encode_status(report: &super::StatusReport) -> Result<Vec<u8>, EncodeError> {
+pub fn encode_status(report: &super::status::StatusReport) -> Result<Vec<u8>, EncodeError> {
     let mut out = Vec::new();
     encode_into(report, &mut out)?;
     Ok(out)
 }
 
 /// Decodes a reassembled status report under its own memory limit, refusing trailing bytes.
-pub fn decode_status(bytes: &[u8]) -> Result<super::StatusReport, DecodeError> {
+pub fn decode_status(bytes: &[u8]) -> Result<super::status::StatusReport, DecodeError> {
     let cfg = config::standard().with_limit::<STATUS_LIMIT>();
     let (report, used) =
-        bincode::decode_from_slice::<super::StatusReport, _>(bytes, cfg).map_err(from_bincode)?;
+        bincode::decode_from_slice::<super::status::StatusReport, _>(bytes, cfg).map_err(from_bincode)?;
     if used != bytes.len() {
         return Err(DecodeError::TrailingBytes(bytes.len() - used));
     }

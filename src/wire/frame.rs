@@ -7,7 +7,7 @@ use super::codec::{decode_prefix, encode_into, DecodeError, EncodeError};
 use super::header::{ClusterId, Header};
 use super::message::{Message, Origin};
 use super::seal::{Keyring, Stamp, SEALED};
-use super::{MAGIC, MAX_DATAGRAM, PROTOCOL_VERSION};
+use super::limits::{MAGIC, MAX_DATAGRAM, PROTOCOL_VERSION};
 
 /// A decoded datagram: who sent it (nodes say; admin clients don't) and what it carries.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]

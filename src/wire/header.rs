@@ -3,7 +3,7 @@
 
 use bincode::{Decode, Encode};
 
-use super::{MAGIC, PROTOCOL_VERSION};
+use super::limits::{MAGIC, PROTOCOL_VERSION};
 
 /// Names a cluster on the wire so two clusters sharing a network ignore each other.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Encode, Decode)]

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::codec::{Absurd, DecodeError};
-use super::{
+use super::limits::{
     MAX_ID_LEN, MAX_KEY_LEN, MAX_PEER_LIST, MAX_TTL, MAX_VALUE_LEN, MAX_VERSION, SYNC_BUCKETS,
 };
 
@@ -223,7 +223,7 @@ pub struct StatusRequest {
     pub page: u32,
 }
 
-/// Admin: one slice of an encoded [`super::StatusReport`]; the client reassembles `pages` chunks.
+/// Admin: one slice of an encoded status report; the client reassembles `pages` chunks.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct StatusPage {
     pub request: u64,

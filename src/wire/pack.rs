@@ -1,6 +1,7 @@
 //! Batching: packs many messages bound for one peer into as few datagrams as the MTU allows.
 
 use super::codec::{encode_into, encoded_len, EncodeError};
+use super::seal::SEAL_OVERHEAD;
 
 /// A list message's tag plus up to two 3-byte length prefixes.
 const LIST_OVERHEAD: usize = 8;
@@ -31,6 +32,12 @@ impl Packer {
         let _ = encode_into(&Header::ours(cluster), &mut prefix);
         let _ = encode_into(&sender, &mut prefix);
         Packer { mtu, prefix }
+    }
+
+    /// A packer for datagrams that will be sealed before they are sent (a keyed cluster):
+    /// it leaves room for the seal, so the sealed datagram still fits `mtu`.
+    pub fn sealed(cluster: ClusterId, sender: Option<Origin>, mtu: usize) -> Self {
+        Packer::new(cluster, sender, mtu.saturating_sub(SEAL_OVERHEAD))
     }
 
     /// The datagram size limit this packer respects.
@@ -127,7 +134,7 @@ impl Packer {
     }
 
     /// Header + sender + message count + messages: the same bytes `encode_datagram` would give
-    /// for a [`super::Datagram`], built without re-encoding every message.
+    /// for a [`super::frame::Datagram`], built without re-encoding every message.
     fn finish(&self, body: &[u8], count: usize) -> Result<Vec<u8>, EncodeError> {
         let mut out = Vec::with_capacity(self.prefix.len() + 1 + body.len());
         out.extend_from_slice(&self.prefix);

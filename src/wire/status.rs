@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 
-use super::MemberState;
+use super::message::MemberState;
 
 /// Everything `gossip status` shows about one node.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]

@@ -138,10 +138,9 @@ fn packer_for(config: &NodeConfig) -> Packer {
         id: config.id.clone(),
         addr: config.addr,
     };
-    let overhead = if config.keyring.is_some() {
-        wire::SEAL_OVERHEAD
+    if config.keyring.is_some() {
+        Packer::sealed(config.cluster, Some(own), config.mtu)
     } else {
-        0
-    };
-    Packer::new(config.cluster, Some(own), config.mtu - overhead)
+        Packer::new(config.cluster, Some(own), config.mtu)
+    }
 }

@@ -6,7 +6,7 @@ use std::sync::Once;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::Outcome;
+use super::outcome::Outcome;
 
 /// DejaVu Sans (see assets/fonts/DejaVuSans.LICENSE): bundled so PNG text renders on any
 /// machine, with or without system fonts.

@@ -9,7 +9,9 @@ use rayon::prelude::*;
 
 use crate::core::Fanout;
 
-use super::{Outcome, Scenario, Strategy, Topology};
+use super::outcome::Outcome;
+use super::scenario::{Scenario, Topology};
+use super::strategy::Strategy;
 
 /// A parameter a sweep can vary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
