@@ -158,3 +158,18 @@ async fn bad_input_gets_a_typed_error() {
     assert!(matches!(keyless, Err(gossip::Error::ClusterKey { .. })));
     a.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_handle_leaves_the_cluster_gracefully() {
+    let a = start("a", &[]).await;
+    let b = start("b", &[&a]).await;
+    let mut at_a = a.subscribe();
+    next_matching(&mut at_a, |e| matches!(e, Event::Member(m) if m.id == "b")).await;
+    drop(b);
+    next_matching(
+        &mut at_a,
+        |e| matches!(e, Event::Member(m) if m.id == "b" && m.state == MemberState::Left),
+    )
+    .await;
+    a.shutdown().await;
+}

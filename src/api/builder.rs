@@ -193,6 +193,19 @@ impl GossipBuilder {
         self
     }
 
+    /// Lifeguard: an unconfirmed suspicion waits this many times the shortest timeout
+    /// (default 6).
+    pub fn suspicion_max_mult(mut self, mult: f64) -> Self {
+        self.tune.suspicion_max_mult = mult;
+        self
+    }
+
+    /// Each membership fact is piggybacked about `mult` × log10(N + 1) times (default 4).
+    pub fn retransmit_mult(mut self, mult: u32) -> Self {
+        self.tune.retransmit_mult = mult;
+        self
+    }
+
     /// How long dead and departed members stay listed before they are forgotten (default 60 s).
     pub fn forget_after(mut self, after: Duration) -> Self {
         self.tune.forget_after = after;
@@ -203,6 +216,39 @@ impl GossipBuilder {
     /// peers always fit).
     pub fn max_peers(mut self, count: usize) -> Self {
         self.tune.max_peers = count;
+        self
+    }
+
+    /// Most datagrams one anti-entropy reply may take (default 16); a larger backlog takes
+    /// more exchanges.
+    pub fn max_sync_datagrams(mut self, count: usize) -> Self {
+        self.tune.max_sync_datagrams = count;
+        self
+    }
+
+    /// How long a rumor id is remembered to drop duplicates (default 60 s), and how many at
+    /// most (default 100,000).
+    pub fn seen_cache(mut self, ttl: Duration, capacity: usize) -> Self {
+        self.tune.seen_ttl = ttl;
+        self.tune.seen_capacity = capacity;
+        self
+    }
+
+    /// Keyed clusters: datagrams sent longer ago than this (or this far ahead) are refused as
+    /// replays, so hosts' clocks must agree to within it (default 30 s).
+    pub fn replay_window(mut self, window: Duration) -> Self {
+        self.tune.replay_window = window;
+        self
+    }
+
+    /// Per-source limits: `rate` datagrams a second sustained with bursts of `burst`
+    /// (defaults 2000 and 4000); a source that sends `strikes` bad datagrams is ignored for
+    /// `ban` (defaults 32 and 30 s).
+    pub fn source_limits(mut self, rate: f64, burst: f64, strikes: u32, ban: Duration) -> Self {
+        self.tune.guard.rate = rate;
+        self.tune.guard.burst = burst;
+        self.tune.guard.strikes = strikes;
+        self.tune.guard.ban = ban;
         self
     }
 
@@ -228,6 +274,19 @@ impl GossipBuilder {
 
     /// Checks the settings, binds the socket, and starts the node on the current tokio
     /// runtime. The node's clock, its random seed and its nonce entropy come from the OS.
+    ///
+    /// A setting out of range is refused before anything starts, with a message naming it:
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let refused = gossip::Gossip::builder("127.0.0.1:0".parse().unwrap())
+    ///     .mtu(100)
+    ///     .spawn()
+    ///     .await;
+    /// assert!(matches!(refused, Err(gossip::Error::Config(m)) if m.contains("mtu")));
+    /// # }
+    /// ```
     pub async fn spawn(self) -> Result<GossipHandle, Error> {
         let (config, key_file, data_dir, seed, backlog, bind) = self.check()?;
         let mut config = config;
@@ -317,6 +376,18 @@ impl GossipBuilder {
         }
         if !(t.suspicion_mult.is_finite() && t.suspicion_mult > 0.0) {
             return bad("suspicion mult must be positive".into());
+        }
+        if !(t.suspicion_max_mult.is_finite() && t.suspicion_max_mult >= 1.0) {
+            return bad("suspicion max mult must be at least 1".into());
+        }
+        if t.max_sync_datagrams == 0 || t.seen_capacity == 0 {
+            return bad("max sync datagrams and the seen-cache capacity must be at least 1".into());
+        }
+        let g = &t.guard;
+        if !(g.rate > 0.0 && g.burst >= 1.0 && g.strikes > 0) {
+            return bad(
+                "source limits: rate must be positive, burst at least 1, strikes at least 1".into(),
+            );
         }
         if !(0.0..=1.0).contains(&t.fault.drop_rate) {
             return bad("drop rate must be within 0..=1".into());

@@ -121,6 +121,17 @@ impl GossipHandle {
 
     /// Every member this node knows, itself first (always alive), then by id. Members
     /// declared dead or left stay listed until they are forgotten.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), gossip::Error> {
+    /// use gossip::{Gossip, MemberState};
+    /// let a = Gossip::builder("127.0.0.1:0".parse().unwrap()).id("a").spawn().await?;
+    /// let me = &a.members().await?[0];
+    /// assert_eq!((me.id.as_str(), me.state), ("a", MemberState::Alive));
+    /// # a.shutdown().await;
+    /// # Ok(()) }
+    /// ```
     pub async fn members(&self) -> Result<Vec<Member>, Error> {
         self.node()?
             .inspect(|node, _| {
@@ -152,6 +163,31 @@ impl GossipHandle {
     /// A stream of every change of state and membership this node applies from now on. Each
     /// subscriber gets its own copy; one that falls too far behind gets [`Event::Lagged`].
     /// The stream ends when the node stops.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), gossip::Error> {
+    /// use gossip::{Event, Gossip};
+    /// let a = Gossip::builder("127.0.0.1:0".parse().unwrap()).id("a").spawn().await?;
+    /// let b = Gossip::builder("127.0.0.1:0".parse().unwrap())
+    ///     .id("b")
+    ///     .bootstrap([a.addr()])
+    ///     .spawn()
+    ///     .await?;
+    /// let mut at_a = a.subscribe();
+    /// b.set("color", "blue").await?;
+    /// loop {
+    ///     if let Some(Event::Changed { origin, key, value, .. }) = at_a.recv().await {
+    ///         if origin == "b" && key == "color" {
+    ///             assert_eq!(value.as_deref(), Some(&b"blue"[..]));
+    ///             break;
+    ///         }
+    ///     }
+    /// }
+    /// # b.shutdown().await;
+    /// # a.shutdown().await;
+    /// # Ok(()) }
+    /// ```
     pub fn subscribe(&self) -> Subscription {
         let receiver = match self.events.upgrade() {
             Some(sender) => sender.subscribe(),

@@ -16,4 +16,5 @@ pub use crate::core::{AdminAccess, Fanout};
 
 #[cfg(feature = "cli")]
 pub(crate) use builder::load_keyring;
+#[cfg(feature = "cli")]
 pub(crate) use handle::launch;
