@@ -262,7 +262,7 @@ pub(crate) fn launch(
     let addr = node.addr();
     let handle = runtime::spawn(node, socket, epoch, state, move |node, now, event| {
         if events.receiver_count() > 0 {
-            if let Some(e) = event_of(node.id(), &event) {
+            if let Some(e) = event_of(node, &event) {
                 let _ = events.send(e);
             }
         }

@@ -146,8 +146,9 @@ pub(super) fn origin_state(state: &core::store::OriginState) -> OriginState {
     }
 }
 
-/// The API event for a core event, if it is one a user sees.
-pub(super) fn event_of(own: &wire::NodeId, event: &core::Event) -> Option<Event> {
+/// The API event for a core event of `node`, if it is one a user sees.
+pub(super) fn event_of(node: &core::Node, event: &core::Event) -> Option<Event> {
+    let own = node.id();
     let changed =
         |origin: &wire::NodeId, key: &str, value: &Option<Vec<u8>>, version| Event::Changed {
             origin: origin.to_string(),
@@ -183,12 +184,15 @@ pub(super) fn event_of(own: &wire::NodeId, event: &core::Event) -> Option<Event>
         })),
         core::Event::PeerAdded {
             addr, id: Some(id), ..
-        } => Some(Event::Member(Member {
-            id: id.to_string(),
-            addr: *addr,
-            state: MemberState::Alive,
-            incarnation: 0,
-        })),
+        } => {
+            let peer = node.peers().get(addr);
+            Some(Event::Member(Member {
+                id: id.to_string(),
+                addr: *addr,
+                state: peer.map_or(MemberState::Alive, |p| p.state.into()),
+                incarnation: peer.map_or(0, |p| p.incarnation),
+            }))
+        }
         _ => None,
     }
 }

@@ -39,9 +39,10 @@ struct Snapshot {
     chunks: Vec<Vec<u8>>,
 }
 
-/// Recently rendered status snapshots.
+/// What the admin endpoint owns: recently rendered status snapshots, so every page a client
+/// asks for comes from one snapshot.
 #[derive(Debug, Default)]
-pub(super) struct StatusCache {
+pub(super) struct Admin {
     snapshots: VecDeque<Snapshot>,
 }
 

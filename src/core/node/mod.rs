@@ -57,7 +57,7 @@ pub struct Node {
     sync: sync::AntiEntropy,
     discovery: discovery::Discovery,
     membership: members::Membership,
-    admin: admin::StatusCache,
+    admin: admin::Admin,
     transport: transport::Transport,
 }
 
@@ -111,7 +111,7 @@ impl Node {
             sync: sync::AntiEntropy::new(first_sync),
             discovery: discovery::Discovery::new(asks.then_some(now)),
             membership: members::Membership::new(config.initial_incarnation, first_probe, tombstones),
-            admin: admin::StatusCache::default(),
+            admin: admin::Admin::default(),
             transport: transport::Transport::new(&config, guard, replay),
             rng,
             config,
