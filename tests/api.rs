@@ -173,3 +173,31 @@ async fn dropping_a_handle_leaves_the_cluster_gracefully() {
     .await;
     a.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_subscription_is_a_stream_that_ends_when_the_node_stops() {
+    use futures_core::Stream;
+    use std::pin::Pin;
+    let a = start("a", &[]).await;
+    let mut events = a.subscribe();
+    assert_eq!(events.try_recv(), None, "nothing happened yet");
+    a.set("k", "v").await.unwrap();
+    let first = std::future::poll_fn(|cx| Pin::new(&mut events).poll_next(cx)).await;
+    assert!(
+        matches!(&first, Some(Event::Changed { origin, key, .. }) if origin == "a" && key == "k"),
+        "{first:?}"
+    );
+    a.shutdown().await;
+    let rest = tokio::time::timeout(WAIT, async {
+        let mut n = 0;
+        while std::future::poll_fn(|cx| Pin::new(&mut events).poll_next(cx))
+            .await
+            .is_some()
+        {
+            n += 1;
+        }
+        n
+    })
+    .await;
+    assert!(rest.is_ok(), "the stream ends once the node has stopped");
+}

@@ -1,6 +1,9 @@
 //! [`GossipHandle`]: a running node's state, read and written from async code.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -194,7 +197,7 @@ impl GossipHandle {
             // Stopped: a receiver whose sender is already gone ends at once.
             None => broadcast::channel(1).1,
         };
-        Subscription { receiver }
+        Subscription::new(receiver)
     }
 
     /// Leaves the cluster gracefully and waits until the node's task has stopped.
@@ -220,29 +223,75 @@ impl Drop for GossipHandle {
     }
 }
 
-/// A subscriber's stream of [`Event`]s, from [`GossipHandle::subscribe`].
-#[derive(Debug)]
+/// The receive in flight: it owns the receiver and hands it back with the result.
+type Receiving =
+    Pin<Box<dyn Future<Output = (RecvResult, broadcast::Receiver<Event>)> + Send + Sync>>;
+type RecvResult = Result<Event, broadcast::error::RecvError>;
+
+fn receive(mut receiver: broadcast::Receiver<Event>) -> Receiving {
+    Box::pin(async move { (receiver.recv().await, receiver) })
+}
+
+/// A subscriber's stream of [`Event`]s, from [`GossipHandle::subscribe`]. Read it with
+/// [`recv`](Subscription::recv), or as a [`Stream`](futures_core::Stream) (with
+/// `StreamExt` from `futures` or `tokio-stream`).
 pub struct Subscription {
-    receiver: broadcast::Receiver<Event>,
+    /// `None` once the stream has ended.
+    next: Option<Receiving>,
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("ended", &self.next.is_none())
+            .finish()
+    }
 }
 
 impl Subscription {
-    /// The next event; `None` once the node has stopped and every event was delivered.
-    pub async fn recv(&mut self) -> Option<Event> {
-        match self.receiver.recv().await {
-            Ok(event) => Some(event),
-            Err(broadcast::error::RecvError::Lagged(missed)) => Some(Event::Lagged { missed }),
-            Err(broadcast::error::RecvError::Closed) => None,
+    fn new(receiver: broadcast::Receiver<Event>) -> Self {
+        Subscription {
+            next: Some(receive(receiver)),
         }
+    }
+
+    /// The next event; `None` once the node has stopped and every event was delivered.
+    /// Cancel-safe: dropping the future loses no event.
+    pub async fn recv(&mut self) -> Option<Event> {
+        std::future::poll_fn(|cx| self.poll_event(cx)).await
     }
 
     /// The next event if one is waiting, without waiting.
     pub fn try_recv(&mut self) -> Option<Event> {
-        match self.receiver.try_recv() {
-            Ok(event) => Some(event),
-            Err(broadcast::error::TryRecvError::Lagged(missed)) => Some(Event::Lagged { missed }),
-            Err(_) => None,
+        match self.poll_event(&mut Context::from_waker(std::task::Waker::noop())) {
+            Poll::Ready(event) => event,
+            Poll::Pending => None,
         }
+    }
+
+    fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        let Some(next) = self.next.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let (result, receiver) = std::task::ready!(next.as_mut().poll(cx));
+        let event = match result {
+            Ok(event) => event,
+            Err(broadcast::error::RecvError::Lagged(missed)) => Event::Lagged { missed },
+            Err(broadcast::error::RecvError::Closed) => {
+                self.next = None;
+                return Poll::Ready(None);
+            }
+        };
+        self.next = Some(receive(receiver));
+        Poll::Ready(Some(event))
+    }
+}
+
+impl futures_core::Stream for Subscription {
+    type Item = Event;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        self.get_mut().poll_event(cx)
     }
 }
 
