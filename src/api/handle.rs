@@ -42,8 +42,7 @@ use crate::runtime::{self, NodeHandle};
 pub struct GossipHandle {
     id: String,
     addr: SocketAddr,
-    /// `None` only while shutting down.
-    node: Option<NodeHandle>,
+    node: NodeHandle,
     events: broadcast::WeakSender<Event>,
 }
 
@@ -63,16 +62,12 @@ impl GossipHandle {
         self.addr
     }
 
-    fn node(&self) -> Result<&NodeHandle, Error> {
-        self.node.as_ref().ok_or(Error::Stopped)
-    }
-
     /// Sets one of this node's keys; the change spreads to every live node. Returns the
     /// node's new version.
     pub async fn set(&self, key: &str, value: impl Into<Bytes>) -> Result<u64, Error> {
         let value: Bytes = value.into();
         let len = value.len();
-        self.node()?
+        self.node
             .write(key, Some(value.to_vec()))
             .await
             .ok_or(Error::Stopped)?
@@ -82,7 +77,7 @@ impl GossipHandle {
     /// Deletes one of this node's keys everywhere (the deletion spreads like any change).
     /// Returns the node's new version.
     pub async fn delete(&self, key: &str) -> Result<u64, Error> {
-        self.node()?
+        self.node
             .write(key, None)
             .await
             .ok_or(Error::Stopped)?
@@ -93,7 +88,7 @@ impl GossipHandle {
     /// as this node knows; `None` if it holds none.
     pub async fn get(&self, origin: &str, key: &str) -> Result<Option<Bytes>, Error> {
         let (origin, key) = (crate::wire::NodeId::from(origin), key.to_string());
-        self.node()?
+        self.node
             .inspect(move |node, _| {
                 let value = node
                     .store()
@@ -110,7 +105,7 @@ impl GossipHandle {
 
     /// Everything this node holds: every origin's live keys and versions.
     pub async fn snapshot(&self) -> Result<Snapshot, Error> {
-        self.node()?
+        self.node
             .inspect(|node, _| Snapshot {
                 origins: node
                     .store()
@@ -136,7 +131,7 @@ impl GossipHandle {
     /// # Ok(()) }
     /// ```
     pub async fn members(&self) -> Result<Vec<Member>, Error> {
-        self.node()?
+        self.node
             .inspect(|node, _| {
                 let me = Member {
                     id: node.id().to_string(),
@@ -202,24 +197,21 @@ impl GossipHandle {
 
     /// Leaves the cluster gracefully and waits until the node's task has stopped.
     pub async fn shutdown(mut self) {
-        if let Some(node) = self.node.take() {
-            node.shutdown().await;
-        }
+        self.node.leave().await;
     }
 
     /// The runtime handle under this one (for the binary's status view, metrics and reload).
     #[cfg(feature = "cli")]
-    pub(crate) fn runtime(&self) -> Option<&NodeHandle> {
-        self.node.as_ref()
+    pub(crate) fn runtime(&self) -> &NodeHandle {
+        &self.node
     }
 }
 
 impl Drop for GossipHandle {
     fn drop(&mut self) {
-        if let Some(node) = &self.node {
-            // Leave gracefully; the task finishes on its own (if the runtime still runs).
-            let _ = node.commands().send(runtime::Command::Shutdown);
-        }
+        // Leave gracefully; the task finishes on its own (if the runtime still runs). After
+        // `shutdown` the task is gone and this finds no one to tell.
+        let _ = self.node.commands().send(runtime::Command::Shutdown);
     }
 }
 
@@ -320,7 +312,7 @@ pub(crate) fn launch(
     GossipHandle {
         id,
         addr,
-        node: Some(handle),
+        node: handle,
         events: weak,
     }
 }

@@ -130,9 +130,7 @@ pub async fn run(args: NodeArgs) -> ExitCode {
     let node = crate::api::launch(node, socket, epoch, state, 1024, move |node, now, event| {
         logger.log(node, now, event)
     });
-    let Some(handle) = node.runtime() else {
-        return ExitCode::FAILURE;
-    };
+    let handle = node.runtime();
     let (resample, every) = watch::channel(settings.resample);
     let watched: Vec<PathBuf> = args
         .config

@@ -44,7 +44,8 @@ pub enum Command {
 pub struct NodeHandle {
     pub addr: SocketAddr,
     commands: mpsc::UnboundedSender<Command>,
-    task: JoinHandle<()>,
+    /// `None` once waited for.
+    task: Option<JoinHandle<()>>,
 }
 
 impl NodeHandle {
@@ -97,14 +98,24 @@ impl NodeHandle {
     }
 
     /// Asks the node to leave the cluster and waits for it to stop.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
+        self.leave().await;
+    }
+
+    /// Asks the node to leave the cluster and waits for it to stop; later commands find it
+    /// stopped.
+    pub async fn leave(&mut self) {
         let _ = self.commands.send(Command::Shutdown);
-        let _ = self.task.await;
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
     }
 
     /// Kills the task at once, as SIGKILL would a process: nothing is sent on the way out.
     pub fn abort(self) {
-        self.task.abort();
+        if let Some(task) = &self.task {
+            task.abort();
+        }
     }
 
     /// The sender for commands (for the CLI's signal handling).
@@ -114,7 +125,9 @@ impl NodeHandle {
 
     /// Waits for the node's loop to end.
     pub async fn join(self) {
-        let _ = self.task.await;
+        if let Some(task) = self.task {
+            let _ = task.await;
+        }
     }
 }
 
@@ -134,7 +147,7 @@ pub fn spawn(
     NodeHandle {
         addr,
         commands,
-        task,
+        task: Some(task),
     }
 }
 
