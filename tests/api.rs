@@ -1,5 +1,6 @@
 //! The library as an embedder uses it: only the public API, three nodes in one process.
 
+use std::future::Future;
 use std::time::Duration;
 
 use gossip::{Event, Gossip, GossipHandle, MemberState};
@@ -200,4 +201,21 @@ async fn a_subscription_is_a_stream_that_ends_when_the_node_stops() {
     })
     .await;
     assert!(rest.is_ok(), "the stream ends once the node has stopped");
+}
+
+#[test]
+fn spawning_outside_a_tokio_runtime_is_an_error_not_a_panic() {
+    let spawned = std::thread::spawn(|| {
+        let future = Gossip::builder("127.0.0.1:0".parse().unwrap()).spawn();
+        // A minimal executor that is not tokio: poll once with a no-op waker.
+        let mut future = std::pin::pin!(future);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match future.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(result) => matches!(result, Err(gossip::Error::NoRuntime)),
+            std::task::Poll::Pending => false,
+        }
+    })
+    .join()
+    .expect("no panic");
+    assert!(spawned);
 }

@@ -288,6 +288,9 @@ impl GossipBuilder {
     /// # }
     /// ```
     pub async fn spawn(self) -> Result<GossipHandle, Error> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(Error::NoRuntime);
+        }
         let (config, key_file, data_dir, seed, backlog, bind) = self.check()?;
         let mut config = config;
         if let Some(path) = &key_file {

@@ -54,6 +54,9 @@ pub enum Error {
     /// The key and value together do not fit one datagram at the configured MTU.
     #[error("key and value are too large to fit one datagram at this MTU")]
     TooLargeForDatagram,
+    /// `spawn` was awaited outside a tokio runtime (the node runs as a tokio task).
+    #[error("no tokio runtime: spawn the node from within one (e.g. #[tokio::main])")]
+    NoRuntime,
     /// The node has shut down (or its task ended): it takes no more requests.
     #[error("the node has shut down")]
     Stopped,
