@@ -8,6 +8,7 @@ mod members;
 mod paging;
 mod reconfigure;
 mod rumor;
+mod shared;
 mod sync;
 mod transport;
 
@@ -35,6 +36,22 @@ use super::time::Time;
 
 pub use admin::SetError;
 pub use reconfigure::Reconfigured;
+
+/// Lends the node's shared tables to one part (`shared!(self)`): the fields are borrowed
+/// one by one, so the part's own state (another field) stays free to borrow alongside.
+macro_rules! shared {
+    ($node:ident) => {
+        shared::Shared {
+            config: &$node.config,
+            rng: &mut $node.rng,
+            store: &mut $node.store,
+            peers: &mut $node.peers,
+            transport: &mut $node.transport,
+            counters: &mut $node.counters,
+            hasher: &$node.hasher,
+        }
+    };
+}
 
 /// Bound on undrained events, so a driver that ignores them cannot grow memory without limit.
 const MAX_EVENTS: usize = 10_000;
@@ -178,9 +195,9 @@ impl Node {
                 .or_default() += size as u64;
             match message {
                 Message::Rumor(r) => self.on_rumor(now, from, r),
-                Message::SyncSummary(s) => self.on_sync_summary(from, s),
-                Message::SyncDigest(d) => self.on_sync_digest(now, from, d),
-                Message::SyncPull(p) => self.on_sync_pull(from, p),
+                Message::SyncSummary(s) => self.sync.on_summary(&mut shared!(self), from, s),
+                Message::SyncDigest(d) => self.sync.on_digest(&mut shared!(self), now, from, d),
+                Message::SyncPull(p) => self.sync.on_pull(&mut shared!(self), from, p),
                 Message::Delta(d) => self.on_delta(now, from, d),
                 Message::JoinRequest(j) => self.on_join_request(from, sender.as_ref(), j),
                 Message::PeerList(p) => self.on_peer_list(now, from, p),
@@ -208,7 +225,7 @@ impl Node {
         }
         if self.sync.due(now) {
             if self.config.dissemination.sync != SyncMode::Off {
-                self.start_sync(now);
+                self.sync.start(&mut shared!(self));
             }
             let interval = self.config.anti_entropy;
             let jittered = (!self.config.dissemination.lockstep).then(|| self.jitter(interval));
@@ -374,6 +391,22 @@ impl Node {
                 if !self.transport.send(&mut self.rng, now, Transmit { to, bytes }) {
                     self.counters.fault_dropped += 1;
                 }
+            }
+        }
+    }
+
+    /// A delta: news about us moves our counter past it; every other origin's part is merged
+    /// by anti-entropy, and what was new is learned (the origin joins our peers) and reported.
+    fn on_delta(&mut self, now: Time, from: SocketAddr, delta: wire::Delta) {
+        for od in delta.origins {
+            if od.origin.id == self.config.id {
+                self.on_news_about_self(now, od.upto);
+                continue;
+            }
+            let origin = od.origin.clone();
+            if let Some(changed) = self.sync.apply(&mut shared!(self), now, from, od) {
+                self.learn_peer(origin.addr, Some(origin.id.clone()), now);
+                self.emit_learned(&origin.id, changed, from, Route::Sync);
             }
         }
     }

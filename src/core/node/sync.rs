@@ -15,13 +15,13 @@ use crate::core::hash::Seeded;
 use std::net::SocketAddr;
 
 use crate::wire::{
-    encoded_len, Delta, Message, NodeId, OriginDelta, SyncDigest, SyncPull, SyncSummary,
+    encoded_len, Delta, Entry, Message, NodeId, OriginDelta, SyncDigest, SyncPull, SyncSummary,
     VersionClaim, SYNC_BUCKETS,
 };
 
 use super::paging::paginate;
-use super::Node;
-use crate::core::config::SyncMode;
+use super::shared::Shared;
+use crate::core::config::{NodeConfig, SyncMode};
 use crate::core::event::Route;
 use crate::core::store::Provenance;
 use crate::core::time::Time;
@@ -108,63 +108,25 @@ impl AntiEntropy {
 const PULL_PAGES: usize = 4;
 
 
-impl Node {
-    pub(super) fn start_sync(&mut self, _now: Time) {
-        let count = self.config.dissemination.sync_peers.max(1);
-        for peer in self.peers.sample(&mut self.rng, count, &[]) {
-            self.counters.anti_entropy_exchanges += 1;
-            self.send_summary(peer);
+impl AntiEntropy {
+    /// Opens an exchange with `sync_peers` random peers.
+    pub(super) fn start(&mut self, cx: &mut Shared) {
+        let count = cx.config.dissemination.sync_peers.max(1);
+        for peer in cx.peers.sample(cx.rng, count, &[]) {
+            cx.counters.anti_entropy_exchanges += 1;
+            send_summary(cx, peer);
         }
     }
 
-    /// Opens an exchange. A node holding little (a new joiner) sends its whole digest at once,
-    /// which fits one datagram and lets the peer push everything missing straight away; a node
-    /// holding a lot sends the fixed-size bucket summary.
-    pub(super) fn send_summary(&mut self, to: SocketAddr) {
-        // The one-way modes need to know which side they are on: a digest always answers
-        // our summary, so they never open with a digest.
-        let two_way = self.config.dissemination.sync == SyncMode::PushPull;
-        if let Some(digest) = self.full_digest_if_small().filter(|_| two_way) {
-            self.send(to, Message::SyncDigest(digest));
-            return;
-        }
-        let buckets = self.store.summary();
-        self.send(to, Message::SyncSummary(SyncSummary { buckets }));
-    }
-
-    /// Our claims for every bucket, if they fit in one datagram.
-    fn full_digest_if_small(&self) -> Option<SyncDigest> {
-        let budget = self
-            .transport.packer()
-            .list_budget()
-            .saturating_sub(encoded_len(&all_buckets()));
-        let mut size = 0;
-        let mut versions = Vec::with_capacity(self.store.len());
-        for (id, state) in self.store.origins() {
-            let claim = VersionClaim {
-                origin: id.clone(),
-                version: state.watermark,
-            };
-            size += encoded_len(&claim);
-            if size > budget {
-                return None;
-            }
-            versions.push(claim);
-        }
-        Some(SyncDigest {
-            versions,
-            ..all_buckets()
-        })
-    }
-
-    pub(super) fn on_sync_summary(&mut self, from: SocketAddr, summary: SyncSummary) {
-        self.counters.anti_entropy_served += 1;
-        let ours = self.store.summary();
+    /// Step 2: answers a summary with our claims for the buckets that differ.
+    pub(super) fn on_summary(&mut self, cx: &mut Shared, from: SocketAddr, summary: SyncSummary) {
+        cx.counters.anti_entropy_served += 1;
+        let ours = cx.store.summary();
         let differing: Vec<u8> = (0..SYNC_BUCKETS)
             .filter(|&i| ours[i] != summary.buckets[i])
             .map(|i| i as u8)
             .collect();
-        let budget = self.transport.packer().list_budget();
+        let budget = cx.transport.packer().list_budget();
         let mut sent = 0;
         let mut digest = SyncDigest {
             buckets: Vec::new(),
@@ -172,13 +134,13 @@ impl Node {
         };
         let mut size = 0;
         for bucket in differing {
-            let claims = self.store.claims_in_bucket(bucket);
+            let claims = cx.store.claims_in_bucket(bucket);
             let len = 1 + claims.iter().map(encoded_len).sum::<usize>();
             if size + len > budget && size > 0 {
-                self.send(from, Message::SyncDigest(std::mem::take(&mut digest)));
+                cx.send(from, Message::SyncDigest(std::mem::take(&mut digest)));
                 size = 0;
                 sent += 1;
-                if sent >= self.config.max_sync_datagrams {
+                if sent >= cx.config.max_sync_datagrams {
                     return;
                 }
             }
@@ -200,18 +162,25 @@ impl Node {
             digest.versions.extend(claims);
         }
         if size > 0 {
-            self.send(from, Message::SyncDigest(digest));
+            cx.send(from, Message::SyncDigest(digest));
         }
     }
 
-    pub(super) fn on_sync_digest(&mut self, now: Time, from: SocketAddr, digest: SyncDigest) {
+    /// Step 3: pushes what the peer lacks and pulls what we lack.
+    pub(super) fn on_digest(
+        &mut self,
+        cx: &mut Shared,
+        now: Time,
+        from: SocketAddr,
+        digest: SyncDigest,
+    ) {
         let mut theirs: HashMap<&NodeId, u64, Seeded> =
-            HashMap::with_capacity_and_hasher(digest.versions.len(), self.hasher.clone());
+            HashMap::with_capacity_and_hasher(digest.versions.len(), cx.hasher.clone());
         theirs.extend(digest.versions.iter().map(|c| (&c.origin, c.version)));
         // Push: every origin we hold in a listed bucket that the peer lacks or holds older.
         let mut pushes: Vec<(NodeId, u64)> = Vec::new();
         for &bucket in &digest.buckets {
-            for (id, ours) in self.store.bucket(bucket) {
+            for (id, ours) in cx.store.bucket(bucket) {
                 let their = theirs.get(id).copied().unwrap_or(0);
                 if ours > their {
                     pushes.push((id.clone(), their));
@@ -223,7 +192,7 @@ impl Node {
             .versions
             .iter()
             .filter_map(|c| {
-                let ours = self.store.watermark(&c.origin);
+                let ours = cx.store.watermark(&c.origin);
                 (c.version > ours).then(|| VersionClaim {
                     origin: c.origin.clone(),
                     version: ours,
@@ -232,106 +201,146 @@ impl Node {
             .collect();
         let unknown = wants.iter().filter(|w| w.version == 0).count();
         if unknown > 0 {
-            self.store.reserve(unknown);
-            if self.config.learn_peers {
-                self.peers.reserve(unknown);
+            cx.store.reserve(unknown);
+            if cx.config.learn_peers {
+                cx.peers.reserve(unknown);
             }
         }
         let rotate = if pushes.is_empty() {
             0
         } else {
-            rand::RngExt::random_range(&mut self.rng, 0..pushes.len())
+            rand::RngExt::random_range(&mut *cx.rng, 0..pushes.len())
         };
         pushes.rotate_left(rotate);
-        let mode = self.config.dissemination.sync;
+        let mode = cx.config.dissemination.sync;
         if mode != SyncMode::Pull {
-            self.send_deltas(from, pushes);
+            send_deltas(cx, from, pushes);
         }
         let mut capped = false;
         if !wants.is_empty() && mode != SyncMode::Push {
-            capped = self.send_pulls(from, wants);
+            capped = send_pulls(cx, from, wants);
         }
         if capped {
-            self.hurry_sync(now);
+            self.behind(cx.config, now);
         }
     }
 
-    pub(super) fn on_sync_pull(&mut self, from: SocketAddr, pull: SyncPull) {
+    /// Answers a pull with the deltas it asks for.
+    pub(super) fn on_pull(&mut self, cx: &mut Shared, from: SocketAddr, pull: SyncPull) {
         let wants = pull
             .wants
             .into_iter()
             .map(|c| (c.origin, c.version))
             .collect();
-        self.send_deltas(from, wants);
+        send_deltas(cx, from, wants);
     }
 
-    pub(super) fn on_delta(&mut self, now: Time, from: SocketAddr, delta: Delta) {
-        let mut new_origins = false;
-        for od in delta.origins {
-            if od.origin.id == self.config.id {
-                self.on_news_about_self(now, od.upto);
-                continue;
-            }
-            let applied = self.store.apply(
-                &od.origin,
-                od.since,
-                od.upto,
-                od.entries,
-                Provenance {
-                    now,
-                    route: Route::Sync,
-                    via: (from != od.origin.addr).then_some(from),
-                },
-            );
-            if !applied.learned() {
-                continue;
-            }
-            self.counters.deltas_applied += 1;
-            new_origins |= applied.new_origin;
-            self.learn_peer(od.origin.addr, Some(od.origin.id.clone()), now);
-            self.emit_learned(&od.origin.id, applied.changed, from, Route::Sync);
+    /// Merges one origin's delta from `from` into the store; what it changed, if anything
+    /// was learned. An unknown origin means we are behind: the next exchange comes soon.
+    pub(super) fn apply(
+        &mut self,
+        cx: &mut Shared,
+        now: Time,
+        from: SocketAddr,
+        od: OriginDelta,
+    ) -> Option<Vec<Entry>> {
+        let applied = cx.store.apply(
+            &od.origin,
+            od.since,
+            od.upto,
+            od.entries,
+            Provenance {
+                now,
+                route: Route::Sync,
+                via: (from != od.origin.addr).then_some(from),
+            },
+        );
+        if !applied.learned() {
+            return None;
         }
-        if new_origins {
-            self.hurry_sync(now);
+        cx.counters.deltas_applied += 1;
+        if applied.new_origin {
+            self.behind(cx.config, now);
         }
+        Some(applied.changed)
     }
 
-    /// Brings the next exchange forward and keeps the fast pace for a few more: we are behind,
-    /// and the last stragglers of a backlog often sit with peers other than the next one.
-    fn hurry_sync(&mut self, now: Time) {
-        if self.config.dissemination.lockstep {
-            return;
+    /// We are behind: bring the next exchange forward and keep the fast pace for a few more
+    /// (the last stragglers of a backlog often sit with peers other than the next one).
+    fn behind(&mut self, config: &NodeConfig, now: Time) {
+        if !config.dissemination.lockstep {
+            self.hurry(now, config.anti_entropy);
         }
-        self.sync.hurry(now, self.config.anti_entropy);
     }
+}
 
-    /// Sends at most [`PULL_PAGES`] pull requests; true if some wants were left out (they are
-    /// pulled in the next, hurried, exchange, likely from another peer, so no single peer
-    /// serves a whole backlog).
-    fn send_pulls(&mut self, to: SocketAddr, wants: Vec<VersionClaim>) -> bool {
-        let budget = self.transport.packer().list_budget();
-        let (pages, cut) = paginate(wants, budget, PULL_PAGES, encoded_len);
-        for wants in pages {
-            self.send(to, Message::SyncPull(SyncPull { wants }));
-        }
-        cut
+/// Opens an exchange. A node holding little (a new joiner) sends its whole digest at once,
+/// which fits one datagram and lets the peer push everything missing straight away; a node
+/// holding a lot sends the fixed-size bucket summary.
+fn send_summary(cx: &mut Shared, to: SocketAddr) {
+    // The one-way modes need to know which side they are on: a digest always answers our
+    // summary, so they never open with a digest.
+    let two_way = cx.config.dissemination.sync == SyncMode::PushPull;
+    if let Some(digest) = full_digest_if_small(cx).filter(|_| two_way) {
+        cx.send(to, Message::SyncDigest(digest));
+        return;
     }
+    let buckets = cx.store.summary();
+    cx.send(to, Message::SyncSummary(SyncSummary { buckets }));
+}
 
-    /// Sends what a peer lacks of each `(origin, held-since)`, packed into MTU-sized `Delta`s,
-    /// at most `max_sync_datagrams` of them.
-    fn send_deltas(&mut self, to: SocketAddr, items: Vec<(NodeId, u64)>) {
-        let budget = self.transport.packer().list_budget();
-        let mut seen = HashSet::with_hasher(self.hasher.clone());
-        let store = &self.store;
-        let deltas = items
-            .into_iter()
-            .filter(|(id, _)| seen.insert(id.clone()))
-            .filter_map(|(id, since)| store.delta_since(&id, since, usize::MAX))
-            .filter_map(|delta| fit_delta(delta, budget));
-        let (pages, _) = paginate(deltas, budget, self.config.max_sync_datagrams, encoded_len);
-        for origins in pages {
-            self.send(to, Message::Delta(Delta { origins }));
+/// Our claims for every bucket, if they fit in one datagram.
+fn full_digest_if_small(cx: &Shared) -> Option<SyncDigest> {
+    let budget = cx
+        .transport
+        .packer()
+        .list_budget()
+        .saturating_sub(encoded_len(&all_buckets()));
+    let mut size = 0;
+    let mut versions = Vec::with_capacity(cx.store.len());
+    for (id, state) in cx.store.origins() {
+        let claim = VersionClaim {
+            origin: id.clone(),
+            version: state.watermark,
+        };
+        size += encoded_len(&claim);
+        if size > budget {
+            return None;
         }
+        versions.push(claim);
+    }
+    Some(SyncDigest {
+        versions,
+        ..all_buckets()
+    })
+}
+
+/// Sends at most [`PULL_PAGES`] pull requests; true if some wants were left out (they are
+/// pulled in the next, hurried, exchange, likely from another peer, so no single peer serves
+/// a whole backlog).
+fn send_pulls(cx: &mut Shared, to: SocketAddr, wants: Vec<VersionClaim>) -> bool {
+    let budget = cx.transport.packer().list_budget();
+    let (pages, cut) = paginate(wants, budget, PULL_PAGES, encoded_len);
+    for wants in pages {
+        cx.send(to, Message::SyncPull(SyncPull { wants }));
+    }
+    cut
+}
+
+/// Sends what a peer lacks of each `(origin, held-since)`, packed into MTU-sized `Delta`s, at
+/// most `max_sync_datagrams` of them.
+fn send_deltas(cx: &mut Shared, to: SocketAddr, items: Vec<(NodeId, u64)>) {
+    let budget = cx.transport.packer().list_budget();
+    let mut seen = HashSet::with_hasher(cx.hasher.clone());
+    let store = &*cx.store;
+    let deltas = items
+        .into_iter()
+        .filter(|(id, _)| seen.insert(id.clone()))
+        .filter_map(|(id, since)| store.delta_since(&id, since, usize::MAX))
+        .filter_map(|delta| fit_delta(delta, budget));
+    let (pages, _) = paginate(deltas, budget, cx.config.max_sync_datagrams, encoded_len);
+    for origins in pages {
+        cx.send(to, Message::Delta(Delta { origins }));
     }
 }
 
