@@ -10,7 +10,7 @@ use crate::core::peers::Peer;
 use crate::wire::{encoded_len, JoinRequest, Message, Origin, PeerList};
 
 use super::paging::paginate;
-use super::Node;
+use super::shared::Shared;
 use crate::core::time::Time;
 
 /// What discovery owns: the join retries, and whether the cluster has told us yet what it
@@ -23,6 +23,21 @@ pub(super) struct Discovery {
     /// True until a peer has told us what it holds of us (a start without saved state must
     /// learn back its old version and incarnation before they are reused).
     fresh_start: bool,
+}
+
+/// What the first answer to our join says, for the parts it concerns: the node continues
+/// above what the cluster remembers of it, learns the peers listed, and syncs at once.
+#[derive(Debug, Default)]
+pub(super) struct Answered {
+    /// The cluster holds our state at this version (newer, or equal with other content):
+    /// republish above it.
+    pub(super) republish_above: Option<u64>,
+    /// The incarnation the cluster remembers of us (first answer only).
+    pub(super) incarnation: Option<u64>,
+    /// Members to learn.
+    pub(super) peers: Vec<Origin>,
+    /// Someone we asked answered: sync with a random peer now.
+    pub(super) sync_now: bool,
 }
 
 impl Discovery {
@@ -46,7 +61,7 @@ impl Discovery {
     }
 
     /// We just asked: ask again after the backoff, which doubles up to 30 s.
-    pub(super) fn asked(&mut self, now: Time) {
+    fn asked(&mut self, now: Time) {
         self.join = Some(now + self.backoff);
         self.backoff = (self.backoff * 2).min(Duration::from_secs(30));
     }
@@ -67,23 +82,24 @@ impl Discovery {
     }
 }
 
-impl Node {
-    /// Asks every bootstrap peer for its peer list. No sync yet: the first exchange waits for
-    /// the list and then goes to a random peer from it, so a crowd of joiners does not queue
-    /// up behind the one node they were all given.
-    pub(super) fn send_joins(&mut self) {
-        let mut to = self.config.bootstrap.clone();
+impl Discovery {
+    /// Asks every bootstrap peer for its peer list, and schedules the retry. No sync yet: the
+    /// first exchange waits for the list and then goes to a random peer from it, so a crowd
+    /// of joiners does not queue up behind the one node they were all given.
+    pub(super) fn ask(&mut self, cx: &mut Shared, now: Time) {
+        self.asked(now);
+        let mut to = cx.config.bootstrap.clone();
         if to.is_empty() {
             // No bootstrap: ask the static peers once, to learn back our own past state. A
             // node that does not announce itself is a simulated fresh start: it has no past.
-            if !self.config.dissemination.announce {
+            if !cx.config.dissemination.announce {
                 return;
             }
-            to = self.config.static_peers.clone();
+            to = cx.config.static_peers.clone();
         }
         for addr in to {
-            self.counters.joins_sent += 1;
-            self.send(addr, Message::JoinRequest(JoinRequest { want_peers: true }));
+            cx.counters.joins_sent += 1;
+            cx.send(addr, Message::JoinRequest(JoinRequest { want_peers: true }));
         }
     }
 
@@ -91,33 +107,34 @@ impl Node {
     /// crowd of joiners spreads across the cluster instead of all syncing with the bootstrap.
     pub(super) fn on_join_request(
         &mut self,
+        cx: &mut Shared,
         from: SocketAddr,
         sender: Option<&Origin>,
         request: JoinRequest,
     ) {
-        self.counters.joins_served += 1;
+        cx.counters.joins_served += 1;
         if !request.want_peers {
             return;
         }
-        let mut peers: Vec<Origin> = self
+        let mut peers: Vec<Origin> = cx
             .peers
             .iter()
             .filter(|p| p.addr != from && p.is_live())
             .filter_map(Peer::origin)
             .collect();
-        peers.shuffle(&mut self.rng);
-        let budget = self.transport.packer().list_budget();
+        peers.shuffle(cx.rng);
+        let budget = cx.transport.packer().list_budget();
         let (mut pages, _) = paginate(peers, budget, 1, encoded_len);
         let peers = pages.pop().unwrap_or_default();
         let (your_version, your_fingerprint, your_incarnation) = match sender {
             Some(joiner) => (
-                self.store.watermark(&joiner.id),
-                self.store.fingerprint(&joiner.id),
-                self.peers.get(&joiner.addr).map_or(0, |p| p.incarnation),
+                cx.store.watermark(&joiner.id),
+                cx.store.fingerprint(&joiner.id),
+                cx.peers.get(&joiner.addr).map_or(0, |p| p.incarnation),
             ),
             None => (0, 0, 0),
         };
-        self.send(
+        cx.send(
             from,
             Message::PeerList(PeerList {
                 peers,
@@ -128,28 +145,25 @@ impl Node {
         );
     }
 
-    pub(super) fn on_peer_list(&mut self, now: Time, from: SocketAddr, list: PeerList) {
-        if self.discovery.first_answer() {
+    /// A peer list arrived: what it means for the rest of the node.
+    pub(super) fn on_peer_list(&mut self, cx: &Shared, from: SocketAddr, list: PeerList) -> Answered {
+        let mut answered = Answered::default();
+        let own = &cx.config.id;
+        if self.first_answer() {
             // The cluster remembers us from before a restart: continue above what it saw, so
             // our next change is not mistaken for an old one and our next refutation counts.
-            let ours = self.store.own().watermark;
-            let reissued = list.your_version == ours
-                && list.your_fingerprint != self.store.fingerprint(self.id());
+            let ours = cx.store.own().watermark;
+            let reissued =
+                list.your_version == ours && list.your_fingerprint != cx.store.fingerprint(own);
             if list.your_version > ours || (list.your_version > 0 && reissued) {
-                self.republish_above(now, list.your_version);
+                answered.republish_above = Some(list.your_version);
             }
-            self.membership.continue_above(list.your_incarnation);
+            answered.incarnation = Some(list.your_incarnation);
         }
-        for peer in list.peers {
-            if peer.id != self.config.id {
-                self.learn_peer(peer.addr, Some(peer.id), now);
-            }
-        }
-        let asked =
-            self.config.bootstrap.contains(&from) || self.config.static_peers.contains(&from);
+        answered.peers = list.peers.into_iter().filter(|p| p.id != *own).collect();
+        let asked = cx.config.bootstrap.contains(&from) || cx.config.static_peers.contains(&from);
         // Someone we asked answered: stop retrying, and sync at once with a random peer.
-        if asked && self.discovery.answered() && !self.config.dissemination.lockstep {
-            self.sync.start_now(now);
-        }
+        answered.sync_now = asked && self.answered() && !cx.config.dissemination.lockstep;
+        answered
     }
 }

@@ -199,7 +199,10 @@ impl Node {
                 Message::SyncDigest(d) => self.sync.on_digest(&mut shared!(self), now, from, d),
                 Message::SyncPull(p) => self.sync.on_pull(&mut shared!(self), from, p),
                 Message::Delta(d) => self.on_delta(now, from, d),
-                Message::JoinRequest(j) => self.on_join_request(from, sender.as_ref(), j),
+                Message::JoinRequest(j) => {
+                    self.discovery
+                        .on_join_request(&mut shared!(self), from, sender.as_ref(), j)
+                }
                 Message::PeerList(p) => self.on_peer_list(now, from, p),
                 Message::StatusRequest(s) => self.on_status_request(now, from, s),
                 Message::SetRequest(s) => self.on_set_request(now, from, s),
@@ -237,8 +240,7 @@ impl Node {
             self.rumors.pushed(at, now, every);
         }
         if self.discovery.join_due(now) {
-            self.send_joins();
-            self.discovery.asked(now);
+            self.discovery.ask(&mut shared!(self), now);
         }
     }
 
@@ -408,6 +410,24 @@ impl Node {
                 self.learn_peer(origin.addr, Some(origin.id.clone()), now);
                 self.emit_learned(&origin.id, changed, from, Route::Sync);
             }
+        }
+    }
+
+    /// An answer to our join: continue above what the cluster remembers of us, learn the
+    /// members it lists, and sync at once if we asked.
+    fn on_peer_list(&mut self, now: Time, from: SocketAddr, list: wire::PeerList) {
+        let answered = self.discovery.on_peer_list(&shared!(self), from, list);
+        if let Some(version) = answered.republish_above {
+            self.republish_above(now, version);
+        }
+        if let Some(incarnation) = answered.incarnation {
+            self.membership.continue_above(incarnation);
+        }
+        for peer in answered.peers {
+            self.learn_peer(peer.addr, Some(peer.id), now);
+        }
+        if answered.sync_now {
+            self.sync.start_now(now);
         }
     }
 
