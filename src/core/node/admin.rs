@@ -6,30 +6,18 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::wire::{
-    self, encode_status, KnownOrigin, Message, PeerStatus, Rumor, SetReply, SetRequest, StatusPage,
-    StatusReport, StatusRequest, MAX_KEY_LEN, MAX_VALUE_LEN,
+    encode_status, KnownOrigin, Message, PeerStatus, SetReply, SetRequest, StatusPage,
+    StatusReport, StatusRequest,
 };
 
 use super::Node;
 use crate::core::config::AdminAccess;
-use crate::core::event::Event;
 use crate::core::time::Time;
 
 /// How long a rendered snapshot is kept so every page a client asks for comes from one snapshot.
 const SNAPSHOT_TTL: Duration = Duration::from_secs(10);
 /// Snapshots kept at once (one per concurrent status client).
 const SNAPSHOTS: usize = 8;
-
-/// Why a `set` was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SetError {
-    #[error("key must be 1..={MAX_KEY_LEN} bytes")]
-    Key,
-    #[error("value must be at most {MAX_VALUE_LEN} bytes")]
-    Value,
-    #[error("key and value are too large to fit one datagram at this MTU")]
-    TooLarge,
-}
 
 #[derive(Debug)]
 struct Snapshot {
@@ -47,77 +35,6 @@ pub(super) struct Admin {
 }
 
 impl Node {
-    /// Sets one of our own keys and spreads it as a rumor; returns the new version.
-    pub fn set(&mut self, now: Time, key: &str, value: &[u8]) -> Result<u64, SetError> {
-        self.write(now, key, Some(value))
-    }
-
-    /// Deletes one of our own keys: a tombstone that spreads like any change, so every node
-    /// stops showing the key. Returns the new version.
-    pub fn delete(&mut self, now: Time, key: &str) -> Result<u64, SetError> {
-        self.write(now, key, None)
-    }
-
-    /// Sets one of our own keys *without* spreading it: for state a node holds before it first
-    /// talks (peers learn it in the join and anti-entropy exchanges). After that, use
-    /// [`Node::set`].
-    pub fn preload(&mut self, now: Time, key: &str, value: &[u8]) -> Result<u64, SetError> {
-        self.check_write(key, Some(value))?;
-        Ok(self.store.set_own(key, Some(value), now).version)
-    }
-
-    /// Refuses a key or value the wire could not carry.
-    fn check_write(&self, key: &str, value: Option<&[u8]>) -> Result<(), SetError> {
-        if key.is_empty() || key.len() > MAX_KEY_LEN {
-            return Err(SetError::Key);
-        }
-        let len = value.map_or(0, <[u8]>::len);
-        if len > MAX_VALUE_LEN {
-            return Err(SetError::Value);
-        }
-        let probe = Rumor {
-            id: uuid::Uuid::nil(),
-            origin: self.own_origin(),
-            since: u64::MAX - 1,
-            version: u64::MAX,
-            ttl: u8::MAX,
-            hops: u8::MAX,
-            entries: vec![wire::Entry {
-                key: key.to_string(),
-                value: value.map(<[u8]>::to_vec),
-                version: u64::MAX,
-            }],
-        };
-        if wire::encoded_len(&Message::Rumor(probe)) > self.transport.packer().budget() {
-            return Err(SetError::TooLarge);
-        }
-        Ok(())
-    }
-
-    /// Sets (`Some`) or deletes (`None`) one of our own keys and spreads the change.
-    pub(super) fn write(&mut self, now: Time, key: &str, value: Option<&[u8]>) -> Result<u64, SetError> {
-        self.check_write(key, value)?;
-        let entry = self.store.set_own(key, value, now);
-        let version = entry.version;
-        let rumor = Rumor {
-            id: self.new_uuid(),
-            origin: self.own_origin(),
-            since: version - 1,
-            version,
-            ttl: self.ttl(),
-            hops: 0,
-            entries: vec![entry],
-        };
-        let pushed_to = self.originate(now, rumor);
-        self.emit(Event::Originated {
-            key: key.to_string(),
-            value: value.map(<[u8]>::to_vec),
-            version,
-            pushed_to,
-        });
-        Ok(version)
-    }
-
     /// Admin requests need the cluster key in a keyed cluster (the datagram opened, so it had
     /// it) and otherwise come from loopback unless `admin_from = "any"`.
     fn admin_allowed(&mut self, from: SocketAddr) -> bool {

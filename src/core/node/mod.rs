@@ -2,9 +2,27 @@
 //! with the current [`Time`], then drain [`Node::poll_transmit`] and [`Node::poll_event`] and
 //! sleep until [`Node::next_timeout`]. It owns a seeded RNG and never touches a socket or clock.
 
+/// Lends the node's shared tables to one part (`shared!(self)`): the fields are borrowed
+/// one by one, so the part's own state (another field) stays free to borrow alongside.
+macro_rules! shared {
+    ($node:ident) => {
+        $crate::core::node::shared::Shared {
+            config: &$node.config,
+            rng: &mut $node.rng,
+            store: &mut $node.store,
+            peers: &mut $node.peers,
+            transport: &mut $node.transport,
+            events: &mut $node.events,
+            counters: &mut $node.counters,
+            hasher: &$node.hasher,
+        }
+    };
+}
+
 mod admin;
 mod discovery;
 mod members;
+mod own;
 mod paging;
 mod reconfigure;
 mod rumor;
@@ -18,11 +36,10 @@ use std::time::Duration;
 
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
-use uuid::Uuid;
 
 use crate::wire::{self, Entry, Message, NodeId};
 
-use super::config::{auto_ttl, NodeConfig, RumorMode, SyncMode};
+use super::config::{NodeConfig, RumorMode, SyncMode};
 use super::counters::Counters;
 use super::event::{Event, Route};
 use super::fault::Transmit;
@@ -34,27 +51,10 @@ use super::seen::SeenCache;
 use super::store::Store;
 use super::time::Time;
 
-pub use admin::SetError;
+pub use own::SetError;
 pub use reconfigure::Reconfigured;
 
-/// Lends the node's shared tables to one part (`shared!(self)`): the fields are borrowed
-/// one by one, so the part's own state (another field) stays free to borrow alongside.
-macro_rules! shared {
-    ($node:ident) => {
-        shared::Shared {
-            config: &$node.config,
-            rng: &mut $node.rng,
-            store: &mut $node.store,
-            peers: &mut $node.peers,
-            transport: &mut $node.transport,
-            counters: &mut $node.counters,
-            hasher: &$node.hasher,
-        }
-    };
-}
 
-/// Bound on undrained events, so a driver that ignores them cannot grow memory without limit.
-const MAX_EVENTS: usize = 10_000;
 
 /// One gossip node's complete protocol state: the shared tables (store, peers), then one part
 /// per concern, each owning its state: rumors, anti-entropy, discovery, membership (SWIM
@@ -235,7 +235,7 @@ impl Node {
             self.sync.ran(now, interval, jittered);
         }
         if let Some(at) = self.rumors.push_due(now) {
-            self.push_round(now);
+            self.rumors.push_round(&mut shared!(self));
             let every = self.config.dissemination.push_interval;
             self.rumors.pushed(at, now, every);
         }
@@ -321,15 +321,12 @@ impl Node {
 
     /// Estimated cluster size: the larger of what we hold and whom we know.
     pub fn cluster_size(&self) -> usize {
-        self.store.len().max(self.peers.len() + 1)
+        shared::cluster_size(&self.store, &self.peers)
     }
 
     /// The TTL new rumors get.
     pub fn ttl(&self) -> u8 {
-        self.config
-            .ttl
-            .unwrap_or_else(|| auto_ttl(self.cluster_size()))
-            .min(wire::MAX_TTL)
+        shared::ttl(&self.config, self.cluster_size())
     }
 
     /// The number of peers a rumor is pushed to.
@@ -338,11 +335,7 @@ impl Node {
     }
 
     fn emit(&mut self, event: Event) {
-        if self.events.len() >= MAX_EVENTS {
-            self.events.pop_front();
-            self.counters.events_dropped += 1;
-        }
-        self.events.push_back(event);
+        shared::emit(&mut self.events, &mut self.counters, event);
     }
 
     /// Queues a message for `to`; it is packed (and counted) when the outbox is flushed.
@@ -393,6 +386,20 @@ impl Node {
                 if !self.transport.send(&mut self.rng, now, Transmit { to, bytes }) {
                     self.counters.fault_dropped += 1;
                 }
+            }
+        }
+    }
+
+    /// A rumor: news about us moves our counter past it; news about another origin makes it
+    /// a peer of ours before the rumor is passed on (so the relay may pick it).
+    fn on_rumor(&mut self, now: Time, from: SocketAddr, rumor: wire::Rumor) {
+        match self.rumors.receive(&mut shared!(self), now, from, &rumor) {
+            rumor::Received::Duplicate => {}
+            rumor::Received::AboutUs => self.on_news_about_self(now, rumor.version),
+            rumor::Received::News(changed) => {
+                self.learn_peer(rumor.origin.addr, Some(rumor.origin.id.clone()), now);
+                self.rumors
+                    .pass_on(&mut shared!(self), now, from, rumor, changed);
             }
         }
     }
@@ -466,10 +473,6 @@ impl Node {
                 source: PeerSource::Learned,
             });
         }
-    }
-
-    fn new_uuid(&mut self) -> Uuid {
-        uuid::Builder::from_random_bytes(self.rng.random()).into_uuid()
     }
 
     /// `d` scaled by a random factor in [0.75, 1.25], so timers across a cluster drift apart.

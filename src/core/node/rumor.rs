@@ -5,10 +5,10 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::wire::{Message, Origin, Rumor, SyncPull, VersionClaim};
+use crate::wire::{Entry, Message, Rumor, SyncPull, VersionClaim};
 
-use super::Node;
-use crate::core::config::{RumorMode, SyncMode};
+use super::shared::Shared;
+use crate::core::config::{NodeConfig, RumorMode, SyncMode};
 use crate::core::event::{Event, Route};
 use crate::core::seen::SeenCache;
 use crate::core::store::Provenance;
@@ -64,112 +64,121 @@ impl Rumors {
     }
 }
 
-impl Node {
-    /// Pushes a freshly made rumor (already applied locally) to `fanout` peers.
-    pub(super) fn originate(&mut self, now: Time, rumor: Rumor) -> usize {
-        self.rumors.seen.insert(rumor.id, now);
-        self.counters.rumors_originated += 1;
-        if let RumorMode::Rounds(rounds) = self.config.dissemination.rumors {
+/// What a received rumor is, for the node.
+#[derive(Debug)]
+pub(super) enum Received {
+    /// Seen before: dropped.
+    Duplicate,
+    /// News about our own state (someone holds a version of us).
+    AboutUs,
+    /// Applied; these entries were new. The node learns its origin, then [`Rumors::pass_on`].
+    News(Vec<Entry>),
+}
+
+impl Rumors {
+    /// Pushes a freshly made rumor (already applied locally) to `fanout` peers; how many.
+    pub(super) fn originate(&mut self, cx: &mut Shared, now: Time, rumor: Rumor) -> usize {
+        self.seen.insert(rumor.id, now);
+        cx.counters.rumors_originated += 1;
+        if let RumorMode::Rounds(rounds) = cx.config.dissemination.rumors {
             // The first round is now; the rest follow at the push ticks.
-            self.make_hot(now, rumor.clone(), rounds.saturating_sub(1));
-        } else if self.config.dissemination.rumors == RumorMode::Off {
+            self.make_hot(cx.config, now, rumor.clone(), rounds.saturating_sub(1));
+        } else if cx.config.dissemination.rumors == RumorMode::Off {
             return 0;
         }
-        let targets = self.fanout_targets(&[]);
+        let targets = cx.fanout_targets(&[]);
         for &to in &targets {
-            self.send(to, Message::Rumor(rumor.clone()));
+            cx.send(to, Message::Rumor(rumor.clone()));
         }
         targets.len()
     }
 
-    pub(super) fn on_rumor(&mut self, now: Time, from: SocketAddr, rumor: Rumor) {
-        if !self.rumors.seen.insert(rumor.id, now) {
-            self.counters.duplicates += 1;
-            self.emit(Event::Duplicate {
-                origin: rumor.origin.id,
+    /// Takes in a rumor from `from`: drops duplicates, applies news about others.
+    pub(super) fn receive(
+        &mut self,
+        cx: &mut Shared,
+        now: Time,
+        from: SocketAddr,
+        rumor: &Rumor,
+    ) -> Received {
+        if !self.seen.insert(rumor.id, now) {
+            cx.counters.duplicates += 1;
+            cx.emit(Event::Duplicate {
+                origin: rumor.origin.id.clone(),
                 version: rumor.version,
                 from,
             });
-            return;
+            return Received::Duplicate;
         }
-        self.counters.rumors_received += 1;
-        if rumor.origin.id == self.config.id {
-            self.on_news_about_self(now, rumor.version);
-            return;
+        cx.counters.rumors_received += 1;
+        if rumor.origin.id == cx.config.id {
+            return Received::AboutUs;
         }
-        let hops = rumor.hops.saturating_add(1);
-        let applied = self.store.apply(
+        let applied = cx.store.apply(
             &rumor.origin,
             rumor.since,
             rumor.version,
             rumor.entries.clone(),
             Provenance {
                 now,
-                route: Route::Rumor { hops },
+                route: route(rumor),
                 via: (from != rumor.origin.addr).then_some(from),
             },
         );
-        self.learn_peer(rumor.origin.addr, Some(rumor.origin.id.clone()), now);
-        self.pull_gap(from, &rumor);
-        self.emit_learned(
-            &rumor.origin.id,
-            applied.changed,
-            from,
-            Route::Rumor { hops },
-        );
+        Received::News(applied.changed)
+    }
+
+    /// After news from a rumor: pulls a gap it revealed, reports what changed, and passes
+    /// the rumor on (relayed at once, or kept hot for the push rounds) while its TTL lasts.
+    pub(super) fn pass_on(
+        &mut self,
+        cx: &mut Shared,
+        now: Time,
+        from: SocketAddr,
+        rumor: Rumor,
+        changed: Vec<Entry>,
+    ) {
+        pull_gap(cx, from, &rumor);
+        for entry in changed {
+            cx.emit(Event::Learned {
+                origin: rumor.origin.id.clone(),
+                key: entry.key,
+                value: entry.value,
+                version: entry.version,
+                via: from,
+                route: route(&rumor),
+            });
+        }
         if rumor.ttl == 0 {
             return;
         }
-        match self.config.dissemination.rumors {
-            RumorMode::Relay => self.relay(from, rumor),
+        match cx.config.dissemination.rumors {
+            RumorMode::Relay => relay(cx, from, rumor),
             RumorMode::Rounds(rounds) => {
                 let mut rumor = rumor;
                 rumor.ttl -= 1;
                 rumor.hops = rumor.hops.saturating_add(1);
-                self.make_hot(now, rumor, rounds);
+                self.make_hot(cx.config, now, rumor, rounds);
             }
             RumorMode::Off => {}
         }
     }
 
-    /// A rumor that arrives ahead of changes we lack (we missed one, or never heard of its
-    /// origin) leaves that origin half-known until the next anti-entropy round; asking the
-    /// sender at once, which just applied the same rumor and most likely holds the rest,
-    /// closes the gap in one round trip. The sender answers with what it has; anti-entropy
-    /// still repairs whatever it lacked too.
-    fn pull_gap(&mut self, from: SocketAddr, rumor: &Rumor) {
-        let held = self.store.watermark(&rumor.origin.id);
-        let pulls = matches!(
-            self.config.dissemination.sync,
-            SyncMode::Pull | SyncMode::PushPull
-        );
-        if held >= rumor.since || !pulls {
-            return;
-        }
-        self.counters.gap_pulls += 1;
-        let wants = vec![VersionClaim {
-            origin: rumor.origin.id.clone(),
-            version: held,
-        }];
-        self.send(from, Message::SyncPull(SyncPull { wants }));
-    }
-
     /// Keeps `rumor` to push at each of the next `rounds` push ticks (which stay aligned to
     /// the node's start, so simulated rounds are synchronous).
-    fn make_hot(&mut self, now: Time, rumor: Rumor, rounds: u8) {
+    fn make_hot(&mut self, config: &NodeConfig, now: Time, rumor: Rumor, rounds: u8) {
         if rounds == 0 {
             return;
         }
-        if self.rumors.hot.len() >= MAX_HOT {
-            self.rumors.hot.pop_front();
+        if self.hot.len() >= MAX_HOT {
+            self.hot.pop_front();
         }
-        self.rumors.hot.push_back((rumor, rounds));
-        let every = self
-            .config
+        self.hot.push_back((rumor, rounds));
+        let every = config
             .dissemination
             .push_interval
             .max(Duration::from_micros(1));
-        if let Some(at) = self.rumors.push_at.as_mut() {
+        if let Some(at) = self.push_at.as_mut() {
             while *at <= now {
                 *at += every;
             }
@@ -177,80 +186,69 @@ impl Node {
     }
 
     /// One round of `RumorMode::Rounds`: every hot rumor goes to `fanout` fresh random peers.
-    pub(super) fn push_round(&mut self, _now: Time) {
-        let hot = std::mem::take(&mut self.rumors.hot);
+    pub(super) fn push_round(&mut self, cx: &mut Shared) {
+        let hot = std::mem::take(&mut self.hot);
         for (rumor, rounds) in hot {
-            let targets = self.fanout_targets(&[]);
+            let targets = cx.fanout_targets(&[]);
             if !targets.is_empty() {
-                self.counters.rumors_relayed += 1;
+                cx.counters.rumors_relayed += 1;
             }
             for &to in &targets {
-                self.send(to, Message::Rumor(rumor.clone()));
+                cx.send(to, Message::Rumor(rumor.clone()));
             }
             if rounds > 1 {
-                self.rumors.hot.push_back((rumor, rounds - 1));
+                self.hot.push_back((rumor, rounds - 1));
             }
         }
     }
+}
 
-    fn relay(&mut self, from: SocketAddr, mut rumor: Rumor) {
-        rumor.ttl -= 1;
-        rumor.hops = rumor.hops.saturating_add(1);
-        let targets = self.fanout_targets(&[from, rumor.origin.addr]);
-        if targets.is_empty() {
-            return;
-        }
-        self.counters.rumors_relayed += 1;
-        self.emit(Event::Relayed {
-            origin: rumor.origin.id.clone(),
-            version: rumor.version,
-            to: targets.len(),
-            ttl: rumor.ttl,
-        });
-        for &to in &targets {
-            self.send(to, Message::Rumor(rumor.clone()));
-        }
+/// How a rumor reached us: one hop more than it says it travelled.
+fn route(rumor: &Rumor) -> Route {
+    Route::Rumor {
+        hops: rumor.hops.saturating_add(1),
     }
+}
 
-    /// `fanout` random peers (all of them when flooding), minus `exclude`: where rumors and
-    /// pushed membership facts go.
-    pub(super) fn fanout_targets(&mut self, exclude: &[SocketAddr]) -> Vec<SocketAddr> {
-        let fanout = self.fanout();
-        if fanout >= self.peers.len() {
-            return self.peers.all_except(exclude);
-        }
-        self.peers.sample(&mut self.rng, fanout, exclude)
+/// A rumor that arrives ahead of changes we lack (we missed one, or never heard of its origin)
+/// leaves that origin half-known until the next anti-entropy round; asking the sender at
+/// once, which just applied the same rumor and most likely holds the rest, closes the gap in
+/// one round trip. The sender answers with what it has; anti-entropy still repairs whatever
+/// it lacked too.
+fn pull_gap(cx: &mut Shared, from: SocketAddr, rumor: &Rumor) {
+    let held = cx.store.watermark(&rumor.origin.id);
+    let pulls = matches!(
+        cx.config.dissemination.sync,
+        SyncMode::Pull | SyncMode::PushPull
+    );
+    if held >= rumor.since || !pulls {
+        return;
     }
+    cx.counters.gap_pulls += 1;
+    let wants = vec![VersionClaim {
+        origin: rumor.origin.id.clone(),
+        version: held,
+    }];
+    cx.send(from, Message::SyncPull(SyncPull { wants }));
+}
 
-    /// Someone holds a version of *our* state: if it is newer than ours (we restarted and lost
-    /// our counter), jump past it so our next change is not ignored as stale.
-    pub(super) fn on_news_about_self(&mut self, now: Time, version: u64) {
-        if version > self.store.own().watermark {
-            self.republish_above(now, version);
-        }
+/// Relays a rumor with one hop less to live, to `fanout` peers other than the sender and
+/// the origin.
+fn relay(cx: &mut Shared, from: SocketAddr, mut rumor: Rumor) {
+    rumor.ttl -= 1;
+    rumor.hops = rumor.hops.saturating_add(1);
+    let targets = cx.fanout_targets(&[from, rumor.origin.addr]);
+    if targets.is_empty() {
+        return;
     }
-
-    /// Moves our version counter past `version` and re-issues our current values above it,
-    /// so everyone replaces whatever older state of ours they hold.
-    pub(super) fn republish_above(&mut self, now: Time, version: u64) {
-        self.store.raise_own_version(version);
-        let values: Vec<(String, Option<Vec<u8>>)> = self
-            .store
-            .own()
-            .values
-            .iter()
-            .map(|(k, v)| (k.clone(), v.value.clone()))
-            .collect();
-        for (key, value) in values {
-            let _ = self.write(now, &key, value.as_deref());
-        }
-    }
-
-    /// Our own identity as it appears in rumors and deltas.
-    pub(super) fn own_origin(&self) -> Origin {
-        Origin {
-            id: self.config.id.clone(),
-            addr: self.config.addr,
-        }
+    cx.counters.rumors_relayed += 1;
+    cx.emit(Event::Relayed {
+        origin: rumor.origin.id.clone(),
+        version: rumor.version,
+        to: targets.len(),
+        ttl: rumor.ttl,
+    });
+    for &to in &targets {
+        cx.send(to, Message::Rumor(rumor.clone()));
     }
 }

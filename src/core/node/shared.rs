@@ -1,19 +1,26 @@
 //! The tables every part of the node reads and writes (settings, randomness, the state store,
-//! the peer set, the outgoing datagrams, the counters), lent to one part at a time. A part
-//! gets these and its own state; it never sees another part's.
+//! the peer set, the outgoing datagrams, events and counters), lent to one part at a time. A
+//! part gets these and its own state; it never sees another part's.
 
-use rand::rngs::SmallRng;
-
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 
-use crate::core::config::NodeConfig;
+use rand::rngs::SmallRng;
+use rand::RngExt;
+use uuid::Uuid;
+
+use crate::core::config::{auto_ttl, NodeConfig};
 use crate::core::counters::Counters;
+use crate::core::event::Event;
 use crate::core::hash::Seeded;
 use crate::core::peers::PeerSet;
 use crate::core::store::Store;
-use crate::wire::Message;
+use crate::wire::{self, Message};
 
 use super::transport::Transport;
+
+/// Bound on undrained events, so a driver that ignores them cannot grow memory without limit.
+const MAX_EVENTS: usize = 10_000;
 
 /// The node's shared tables, borrowed for one call into a part.
 pub(super) struct Shared<'a> {
@@ -22,6 +29,7 @@ pub(super) struct Shared<'a> {
     pub(super) store: &'a mut Store,
     pub(super) peers: &'a mut PeerSet,
     pub(super) transport: &'a mut Transport,
+    pub(super) events: &'a mut VecDeque<Event>,
     pub(super) counters: &'a mut Counters,
     /// Seeded hasher for short-lived maps.
     pub(super) hasher: &'a Seeded,
@@ -32,4 +40,51 @@ impl Shared<'_> {
     pub(super) fn send(&mut self, to: SocketAddr, message: Message) {
         self.transport.queue(to, message);
     }
+
+    /// Reports an event to the driver.
+    pub(super) fn emit(&mut self, event: Event) {
+        emit(self.events, self.counters, event);
+    }
+
+    /// Estimated cluster size: the larger of what we hold and whom we know.
+    pub(super) fn cluster_size(&self) -> usize {
+        cluster_size(self.store, self.peers)
+    }
+
+    /// `fanout` random peers (all of them when flooding), minus `exclude`: where rumors and
+    /// pushed membership facts go.
+    pub(super) fn fanout_targets(&mut self, exclude: &[SocketAddr]) -> Vec<SocketAddr> {
+        let fanout = self.config.fanout.resolve(self.cluster_size());
+        if fanout >= self.peers.len() {
+            return self.peers.all_except(exclude);
+        }
+        self.peers.sample(self.rng, fanout, exclude)
+    }
+
+    /// A fresh random message id.
+    pub(super) fn new_uuid(&mut self) -> Uuid {
+        uuid::Builder::from_random_bytes(self.rng.random()).into_uuid()
+    }
+}
+
+/// Queues `event`, dropping the oldest (and counting it) when the driver has not drained them.
+pub(super) fn emit(events: &mut VecDeque<Event>, counters: &mut Counters, event: Event) {
+    if events.len() >= MAX_EVENTS {
+        events.pop_front();
+        counters.events_dropped += 1;
+    }
+    events.push_back(event);
+}
+
+/// The larger of the origins held and the members known (ourselves included).
+pub(super) fn cluster_size(store: &Store, peers: &PeerSet) -> usize {
+    store.len().max(peers.len() + 1)
+}
+
+/// The TTL new rumors get in a cluster of `size`.
+pub(super) fn ttl(config: &NodeConfig, size: usize) -> u8 {
+    config
+        .ttl
+        .unwrap_or_else(|| auto_ttl(size))
+        .min(wire::MAX_TTL)
 }

@@ -257,7 +257,7 @@ impl Node {
         let mut targets = if push {
             let mut exclude = vec![subject];
             exclude.extend(from);
-            self.fanout_targets(&exclude)
+            shared!(self).fanout_targets(&exclude)
         } else {
             Vec::new()
         };
