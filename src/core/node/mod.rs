@@ -183,7 +183,8 @@ impl Node {
             self.learn_peer(sender.addr, Some(sender.id.clone()), now);
             self.peers.heard_from(&sender.addr, now);
             // A member we believe down is talking to us: tell it, so it can refute.
-            self.tell_if_down(now, sender.addr);
+            self.membership
+                .tell_if_down(&mut shared!(self), now, sender.addr);
         }
         let sender = datagram.sender;
         for (message, size) in datagram.messages.into_iter().zip(sizes) {
@@ -206,11 +207,16 @@ impl Node {
                 Message::PeerList(p) => self.on_peer_list(now, from, p),
                 Message::StatusRequest(s) => self.on_status_request(now, from, s),
                 Message::SetRequest(s) => self.on_set_request(now, from, s),
-                Message::Ping(p) => self.on_ping(from, p),
-                Message::Ack(a) => self.on_ack(now, from, a),
-                Message::PingReq(r) => self.on_ping_req(now, from, r),
+                Message::Ping(p) => self.membership.on_ping(&mut shared!(self), from, p),
+                Message::Ack(a) => self.membership.on_ack(&mut shared!(self), now, from, a),
+                Message::PingReq(r) => {
+                    self.membership
+                        .on_ping_req(&mut shared!(self), now, from, r)
+                }
                 Message::Members(m) => {
-                    self.on_members(now, from, sender.as_ref().map(|s| &s.id), m)
+                    let by = sender.as_ref().map(|s| &s.id);
+                    self.membership
+                        .on_members(&mut shared!(self), now, from, by, m)
                 }
                 // Replies meant for admin clients; a node has nothing to do with them.
                 Message::StatusPage(_) | Message::SetReply(_) => {}
@@ -224,7 +230,8 @@ impl Node {
             return;
         }
         if self.config.dissemination.membership {
-            self.membership_tick(now);
+            let catching_up = self.sync.catching_up();
+            self.membership.tick(&mut shared!(self), now, catching_up);
         }
         if self.sync.due(now) {
             if self.config.dissemination.sync != SyncMode::Off {
@@ -270,12 +277,29 @@ impl Node {
             self.rumors.next_push(),
             self.discovery.next_join(),
             self.transport.next_release(),
-            self.membership_deadline()
+            self.membership
+                .deadline(&self.config, &self.peers, self.cluster_size())
                 .filter(|_| dissemination.membership),
         ]
         .into_iter()
         .flatten()
         .min()
+    }
+
+    /// Our SWIM incarnation.
+    pub fn incarnation(&self) -> u64 {
+        self.membership.incarnation()
+    }
+
+    /// Lifeguard's local health score (0 = healthy).
+    pub fn health(&self) -> u8 {
+        self.membership.health()
+    }
+
+    /// Graceful leave: tell every live peer we are leaving, so they drop us at once instead of
+    /// suspecting us. The driver flushes the result and stops.
+    pub fn leave(&mut self, _now: Time) {
+        self.membership.leave(&mut shared!(self));
     }
 
     /// Our id.
@@ -361,7 +385,10 @@ impl Node {
             let room = datagrams
                 .last()
                 .map_or(0, |d| self.transport.packer().piggyback_room(d.len()));
-            if let Some(piggyback) = self.piggyback_for(to, &messages, room) {
+            let piggyback = self
+                .membership
+                .piggyback_for(&mut shared!(self), to, &messages, room);
+            if let Some(piggyback) = piggyback {
                 messages.push(piggyback);
                 let mut resized = Vec::with_capacity(messages.len());
                 let repacked = self
@@ -463,7 +490,7 @@ impl Node {
             return;
         }
         // Gossip about a forgotten member must not bring it back; only its refutation can.
-        if id.as_ref().is_some_and(|i| self.is_buried(i)) {
+        if id.as_ref().is_some_and(|i| self.membership.is_buried(i)) {
             return;
         }
         if self.peers.add(addr, id.clone(), PeerSource::Learned, now) {

@@ -15,7 +15,7 @@ use crate::core::event::Event;
 use crate::core::hash::Seeded;
 use crate::core::peers::PeerSet;
 use crate::core::store::Store;
-use crate::wire::{self, Message};
+use crate::wire::{self, Message, Origin};
 
 use super::transport::Transport;
 
@@ -59,6 +59,14 @@ impl Shared<'_> {
             return self.peers.all_except(exclude);
         }
         self.peers.sample(self.rng, fanout, exclude)
+    }
+
+    /// Our own identity as it appears in rumors, deltas and membership facts.
+    pub(super) fn own_origin(&self) -> Origin {
+        Origin {
+            id: self.config.id.clone(),
+            addr: self.config.addr,
+        }
     }
 
     /// A fresh random message id.

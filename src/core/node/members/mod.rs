@@ -21,7 +21,7 @@ mod probe;
 
 use probe::ProbeState;
 
-use super::Node;
+use super::shared::Shared;
 
 /// Tombstones (ids of forgotten members) remembered at once.
 const MAX_TOMBSTONES: usize = 10_000;
@@ -89,9 +89,10 @@ pub(super) enum Source {
     Peer { from: SocketAddr, first_hand: bool },
 }
 
-impl Node {
+impl Membership {
     pub(super) fn on_members(
         &mut self,
+        cx: &mut Shared,
         now: Time,
         from: SocketAddr,
         sender: Option<&NodeId>,
@@ -99,29 +100,31 @@ impl Node {
     ) {
         for update in members.updates {
             let first_hand = sender.is_some() && update.by.as_ref() == sender;
-            self.apply_member_update(now, Source::Peer { from, first_hand }, update);
+            self.apply_member_update(cx, now, Source::Peer { from, first_hand }, update);
         }
     }
 
     /// Applies one membership fact. New information is logged, queued for piggybacking, and
     /// pushed on when the source says so (see [`Source`]).
-    pub(super) fn apply_member_update(&mut self, now: Time, source: Source, update: MemberUpdate) {
+    pub(super) fn apply_member_update(
+        &mut self,
+        cx: &mut Shared, now: Time, source: Source, update: MemberUpdate) {
         let (from, push) = match source {
             Source::Here { push } => (None, push),
             Source::Peer { from, first_hand } => (Some(from), first_hand),
         };
-        if update.member.id == self.config.id {
-            self.hear_about_myself(now, &update);
+        if update.member.id == cx.config.id {
+            self.hear_about_myself(cx, now, &update);
             return;
         }
-        if let Some(&(inc, _)) = self.membership.tombstones.get(&update.member.id) {
+        if let Some(&(inc, _)) = self.tombstones.get(&update.member.id) {
             if !(update.state == MemberState::Alive && update.incarnation > inc) {
                 return;
             }
-            self.membership.tombstones.remove(&update.member.id);
+            self.tombstones.remove(&update.member.id);
         }
         let addr = update.member.addr;
-        let known = self
+        let known = cx
             .peers
             .get(&addr)
             .map(|p| (p.state, p.incarnation, p.id.clone()));
@@ -131,8 +134,8 @@ impl Node {
                     self.bury(&update.member.id, update.incarnation, now);
                     return;
                 }
-                if !self.config.learn_peers
-                    || !self.peers.add(
+                if !cx.config.learn_peers
+                    || !cx.peers.add(
                         addr,
                         Some(update.member.id.clone()),
                         PeerSource::Learned,
@@ -155,16 +158,16 @@ impl Node {
                         && state == MemberState::Suspect
                         && update.incarnation == inc
                     {
-                        if self.confirm_suspicion(&addr, update.by.as_ref()) {
+                        if self.confirm_suspicion(cx, &addr, update.by.as_ref()) {
                             // A new independent confirmation: pass it on by piggyback so others'
                             // suspicion timeouts shrink too.
-                            self.membership.broadcasts.push(update.clone());
+                            self.broadcasts.push(update.clone());
                         }
                     } else if supersedes(state, inc, update.state, update.incarnation) {
                         // The sender is behind (it may be about to declare a refuted member
                         // dead): answer with what we know.
                         if let Some(from) = from {
-                            self.correct(from, addr);
+                            self.correct(cx, from, addr);
                         }
                     }
                     false
@@ -174,13 +177,13 @@ impl Node {
         if !news {
             return;
         }
-        let Some(peer) = self.peers.get_mut(&addr) else {
+        let Some(peer) = cx.peers.get_mut(&addr) else {
             return;
         };
         // The node that raised a suspicion announces the death to every live peer, once,
         // whether its own timer ran out or it heard the verdict first: everyone needs it, and
         // this keeps it to one broadcast per death (piggybacking covers what is lost).
-        let own = &self.config.id;
+        let own = &cx.config.id;
         let announce_to_all = update.state == MemberState::Dead
             && peer
                 .suspicion
@@ -200,14 +203,14 @@ impl Node {
             _ => None,
         };
         if update.state == MemberState::Suspect {
-            if !self.membership.suspects.contains(&addr) {
-                self.membership.suspects.push(addr);
+            if !self.suspects.contains(&addr) {
+                self.suspects.push(addr);
             }
         } else {
-            self.membership.suspects.retain(|a| *a != addr);
+            self.suspects.retain(|a| *a != addr);
         }
         if previous != update.state {
-            self.emit(Event::MemberChanged {
+            cx.emit(Event::MemberChanged {
                 id: update.member.id.clone(),
                 addr,
                 state: update.state,
@@ -216,27 +219,31 @@ impl Node {
             });
         }
         if announce_to_all {
-            let everyone = self.peers.all_except(&[addr]);
-            self.tell_and_queue(everyone, update);
+            let everyone = cx.peers.all_except(&[addr]);
+            self.tell_and_queue(cx, everyone, update);
             return;
         }
-        self.spread_member_update(from, push, update);
+        self.spread_member_update(cx, from, push, update);
     }
 
-    fn correct(&mut self, to: SocketAddr, addr: SocketAddr) {
-        let Some(update) = self.peers.get(&addr).and_then(believed) else {
+    fn correct(
+        &mut self,
+        cx: &mut Shared, to: SocketAddr, addr: SocketAddr) {
+        let Some(update) = cx.peers.get(&addr).and_then(believed) else {
             return;
         };
-        self.counters.member_corrections += 1;
-        self.tell(to, update);
+        cx.counters.member_corrections += 1;
+        self.tell(cx, to, update);
     }
 
     /// Records `by` as confirming the suspicion of `addr`; true if it was a new confirmer
     /// among the first few that still shorten the timeout.
-    pub(super) fn confirm_suspicion(&mut self, addr: &SocketAddr, by: Option<&NodeId>) -> bool {
+    pub(super) fn confirm_suspicion(
+        &mut self,
+        cx: &mut Shared, addr: &SocketAddr, by: Option<&NodeId>) -> bool {
         let Some(by) = by else { return false };
-        let wanted = self.config.indirect_checks + 1;
-        if let Some(s) = self.peers.get_mut(addr).and_then(|p| p.suspicion.as_mut()) {
+        let wanted = cx.config.indirect_checks + 1;
+        if let Some(s) = cx.peers.get_mut(addr).and_then(|p| p.suspicion.as_mut()) {
             if !s.confirmers.contains(by) && s.confirmers.len() < wanted {
                 s.confirmers.push(by.clone());
                 return true;
@@ -249,6 +256,7 @@ impl Node {
     /// peers. An accusation always goes straight to its subject, so a live member can refute.
     pub(super) fn spread_member_update(
         &mut self,
+        cx: &mut Shared,
         from: Option<SocketAddr>,
         push: bool,
         update: MemberUpdate,
@@ -257,27 +265,31 @@ impl Node {
         let mut targets = if push {
             let mut exclude = vec![subject];
             exclude.extend(from);
-            shared!(self).fanout_targets(&exclude)
+            cx.fanout_targets(&exclude)
         } else {
             Vec::new()
         };
         if update.state == MemberState::Suspect && Some(subject) != from {
             targets.push(subject);
         }
-        self.tell_and_queue(targets, update);
+        self.tell_and_queue(cx, targets, update);
     }
 
     /// Sends `update` to each of `targets` now and queues it for piggybacking on later traffic.
-    fn tell_and_queue(&mut self, targets: Vec<SocketAddr>, update: MemberUpdate) {
+    fn tell_and_queue(
+        &mut self,
+        cx: &mut Shared, targets: Vec<SocketAddr>, update: MemberUpdate) {
         for to in targets {
-            self.tell(to, update.clone());
+            self.tell(cx, to, update.clone());
         }
-        self.membership.broadcasts.push(update);
+        self.broadcasts.push(update);
     }
 
     /// Sends one membership fact on its own, without waiting for traffic to piggyback on.
-    fn tell(&mut self, to: SocketAddr, update: MemberUpdate) {
-        self.send(
+    fn tell(
+        &mut self,
+        cx: &mut Shared, to: SocketAddr, update: MemberUpdate) {
+        cx.send(
             to,
             Message::Members(Members {
                 updates: vec![update],
@@ -287,52 +299,58 @@ impl Node {
 
     /// Someone holds a fact about us. Accusations at our incarnation or above are refuted by
     /// raising our incarnation past them; each one is also a sign our links are poor.
-    fn hear_about_myself(&mut self, now: Time, update: &MemberUpdate) {
-        if self.membership.leaving
-            || update.state == MemberState::Alive && update.incarnation <= self.membership.incarnation
+    fn hear_about_myself(
+        &mut self,
+        cx: &mut Shared, now: Time, update: &MemberUpdate) {
+        if self.leaving
+            || update.state == MemberState::Alive && update.incarnation <= self.incarnation
         {
             return;
         }
-        if update.incarnation < self.membership.incarnation {
+        if update.incarnation < self.incarnation {
             // An accusation older than our incarnation (we restarted with a saved, higher
             // one, or refuted already): the accuser has not heard. Announce again, at most
             // once a second.
             if self
-                .membership.announced_at
+                .announced_at
                 .is_none_or(|t| now.since(t) >= ANNOUNCE_EVERY)
             {
-                self.announce_alive(now);
+                self.announce_alive(cx, now);
             }
             return;
         }
         if update.state != MemberState::Alive {
-            self.membership.health.worse();
-            self.counters.refutations += 1;
+            self.health.worse();
+            cx.counters.refutations += 1;
         }
-        self.membership.incarnation = update.incarnation + 1;
-        self.emit(Event::Refuted {
+        self.incarnation = update.incarnation + 1;
+        cx.emit(Event::Refuted {
             accused: update.state,
-            incarnation: self.membership.incarnation,
+            incarnation: self.incarnation,
         });
-        self.announce_alive(now);
+        self.announce_alive(cx, now);
     }
 
     /// Pushes "alive at our incarnation" (a refutation) to the cluster.
-    fn announce_alive(&mut self, now: Time) {
-        self.membership.announced_at = Some(now);
+    fn announce_alive(
+        &mut self,
+        cx: &mut Shared, now: Time) {
+        self.announced_at = Some(now);
         let me = MemberUpdate {
-            member: self.own_origin(),
-            incarnation: self.membership.incarnation,
+            member: cx.own_origin(),
+            incarnation: self.incarnation,
             state: MemberState::Alive,
-            by: Some(self.config.id.clone()),
+            by: Some(cx.config.id.clone()),
         };
-        self.spread_member_update(None, true, me);
+        self.spread_member_update(cx, None, true, me);
     }
 
     /// Tells a member we believe down what we believe, so that if it is alive (back from a
     /// partition, or restarted) it can refute. Rate-limited per member.
-    pub(super) fn tell_if_down(&mut self, now: Time, addr: SocketAddr) {
-        let Some(peer) = self.peers.get_mut(&addr) else {
+    pub(super) fn tell_if_down(
+        &mut self,
+        cx: &mut Shared, now: Time, addr: SocketAddr) {
+        let Some(peer) = cx.peers.get_mut(&addr) else {
             return;
         };
         if peer.is_live() || peer.told_at.is_some_and(|t| now.since(t) < TELL_EVERY) {
@@ -342,35 +360,37 @@ impl Node {
         let Some(update) = believed(peer) else {
             return;
         };
-        self.tell(addr, update);
+        self.tell(cx, addr, update);
     }
 
     /// Dead and left members are dropped after `forget_after`; a tombstone keeps stale gossip
     /// from bringing them back. Static and bootstrap peers stay (they may return).
-    pub(super) fn forget_the_long_gone(&mut self, now: Time) {
-        let forget: Vec<(SocketAddr, Option<NodeId>, u64)> = self
+    pub(super) fn forget_the_long_gone(
+        &mut self,
+        cx: &mut Shared, now: Time) {
+        let forget: Vec<(SocketAddr, Option<NodeId>, u64)> = cx
             .peers
             .iter()
             .filter(|p| !p.is_live() && p.source == PeerSource::Learned)
-            .filter(|p| now.since(p.state_since) >= self.config.forget_after)
+            .filter(|p| now.since(p.state_since) >= cx.config.forget_after)
             .map(|p| (p.addr, p.id.clone(), p.incarnation))
             .collect();
         for (addr, id, inc) in forget {
-            self.peers.remove(&addr);
+            cx.peers.remove(&addr);
             if let Some(id) = id {
                 self.bury(&id, inc, now);
             }
         }
-        let ttl = self.config.forget_after * 10;
-        self.membership.tombstones.retain(|_, (_, at)| now.since(*at) < ttl);
+        let ttl = cx.config.forget_after * 10;
+        self.tombstones.retain(|_, (_, at)| now.since(*at) < ttl);
     }
 
     fn bury(&mut self, id: &NodeId, incarnation: u64, now: Time) {
-        if self.membership.tombstones.len() >= MAX_TOMBSTONES {
+        if self.tombstones.len() >= MAX_TOMBSTONES {
             return;
         }
         let entry = self
-            .membership.tombstones
+            .tombstones
             .entry(id.clone())
             .or_insert((incarnation, now));
         entry.0 = entry.0.max(incarnation);
@@ -379,7 +399,7 @@ impl Node {
     /// Whether gossip about `id` must not re-add it (it was declared dead or left and
     /// forgotten, and has not refuted since).
     pub(super) fn is_buried(&self, id: &NodeId) -> bool {
-        self.membership.tombstones.contains_key(id)
+        self.tombstones.contains_key(id)
     }
 
     /// Up to `room` bytes of membership facts for the datagrams about to go to `to`, leaving
@@ -387,11 +407,12 @@ impl Node {
     /// transmission).
     pub(super) fn piggyback_for(
         &mut self,
+        cx: &mut Shared,
         to: SocketAddr,
         outgoing: &[Message],
         room: usize,
     ) -> Option<Message> {
-        if self.membership.broadcasts.is_empty() || room == 0 {
+        if self.broadcasts.is_empty() || room == 0 {
             return None;
         }
         let carried: Vec<&MemberUpdate> = outgoing
@@ -402,10 +423,10 @@ impl Node {
             })
             .flatten()
             .collect();
-        let about = self.peers.get(&to).and_then(|p| p.id.clone());
-        let n = self.cluster_size() as f64;
-        let limit = self.config.retransmit_mult * ((n + 1.0).log10().ceil().max(1.0) as u32);
-        let updates = self.membership.broadcasts.take(room, limit, |u| {
+        let about = cx.peers.get(&to).and_then(|p| p.id.clone());
+        let n = cx.cluster_size() as f64;
+        let limit = cx.config.retransmit_mult * ((n + 1.0).log10().ceil().max(1.0) as u32);
+        let updates = self.broadcasts.take(room, limit, |u| {
             about.as_ref() == Some(&u.member.id) || carried.contains(&u)
         });
         (!updates.is_empty()).then_some(Message::Members(Members { updates }))
@@ -413,23 +434,22 @@ impl Node {
 
     /// Graceful leave: tell every live peer we are leaving, so they drop us at once instead of
     /// suspecting us. The driver flushes the result and stops.
-    pub fn leave(&mut self, now: Time) {
-        if self.membership.leaving {
+    pub(super) fn leave(&mut self, cx: &mut Shared) {
+        if self.leaving {
             return;
         }
-        self.membership.leaving = true;
-        self.membership.incarnation += 1;
+        self.leaving = true;
+        self.incarnation += 1;
         let me = MemberUpdate {
-            member: self.own_origin(),
-            incarnation: self.membership.incarnation,
+            member: cx.own_origin(),
+            incarnation: self.incarnation,
             state: MemberState::Left,
-            by: Some(self.config.id.clone()),
+            by: Some(cx.config.id.clone()),
         };
-        for to in self.peers.all_except(&[]) {
-            self.tell(to, me.clone());
+        for to in cx.peers.all_except(&[]) {
+            self.tell(cx, to, me.clone());
         }
-        self.membership.probe.pending = None;
-        let _ = now;
+        self.probe.pending = None;
     }
 }
 

@@ -17,8 +17,10 @@ use crate::core::time::Time;
 use crate::core::peers::Peer;
 use crate::wire::{Ack, MemberState, MemberUpdate, Message, Ping, PingReq};
 
-use super::super::Node;
-use super::Source;
+use super::{Membership, Source};
+use crate::core::config::NodeConfig;
+use crate::core::node::shared::Shared;
+use crate::core::peers::PeerSet;
 
 /// Indirect-probe forwards remembered at once.
 const MAX_FORWARDS: usize = 256;
@@ -57,138 +59,158 @@ pub(super) struct ProbeState {
     ticks: u64,
 }
 
-impl Node {
+impl Membership {
     /// Our SWIM incarnation.
-    pub fn incarnation(&self) -> u64 {
-        self.membership.incarnation
+    pub(in crate::core::node) fn incarnation(&self) -> u64 {
+        self.incarnation
     }
 
     /// Lifeguard's local health score (0 = healthy).
-    pub fn health(&self) -> u8 {
-        self.membership.health.score()
+    pub(in crate::core::node) fn health(&self) -> u8 {
+        self.health.score()
     }
 
     fn scaled(&self, d: Duration) -> Duration {
-        self.membership.health.scale(d)
+        self.health.scale(d)
     }
 
     fn next_seq(&mut self) -> u64 {
-        self.membership.probe.seq += 1;
-        self.membership.probe.seq
+        self.probe.seq += 1;
+        self.probe.seq
     }
 
     /// When the membership machinery next needs `handle_timeout`.
-    pub(in crate::core::node) fn membership_deadline(&self) -> Option<Time> {
-        let pending = self.membership.probe.pending.as_ref().map(|p| p.deadline);
+    pub(in crate::core::node) fn deadline(
+        &self,
+        config: &NodeConfig,
+        peers: &PeerSet,
+        cluster_size: usize,
+    ) -> Option<Time> {
+        let pending = self.probe.pending.as_ref().map(|p| p.deadline);
         let suspicion = self
-            .membership.suspects
+            .suspects
             .iter()
-            .filter_map(|a| self.suspicion_deadline(a))
+            .filter_map(|a| self.suspicion_deadline(config, peers, cluster_size, a))
             .min();
-        [Some(self.membership.next_probe), pending, suspicion]
+        [Some(self.next_probe), pending, suspicion]
             .into_iter()
             .flatten()
             .min()
     }
 
-    fn suspicion_deadline(&self, addr: &SocketAddr) -> Option<Time> {
-        let peer = self.peers.get(addr)?;
+    fn suspicion_deadline(
+        &self,
+        config: &NodeConfig,
+        peers: &PeerSet,
+        cluster_size: usize,
+        addr: &SocketAddr,
+    ) -> Option<Time> {
+        let peer = peers.get(addr)?;
         let s = peer.suspicion.as_ref()?;
         let confirmations = s.confirmers.len().saturating_sub(1);
         let timeout = suspicion_timeout(
-            self.cluster_size(),
+            cluster_size,
             confirmations,
-            self.config.indirect_checks,
-            self.config.probe_interval,
-            self.config.suspicion_mult,
-            self.config.suspicion_max_mult,
+            config.indirect_checks,
+            config.probe_interval,
+            config.suspicion_mult,
+            config.suspicion_max_mult,
         );
         Some(s.since + self.scaled(timeout))
     }
 
     /// Runs probe, indirect-probe, suspicion and forgetting timers due at `now`.
-    pub(in crate::core::node) fn membership_tick(&mut self, now: Time) {
-        if self.membership.leaving {
+    /// `catching_up`: anti-entropy is still catching up a backlog, and no one is probed.
+    pub(in crate::core::node) fn tick(&mut self, cx: &mut Shared, now: Time, catching_up: bool) {
+        if self.leaving {
             return;
         }
-        if let Some(p) = self.membership.probe.pending.clone() {
+        if let Some(p) = self.probe.pending.clone() {
             if p.deadline <= now {
-                self.probe_deadline(now, p);
+                self.probe_deadline(cx, now, p);
             }
         }
+        let size = cx.cluster_size();
         let expired: Vec<SocketAddr> = self
-            .membership.suspects
+            .suspects
             .iter()
-            .filter(|a| self.suspicion_deadline(a).is_some_and(|d| d <= now))
+            .filter(|a| {
+                self.suspicion_deadline(cx.config, cx.peers, size, a)
+                    .is_some_and(|d| d <= now)
+            })
             .copied()
             .collect();
         for addr in expired {
-            self.declare_dead(now, addr);
+            self.declare_dead(cx, now, addr);
         }
-        if self.membership.next_probe <= now {
+        if self.next_probe <= now {
             // A tick far behind schedule means we were starved: trust our verdicts less.
-            if now.since(self.membership.next_probe) > self.config.probe_interval / 2 {
-                self.membership.health.worse();
+            if now.since(self.next_probe) > cx.config.probe_interval / 2 {
+                self.health.worse();
             }
             // While catching up a backlog (joining, back from a partition) we are busy and
             // behind: judge no one until caught up.
-            if !self.sync.catching_up() {
-                self.probe_tick(now);
+            if !catching_up {
+                self.probe_tick(cx, now);
             }
-            self.membership.next_probe = now + self.scaled(self.config.probe_interval);
+            self.next_probe = now + self.scaled(cx.config.probe_interval);
         }
     }
 
-    fn probe_tick(&mut self, now: Time) {
-        self.membership.probe.ticks += 1;
-        self.forget_the_long_gone(now);
-        if self.membership.probe.ticks.is_multiple_of(DEAD_PROBE_EVERY) {
-            self.ping_one_dead(now);
+    fn probe_tick(
+        &mut self,
+        cx: &mut Shared, now: Time) {
+        self.probe.ticks += 1;
+        self.forget_the_long_gone(cx, now);
+        if self.probe.ticks.is_multiple_of(DEAD_PROBE_EVERY) {
+            self.ping_one_dead(cx, now);
         }
-        if self.membership.probe.pending.is_some() {
+        if self.probe.pending.is_some() {
             return;
         }
-        let Some(target) = self.next_probe_target() else {
+        let Some(target) = self.next_probe_target(cx) else {
             return;
         };
         let seq = self.next_seq();
-        self.send(target, Message::Ping(Ping { seq }));
-        self.membership.probe.pending = Some(Probe {
+        cx.send(target, Message::Ping(Ping { seq }));
+        self.probe.pending = Some(Probe {
             target,
             seq,
             sent: now,
-            deadline: now + self.scaled(self.config.probe_timeout),
+            deadline: now + self.scaled(cx.config.probe_timeout),
             indirect: false,
             helpers: Vec::new(),
         });
     }
 
     /// Round-robin over a shuffled list of live members, reshuffled after each full pass.
-    fn next_probe_target(&mut self) -> Option<SocketAddr> {
+    fn next_probe_target(&mut self, cx: &mut Shared) -> Option<SocketAddr> {
         for _ in 0..2 {
-            while self.membership.probe.cursor < self.membership.probe.order.len() {
-                let addr = self.membership.probe.order[self.membership.probe.cursor];
-                self.membership.probe.cursor += 1;
-                if self.peers.get(&addr).is_some_and(|p| p.is_live()) {
+            while self.probe.cursor < self.probe.order.len() {
+                let addr = self.probe.order[self.probe.cursor];
+                self.probe.cursor += 1;
+                if cx.peers.get(&addr).is_some_and(|p| p.is_live()) {
                     return Some(addr);
                 }
             }
-            let mut order: Vec<SocketAddr> = self.peers.all_except(&[]);
-            order.shuffle(&mut self.rng);
-            self.membership.probe.order = order;
-            self.membership.probe.cursor = 0;
+            let mut order: Vec<SocketAddr> = cx.peers.all_except(&[]);
+            order.shuffle(&mut *cx.rng);
+            self.probe.order = order;
+            self.probe.cursor = 0;
         }
         None
     }
 
-    fn probe_deadline(&mut self, now: Time, probe: Probe) {
+    fn probe_deadline(
+        &mut self,
+        cx: &mut Shared, now: Time, probe: Probe) {
         if !probe.indirect {
             let helpers =
-                self.peers
-                    .sample(&mut self.rng, self.config.indirect_checks, &[probe.target]);
-            if let Some(target) = self.peers.get(&probe.target).and_then(Peer::origin) {
+                cx.peers
+                    .sample(&mut *cx.rng, cx.config.indirect_checks, &[probe.target]);
+            if let Some(target) = cx.peers.get(&probe.target).and_then(Peer::origin) {
                 for helper in &helpers {
-                    self.send(
+                    cx.send(
                         *helper,
                         Message::PingReq(PingReq {
                             seq: probe.seq,
@@ -198,39 +220,41 @@ impl Node {
                 }
             }
             if !helpers.is_empty() {
-                let end = probe.sent + self.scaled(self.config.probe_interval);
-                self.membership.probe.pending = Some(Probe {
+                let end = probe.sent + self.scaled(cx.config.probe_interval);
+                self.probe.pending = Some(Probe {
                     indirect: true,
-                    deadline: end.max(now + self.scaled(self.config.probe_timeout)),
+                    deadline: end.max(now + self.scaled(cx.config.probe_timeout)),
                     helpers,
                     ..probe
                 });
                 return;
             }
         }
-        self.membership.probe.pending = None;
-        self.counters.probes_failed += 1;
+        self.probe.pending = None;
+        cx.counters.probes_failed += 1;
         // Lifeguard: if none of the helpers was heard from during the probe either, the
         // likelier culprit is us (overloaded, or our links are down): trust our verdicts less.
         let heard_helper = probe.helpers.iter().any(|h| {
-            self.peers
+            cx.peers
                 .get(h)
                 .and_then(|p| p.last_heard)
                 .is_some_and(|t| t >= probe.sent)
         });
         if !probe.helpers.is_empty() && !heard_helper {
-            self.membership.health.worse();
+            self.health.worse();
         }
-        self.suspect(now, probe.target);
+        self.suspect(cx, now, probe.target);
     }
 
     /// Our own probe failed: open a suspicion and tell the cluster (and the suspect itself,
     /// which can refute if it is alive behind a lossy path). If the member is already suspect,
     /// our failure is an independent confirmation: count it and announce it, so every node's
     /// suspicion timeout shrinks (Lifeguard).
-    fn suspect(&mut self, now: Time, addr: SocketAddr) {
-        let own = self.config.id.clone();
-        let Some(peer) = self.peers.get(&addr) else {
+    fn suspect(
+        &mut self,
+        cx: &mut Shared, now: Time, addr: SocketAddr) {
+        let own = cx.config.id.clone();
+        let Some(peer) = cx.peers.get(&addr) else {
             return;
         };
         let Some(member) = peer.origin() else {
@@ -244,16 +268,16 @@ impl Node {
         };
         match peer.state {
             MemberState::Alive => {
-                self.apply_member_update(now, Source::Here { push: true }, update)
+                self.apply_member_update(cx, now, Source::Here { push: true }, update)
             }
             MemberState::Suspect => {
                 // Only the first few confirmations shorten the timeout; more would be traffic.
-                let wanted = self.config.indirect_checks + 1;
+                let wanted = cx.config.indirect_checks + 1;
                 let (already, known) = peer.suspicion.as_ref().map_or((false, 0), |s| {
                     (s.confirmers.contains(&own), s.confirmers.len())
                 });
-                if !already && known < wanted && self.confirm_suspicion(&addr, Some(&own)) {
-                    self.spread_member_update(None, true, update);
+                if !already && known < wanted && self.confirm_suspicion(cx, &addr, Some(&own)) {
+                    self.spread_member_update(cx, None, true, update);
                 }
             }
             MemberState::Dead | MemberState::Left => {}
@@ -263,9 +287,11 @@ impl Node {
     /// A suspicion ran out: the member is dead. Only the node that raised the suspicion pushes
     /// the news; every other node whose timer also ran out lets it ride the piggyback, or a
     /// crowd of identical announcements would flood the cluster.
-    fn declare_dead(&mut self, now: Time, addr: SocketAddr) {
-        self.membership.suspects.retain(|a| *a != addr);
-        let Some(peer) = self.peers.get(&addr) else {
+    fn declare_dead(
+        &mut self,
+        cx: &mut Shared, now: Time, addr: SocketAddr) {
+        self.suspects.retain(|a| *a != addr);
+        let Some(peer) = cx.peers.get(&addr) else {
             return;
         };
         let Some(member) = peer.origin() else {
@@ -275,68 +301,76 @@ impl Node {
             .suspicion
             .as_ref()
             .and_then(|s| s.confirmers.first())
-            .is_some_and(|first| *first == self.config.id);
+            .is_some_and(|first| *first == cx.config.id);
         let update = MemberUpdate {
             member,
             incarnation: peer.incarnation,
             state: MemberState::Dead,
-            by: Some(self.config.id.clone()),
+            by: Some(cx.config.id.clone()),
         };
-        self.apply_member_update(now, Source::Here { push: raised_here }, update);
+        self.apply_member_update(cx, now, Source::Here { push: raised_here }, update);
     }
 
-    pub(in crate::core::node) fn on_ping(&mut self, from: SocketAddr, ping: Ping) {
-        self.send(from, Message::Ack(Ack { seq: ping.seq }));
+    pub(in crate::core::node) fn on_ping(
+        &mut self,
+        cx: &mut Shared, from: SocketAddr, ping: Ping) {
+        cx.send(from, Message::Ack(Ack { seq: ping.seq }));
     }
 
-    pub(in crate::core::node) fn on_ack(&mut self, now: Time, from: SocketAddr, ack: Ack) {
-        if let Some(p) = &self.membership.probe.pending {
+    pub(in crate::core::node) fn on_ack(
+        &mut self,
+        cx: &mut Shared, now: Time, from: SocketAddr, ack: Ack) {
+        if let Some(p) = &self.probe.pending {
             if p.seq == ack.seq {
-                self.membership.probe.pending = None;
-                self.membership.health.better();
-                self.peers.heard_from(&from, now);
+                self.probe.pending = None;
+                self.health.better();
+                cx.peers.heard_from(&from, now);
                 return;
             }
         }
-        while self.membership.probe.forwards.front().is_some_and(|f| f.expires < now) {
-            self.membership.probe.forwards.pop_front();
+        while self.probe.forwards.front().is_some_and(|f| f.expires < now) {
+            self.probe.forwards.pop_front();
         }
-        if let Some(i) = self.membership.probe.forwards.iter().position(|f| f.seq == ack.seq) {
-            if let Some(f) = self.membership.probe.forwards.remove(i) {
-                self.send(f.requester, Message::Ack(Ack { seq: f.their_seq }));
+        if let Some(i) = self.probe.forwards.iter().position(|f| f.seq == ack.seq) {
+            if let Some(f) = self.probe.forwards.remove(i) {
+                cx.send(f.requester, Message::Ack(Ack { seq: f.their_seq }));
             }
         }
     }
 
-    pub(in crate::core::node) fn on_ping_req(&mut self, now: Time, from: SocketAddr, req: PingReq) {
-        if req.target.id == self.config.id {
-            self.send(from, Message::Ack(Ack { seq: req.seq }));
+    pub(in crate::core::node) fn on_ping_req(
+        &mut self,
+        cx: &mut Shared, now: Time, from: SocketAddr, req: PingReq) {
+        if req.target.id == cx.config.id {
+            cx.send(from, Message::Ack(Ack { seq: req.seq }));
             return;
         }
         let seq = self.next_seq();
-        if self.membership.probe.forwards.len() >= MAX_FORWARDS {
-            self.membership.probe.forwards.pop_front();
+        if self.probe.forwards.len() >= MAX_FORWARDS {
+            self.probe.forwards.pop_front();
         }
-        self.membership.probe.forwards.push_back(Forward {
+        self.probe.forwards.push_back(Forward {
             seq,
             requester: from,
             their_seq: req.seq,
-            expires: now + self.config.probe_interval * 4,
+            expires: now + cx.config.probe_interval * 4,
         });
-        self.send(req.target.addr, Message::Ping(Ping { seq }));
+        cx.send(req.target.addr, Message::Ping(Ping { seq }));
     }
 
-    fn ping_one_dead(&mut self, now: Time) {
-        let dead: Vec<SocketAddr> = self
+    fn ping_one_dead(
+        &mut self,
+        cx: &mut Shared, now: Time) {
+        let dead: Vec<SocketAddr> = cx
             .peers
             .iter()
             .filter(|p| p.state == MemberState::Dead)
             .map(|p| p.addr)
             .collect();
-        if let Some(&addr) = dead.choose(&mut self.rng) {
+        if let Some(&addr) = dead.choose(&mut *cx.rng) {
             let seq = self.next_seq();
-            self.send(addr, Message::Ping(Ping { seq }));
-            self.tell_if_down(now, addr);
+            cx.send(addr, Message::Ping(Ping { seq }));
+            self.tell_if_down(cx, now, addr);
         }
     }
 }
