@@ -5,21 +5,20 @@
 //! datagrams a bounded number of times, which carries it the rest of the way without extra
 //! datagrams. Dead and left members are forgotten after a while, behind a tombstone.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::core::event::Event;
-use crate::core::hash::Seeded;
-use crate::core::membership::{Broadcasts, LocalHealth};
 use crate::core::membership::supersedes;
 use crate::core::peers::{PeerSource, Suspicion};
 use crate::core::time::Time;
 use crate::wire::{MemberState, MemberUpdate, Members, Message, NodeId};
 
 mod probe;
+mod state;
 
-use probe::ProbeState;
+pub(super) use state::Membership;
+use state::Source;
 
 use super::shared::Shared;
 
@@ -29,65 +28,6 @@ const MAX_TOMBSTONES: usize = 10_000;
 const TELL_EVERY: Duration = Duration::from_secs(1);
 /// Stale accusations of us are answered with our incarnation at most this often.
 const ANNOUNCE_EVERY: Duration = Duration::from_secs(1);
-
-/// What membership owns: our incarnation and health, the facts to piggyback, probing,
-/// suspicions, tombstones of forgotten members, and whether we are leaving.
-#[derive(Debug)]
-pub(super) struct Membership {
-    incarnation: u64,
-    health: LocalHealth,
-    broadcasts: Broadcasts,
-    probe: ProbeState,
-    /// When the next probe tick runs.
-    next_probe: Time,
-    suspects: Vec<SocketAddr>,
-    tombstones: HashMap<NodeId, (u64, Time), Seeded>,
-    leaving: bool,
-    /// When we last announced our incarnation (refutations are rate-limited).
-    announced_at: Option<Time>,
-}
-
-impl Membership {
-    /// Starts at `incarnation`, with the first probe tick at `first_probe`.
-    pub(super) fn new(incarnation: u64, first_probe: Time, hasher: Seeded) -> Self {
-        Membership {
-            incarnation,
-            health: LocalHealth::new(8),
-            broadcasts: Broadcasts::default(),
-            probe: ProbeState::default(),
-            next_probe: first_probe,
-            suspects: Vec::new(),
-            tombstones: HashMap::with_hasher(hasher),
-            leaving: false,
-            announced_at: None,
-        }
-    }
-}
-
-impl Membership {
-    /// Whether we are leaving (or have left) the cluster.
-    pub(super) fn leaving(&self) -> bool {
-        self.leaving
-    }
-
-    /// The cluster remembers us at `incarnation` from before a restart: continue above it,
-    /// so our next refutation counts.
-    pub(super) fn continue_above(&mut self, incarnation: u64) {
-        if incarnation >= self.incarnation && incarnation > 0 {
-            self.incarnation = incarnation + 1;
-        }
-    }
-}
-
-/// Where a membership fact came from, which decides whether we push it on.
-#[derive(Clone, Copy, Debug)]
-pub(super) enum Source {
-    /// Observed here; `push` for the observer that should announce it.
-    Here { push: bool },
-    /// Heard from `from`; `first_hand` when `from` is the fact's originator (we are the
-    /// second hop of the push and push once more).
-    Peer { from: SocketAddr, first_hand: bool },
-}
 
 impl Membership {
     pub(super) fn on_members(
@@ -106,7 +46,7 @@ impl Membership {
 
     /// Applies one membership fact. New information is logged, queued for piggybacking, and
     /// pushed on when the source says so (see [`Source`]).
-    pub(super) fn apply_member_update(
+    fn apply_member_update(
         &mut self,
         cx: &mut Shared, now: Time, source: Source, update: MemberUpdate) {
         let (from, push) = match source {
@@ -238,7 +178,7 @@ impl Membership {
 
     /// Records `by` as confirming the suspicion of `addr`; true if it was a new confirmer
     /// among the first few that still shorten the timeout.
-    pub(super) fn confirm_suspicion(
+    fn confirm_suspicion(
         &mut self,
         cx: &mut Shared, addr: &SocketAddr, by: Option<&NodeId>) -> bool {
         let Some(by) = by else { return false };
@@ -254,7 +194,7 @@ impl Membership {
 
     /// Queues a new fact for piggybacking and, if `push`, sends it at once to `fanout` live
     /// peers. An accusation always goes straight to its subject, so a live member can refute.
-    pub(super) fn spread_member_update(
+    fn spread_member_update(
         &mut self,
         cx: &mut Shared,
         from: Option<SocketAddr>,
@@ -365,7 +305,7 @@ impl Membership {
 
     /// Dead and left members are dropped after `forget_after`; a tombstone keeps stale gossip
     /// from bringing them back. Static and bootstrap peers stay (they may return).
-    pub(super) fn forget_the_long_gone(
+    fn forget_the_long_gone(
         &mut self,
         cx: &mut Shared, now: Time) {
         let forget: Vec<(SocketAddr, Option<NodeId>, u64)> = cx

@@ -6,7 +6,6 @@
 //!
 //! Membership facts (applying, refuting, spreading) live in `members.rs`.
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -17,7 +16,7 @@ use crate::core::time::Time;
 use crate::core::peers::Peer;
 use crate::wire::{Ack, MemberState, MemberUpdate, Message, Ping, PingReq};
 
-use super::{Membership, Source};
+use super::state::{Forward, Membership, Probe, Source};
 use crate::core::config::NodeConfig;
 use crate::core::node::shared::Shared;
 use crate::core::peers::PeerSet;
@@ -26,38 +25,6 @@ use crate::core::peers::PeerSet;
 const MAX_FORWARDS: usize = 256;
 /// Every this many probe ticks, one dead member is pinged in case it came back.
 const DEAD_PROBE_EVERY: u64 = 5;
-
-/// The probe in flight.
-#[derive(Debug, Clone)]
-pub(super) struct Probe {
-    target: SocketAddr,
-    seq: u64,
-    sent: Time,
-    deadline: Time,
-    indirect: bool,
-    /// Members asked to probe for us (indirect phase).
-    helpers: Vec<SocketAddr>,
-}
-
-/// A ping we send for someone else's indirect probe.
-#[derive(Debug, Clone)]
-struct Forward {
-    seq: u64,
-    requester: SocketAddr,
-    their_seq: u64,
-    expires: Time,
-}
-
-/// Probe scheduling and in-flight state.
-#[derive(Debug, Default)]
-pub(super) struct ProbeState {
-    order: Vec<SocketAddr>,
-    cursor: usize,
-    pub(super) pending: Option<Probe>,
-    seq: u64,
-    forwards: VecDeque<Forward>,
-    ticks: u64,
-}
 
 impl Membership {
     /// Our SWIM incarnation.

@@ -1,0 +1,102 @@
+//! What the membership part owns, shared by its two halves: facts (`mod.rs`) and probing
+//! (`probe.rs`). Nothing here knows about either.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+
+use crate::core::hash::Seeded;
+use crate::core::membership::{Broadcasts, LocalHealth};
+use crate::core::time::Time;
+use crate::wire::NodeId;
+
+/// What membership owns: our incarnation and health, the facts to piggyback, probing,
+/// suspicions, tombstones of forgotten members, and whether we are leaving.
+#[derive(Debug)]
+pub(in crate::core::node) struct Membership {
+    pub(super) incarnation: u64,
+    pub(super) health: LocalHealth,
+    pub(super) broadcasts: Broadcasts,
+    pub(super) probe: ProbeState,
+    /// When the next probe tick runs.
+    pub(super) next_probe: Time,
+    pub(super) suspects: Vec<SocketAddr>,
+    pub(super) tombstones: HashMap<NodeId, (u64, Time), Seeded>,
+    pub(super) leaving: bool,
+    /// When we last announced our incarnation (refutations are rate-limited).
+    pub(super) announced_at: Option<Time>,
+}
+
+impl Membership {
+    /// Starts at `incarnation`, with the first probe tick at `first_probe`.
+    pub(in crate::core::node) fn new(incarnation: u64, first_probe: Time, hasher: Seeded) -> Self {
+        Membership {
+            incarnation,
+            health: LocalHealth::new(8),
+            broadcasts: Broadcasts::default(),
+            probe: ProbeState::default(),
+            next_probe: first_probe,
+            suspects: Vec::new(),
+            tombstones: HashMap::with_hasher(hasher),
+            leaving: false,
+            announced_at: None,
+        }
+    }
+}
+
+impl Membership {
+    /// Whether we are leaving (or have left) the cluster.
+    pub(in crate::core::node) fn leaving(&self) -> bool {
+        self.leaving
+    }
+
+    /// The cluster remembers us at `incarnation` from before a restart: continue above it,
+    /// so our next refutation counts.
+    pub(in crate::core::node) fn continue_above(&mut self, incarnation: u64) {
+        if incarnation >= self.incarnation && incarnation > 0 {
+            self.incarnation = incarnation + 1;
+        }
+    }
+}
+
+/// Where a membership fact came from, which decides whether we push it on.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Source {
+    /// Observed here; `push` for the observer that should announce it.
+    Here { push: bool },
+    /// Heard from `from`; `first_hand` when `from` is the fact's originator (we are the
+    /// second hop of the push and push once more).
+    Peer { from: SocketAddr, first_hand: bool },
+}
+
+/// The probe in flight.
+#[derive(Debug, Clone)]
+pub(super) struct Probe {
+    pub(super) target: SocketAddr,
+    pub(super) seq: u64,
+    pub(super) sent: Time,
+    pub(super) deadline: Time,
+    pub(super) indirect: bool,
+    /// Members asked to probe for us (indirect phase).
+    pub(super) helpers: Vec<SocketAddr>,
+}
+
+/// A ping we send for someone else's indirect probe.
+#[derive(Debug, Clone)]
+pub(super) struct Forward {
+    pub(super) seq: u64,
+    pub(super) requester: SocketAddr,
+    pub(super) their_seq: u64,
+    pub(super) expires: Time,
+}
+
+/// Probe scheduling and in-flight state.
+#[derive(Debug, Default)]
+pub(super) struct ProbeState {
+    pub(super) order: Vec<SocketAddr>,
+    pub(super) cursor: usize,
+    pub(super) pending: Option<Probe>,
+    pub(super) seq: u64,
+    pub(super) forwards: VecDeque<Forward>,
+    pub(super) ticks: u64,
+}
+
