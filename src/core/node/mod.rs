@@ -286,6 +286,39 @@ impl Node {
         .min()
     }
 
+    /// A snapshot of everything `gossip status` shows.
+    pub fn status(&self, now: Time) -> wire::StatusReport {
+        let facts = admin::Facts {
+            config: &self.config,
+            store: &self.store,
+            peers: &self.peers,
+            counters: &self.counters,
+            started: self.started,
+            incarnation: self.incarnation(),
+            health: self.health(),
+        };
+        admin::report(&facts, now)
+    }
+
+    /// `gossip status`: one page of a snapshot, rendered once per request.
+    fn on_status_request(&mut self, now: Time, from: SocketAddr, req: wire::StatusRequest) {
+        if !self.admin.allowed(&mut shared!(self), from) {
+            return;
+        }
+        let fresh = (!self.admin.has(now, from, req.request)).then(|| self.status(now));
+        self.admin.serve(&mut shared!(self), now, from, req, fresh);
+    }
+
+    /// `gossip set`: one of our keys, set as any write is, and the outcome as the reply.
+    fn on_set_request(&mut self, now: Time, from: SocketAddr, req: wire::SetRequest) {
+        if !self.admin.allowed(&mut shared!(self), from) {
+            return;
+        }
+        let outcome = self.set(now, &req.key, req.value.as_bytes());
+        self.admin
+            .reply_set(&mut shared!(self), from, req.request, outcome);
+    }
+
     /// Our SWIM incarnation.
     pub fn incarnation(&self) -> u64 {
         self.membership.incarnation()
@@ -362,10 +395,6 @@ impl Node {
         shared::emit(&mut self.events, &mut self.counters, event);
     }
 
-    /// Queues a message for `to`; it is packed (and counted) when the outbox is flushed.
-    fn send(&mut self, to: SocketAddr, message: Message) {
-        self.transport.queue(to, message);
-    }
 
     fn flush(&mut self, now: Time) {
         for (to, mut messages) in self.transport.take_queued() {
