@@ -147,6 +147,14 @@ async fn bad_input_gets_a_typed_error() {
         a.set("k", big).await,
         Err(gossip::Error::ValueTooLarge { .. })
     ));
+    // Keys and values from anything borrowed: owned strings, slices that do not live long.
+    let key = String::from("owned");
+    let value = format!("{}-{}", a.id(), 7);
+    a.set(&key, value.as_bytes()).await.unwrap();
+    assert_eq!(
+        a.get(a.id(), key).await.unwrap().as_deref(),
+        Some(value.as_bytes())
+    );
     let taken = a.addr();
     let again = Gossip::builder(taken).spawn().await;
     assert!(matches!(again, Err(gossip::Error::AddrInUse(_))));

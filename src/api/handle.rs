@@ -64,8 +64,8 @@ impl GossipHandle {
 
     /// Sets one of this node's keys; the change spreads to every live node. Returns the
     /// node's new version.
-    pub async fn set(&self, key: &str, value: impl Into<Bytes>) -> Result<u64, Error> {
-        let value: Bytes = value.into();
+    pub async fn set(&self, key: impl AsRef<str>, value: impl AsRef<[u8]>) -> Result<u64, Error> {
+        let (key, value) = (key.as_ref(), value.as_ref());
         let len = value.len();
         self.node
             .write(key, Some(value.to_vec()))
@@ -76,7 +76,8 @@ impl GossipHandle {
 
     /// Deletes one of this node's keys everywhere (the deletion spreads like any change).
     /// Returns the node's new version.
-    pub async fn delete(&self, key: &str) -> Result<u64, Error> {
+    pub async fn delete(&self, key: impl AsRef<str>) -> Result<u64, Error> {
+        let key = key.as_ref();
         self.node
             .write(key, None)
             .await
@@ -86,8 +87,13 @@ impl GossipHandle {
 
     /// The value `origin` (a node id, this node's own included) holds under `key`, as far
     /// as this node knows; `None` if it holds none.
-    pub async fn get(&self, origin: &str, key: &str) -> Result<Option<Bytes>, Error> {
-        let (origin, key) = (crate::wire::NodeId::from(origin), key.to_string());
+    pub async fn get(
+        &self,
+        origin: impl AsRef<str>,
+        key: impl AsRef<str>,
+    ) -> Result<Option<Bytes>, Error> {
+        let origin = crate::wire::NodeId::from(origin.as_ref());
+        let key = key.as_ref().to_string();
         self.node
             .inspect(move |node, _| {
                 let value = node
