@@ -171,8 +171,9 @@ async fn bad_input_gets_a_typed_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_a_handle_leaves_the_cluster_gracefully() {
     let a = start("a", &[]).await;
-    let b = start("b", &[&a]).await;
+    // Subscribed before b starts, so b's arrival is seen whenever its join lands.
     let mut at_a = a.subscribe();
+    let b = start("b", &[&a]).await;
     next_matching(&mut at_a, |e| matches!(e, Event::Member(m) if m.id == "b")).await;
     drop(b);
     next_matching(
