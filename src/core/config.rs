@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use crate::wire::{ClusterId, Keyring, NodeId, DEFAULT_MTU};
+use crate::wire::{ClusterId, Keyring, NodeId, Origin, DEFAULT_MTU};
 
 use super::fault::FaultConfig;
 use super::guard::GuardConfig;
@@ -230,6 +230,14 @@ pub struct NodeConfig {
 }
 
 impl NodeConfig {
+    /// This node's identity as it appears in datagrams, rumors, deltas and membership facts.
+    pub fn origin(&self) -> Origin {
+        Origin {
+            id: self.id.clone(),
+            addr: self.addr,
+        }
+    }
+
     /// Defaults for a node called `id` at `addr`.
     pub fn new(id: NodeId, addr: SocketAddr) -> Self {
         NodeConfig {

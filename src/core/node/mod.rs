@@ -37,7 +37,7 @@ use std::time::Duration;
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 
-use crate::wire::{self, Entry, Message, NodeId};
+use crate::wire::{self, Message, NodeId};
 
 use super::config::{NodeConfig, RumorMode, SyncMode};
 use super::counters::Counters;
@@ -53,8 +53,6 @@ use super::time::Time;
 
 pub use own::SetError;
 pub use reconfigure::Reconfigured;
-
-
 
 /// One gossip node's complete protocol state: the shared tables (store, peers), then one part
 /// per concern, each owning its state: rumors, anti-entropy, discovery, membership (SWIM
@@ -395,7 +393,6 @@ impl Node {
         shared::emit(&mut self.events, &mut self.counters, event);
     }
 
-
     fn flush(&mut self, now: Time) {
         for (to, mut messages) in self.transport.take_queued() {
             let mut sizes = Vec::with_capacity(messages.len() + 1);
@@ -471,7 +468,7 @@ impl Node {
             let origin = od.origin.clone();
             if let Some(changed) = self.sync.apply(&mut shared!(self), now, from, od) {
                 self.learn_peer(origin.addr, Some(origin.id.clone()), now);
-                self.emit_learned(&origin.id, changed, from, Route::Sync);
+                shared!(self).emit_learned(&origin.id, changed, from, Route::Sync);
             }
         }
     }
@@ -491,26 +488,6 @@ impl Node {
         }
         if answered.sync_now {
             self.sync.start_now(now);
-        }
-    }
-
-    /// One `Learned` event per entry that was news to us.
-    fn emit_learned(
-        &mut self,
-        origin: &NodeId,
-        changed: Vec<Entry>,
-        via: SocketAddr,
-        route: Route,
-    ) {
-        for entry in changed {
-            self.emit(Event::Learned {
-                origin: origin.clone(),
-                key: entry.key,
-                value: entry.value,
-                version: entry.version,
-                via,
-                route,
-            });
         }
     }
 

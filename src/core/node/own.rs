@@ -2,7 +2,7 @@
 //! and a node that hears of a newer version of itself (it restarted and forgot) continues
 //! above it. These touch the store and the rumor part together, so they live with the node.
 
-use crate::wire::{self, Message, Origin, Rumor, MAX_KEY_LEN, MAX_VALUE_LEN};
+use crate::wire::{self, Message, Rumor, MAX_KEY_LEN, MAX_VALUE_LEN};
 
 use super::Node;
 use crate::core::event::Event;
@@ -50,7 +50,7 @@ impl Node {
         }
         let probe = Rumor {
             id: uuid::Uuid::nil(),
-            origin: self.own_origin(),
+            origin: self.config.origin(),
             since: u64::MAX - 1,
             version: u64::MAX,
             ttl: u8::MAX,
@@ -74,7 +74,7 @@ impl Node {
         let version = entry.version;
         let rumor = Rumor {
             id: shared!(self).new_uuid(),
-            origin: self.own_origin(),
+            origin: self.config.origin(),
             since: version - 1,
             version,
             ttl: self.ttl(),
@@ -112,14 +112,6 @@ impl Node {
             .collect();
         for (key, value) in values {
             let _ = self.write(now, &key, value.as_deref());
-        }
-    }
-
-    /// Our own identity as it appears in rumors, deltas and membership facts.
-    pub(super) fn own_origin(&self) -> Origin {
-        Origin {
-            id: self.config.id.clone(),
-            addr: self.config.addr,
         }
     }
 }

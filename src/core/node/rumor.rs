@@ -139,16 +139,7 @@ impl Rumors {
         changed: Vec<Entry>,
     ) {
         pull_gap(cx, from, &rumor);
-        for entry in changed {
-            cx.emit(Event::Learned {
-                origin: rumor.origin.id.clone(),
-                key: entry.key,
-                value: entry.value,
-                version: entry.version,
-                via: from,
-                route: route(&rumor),
-            });
-        }
+        cx.emit_learned(&rumor.origin.id, changed, from, route(&rumor));
         if rumor.ttl == 0 {
             return;
         }

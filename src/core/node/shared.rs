@@ -11,11 +11,11 @@ use uuid::Uuid;
 
 use crate::core::config::{auto_ttl, NodeConfig};
 use crate::core::counters::Counters;
-use crate::core::event::Event;
+use crate::core::event::{Event, Route};
 use crate::core::hash::Seeded;
 use crate::core::peers::PeerSet;
 use crate::core::store::Store;
-use crate::wire::{self, Message, Origin};
+use crate::wire::{self, Entry, Message, NodeId};
 
 use super::transport::Transport;
 
@@ -46,6 +46,26 @@ impl Shared<'_> {
         emit(self.events, self.counters, event);
     }
 
+    /// One `Learned` event per entry that was news to us, from `origin` via `via`.
+    pub(super) fn emit_learned(
+        &mut self,
+        origin: &NodeId,
+        changed: Vec<Entry>,
+        via: SocketAddr,
+        route: Route,
+    ) {
+        for entry in changed {
+            self.emit(Event::Learned {
+                origin: origin.clone(),
+                key: entry.key,
+                value: entry.value,
+                version: entry.version,
+                via,
+                route,
+            });
+        }
+    }
+
     /// Estimated cluster size: the larger of what we hold and whom we know.
     pub(super) fn cluster_size(&self) -> usize {
         cluster_size(self.store, self.peers)
@@ -59,14 +79,6 @@ impl Shared<'_> {
             return self.peers.all_except(exclude);
         }
         self.peers.sample(self.rng, fanout, exclude)
-    }
-
-    /// Our own identity as it appears in rumors, deltas and membership facts.
-    pub(super) fn own_origin(&self) -> Origin {
-        Origin {
-            id: self.config.id.clone(),
-            addr: self.config.addr,
-        }
     }
 
     /// A fresh random message id.

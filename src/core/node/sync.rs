@@ -107,7 +107,6 @@ impl AntiEntropy {
 /// Pull requests one exchange may send (each answered with at most `max_sync_datagrams`).
 const PULL_PAGES: usize = 4;
 
-
 impl AntiEntropy {
     /// Opens an exchange with `sync_peers` random peers.
     pub(super) fn start(&mut self, cx: &mut Shared) {

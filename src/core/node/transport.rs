@@ -13,7 +13,7 @@ use crate::core::fault::{FaultLayer, Transmit, Verdict};
 use crate::core::guard::{Admission, FloodGuard};
 use crate::core::replay::ReplayGuard;
 use crate::core::time::Time;
-use crate::wire::{self, Keyring, Message, Origin, Packer, Stamp};
+use crate::wire::{self, Keyring, Message, Packer, Stamp};
 
 /// What the transport owns. The other parts queue messages and read the packer's budgets;
 /// nothing else touches these fields.
@@ -134,10 +134,7 @@ impl Transport {
 
 /// The packer for `config`: sealing adds bytes, so a keyed node packs less per datagram.
 fn packer_for(config: &NodeConfig) -> Packer {
-    let own = Origin {
-        id: config.id.clone(),
-        addr: config.addr,
-    };
+    let own = config.origin();
     if config.keyring.is_some() {
         Packer::sealed(config.cluster, Some(own), config.mtu)
     } else {

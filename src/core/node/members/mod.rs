@@ -277,7 +277,7 @@ impl Membership {
         cx: &mut Shared, now: Time) {
         self.announced_at = Some(now);
         let me = MemberUpdate {
-            member: cx.own_origin(),
+            member: cx.config.origin(),
             incarnation: self.incarnation,
             state: MemberState::Alive,
             by: Some(cx.config.id.clone()),
@@ -381,7 +381,7 @@ impl Membership {
         self.leaving = true;
         self.incarnation += 1;
         let me = MemberUpdate {
-            member: cx.own_origin(),
+            member: cx.config.origin(),
             incarnation: self.incarnation,
             state: MemberState::Left,
             by: Some(cx.config.id.clone()),

@@ -99,4 +99,3 @@ pub(super) struct ProbeState {
     pub(super) forwards: VecDeque<Forward>,
     pub(super) ticks: u64,
 }
-
