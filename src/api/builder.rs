@@ -291,9 +291,9 @@ impl GossipBuilder {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(Error::NoRuntime);
         }
-        let (config, key_file, data_dir, seed, backlog, bind) = self.check()?;
-        let mut config = config;
-        if let Some(path) = &key_file {
+        let mut config = self.config()?;
+        let bind = self.bind;
+        if let Some(path) = &self.key_file {
             config.keyring = Some(Arc::new(load_keyring(path)?));
         }
         let socket = bind_udp(bind)?;
@@ -306,7 +306,7 @@ impl GossipBuilder {
         if config.id.as_str().is_empty() {
             config.id = NodeId::from(format!("n{}", local.port()));
         }
-        let state = match &data_dir {
+        let state = match &self.data_dir {
             None => None,
             Some(dir) => {
                 let (file, version, incarnation) =
@@ -318,26 +318,20 @@ impl GossipBuilder {
         };
         let epoch = Instant::now();
         os::ground(&mut config, epoch);
-        let seed = seed.unwrap_or_else(|| rand::rng().random());
+        let seed = self.seed.unwrap_or_else(|| rand::rng().random());
         let node = Node::new(config, Time::ZERO, seed);
-        Ok(launch(node, socket, epoch, state, backlog, |_, _, _| {}))
+        Ok(launch(
+            node,
+            socket,
+            epoch,
+            state,
+            self.event_backlog,
+            |_, _, _| {},
+        ))
     }
 
     /// Validates every setting; returns the protocol config (id left empty for `n<port>`).
-    #[allow(clippy::type_complexity)]
-    fn check(
-        self,
-    ) -> Result<
-        (
-            NodeConfig,
-            Option<PathBuf>,
-            Option<PathBuf>,
-            Option<u64>,
-            usize,
-            SocketAddr,
-        ),
-        Error,
-    > {
+    fn config(&self) -> Result<NodeConfig, Error> {
         let bad = |what: String| Err(Error::Config(what));
         let addr = self.advertise.unwrap_or(self.bind);
         if addr.ip().is_unspecified() {
@@ -399,22 +393,14 @@ impl GossipBuilder {
             return bad("delay min must not exceed max".into());
         }
         let id = NodeId::from(self.id.clone().unwrap_or_default());
-        let config = NodeConfig {
+        Ok(NodeConfig {
             id,
             addr,
             cluster: ClusterId::from_name(&self.cluster),
-            static_peers: self.peers,
-            bootstrap: self.bootstrap,
-            ..self.tune
-        };
-        Ok((
-            config,
-            self.key_file,
-            self.data_dir,
-            self.seed,
-            self.event_backlog,
-            self.bind,
-        ))
+            static_peers: self.peers.clone(),
+            bootstrap: self.bootstrap.clone(),
+            ..self.tune.clone()
+        })
     }
 }
 
