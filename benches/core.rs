@@ -69,8 +69,9 @@ fn rumor(from: usize, version: u64) -> Rumor {
         hops: 1,
         entries: vec![Entry {
             key: "book".into(),
-            value: Some(b"The Left Hand of Darkness".to_vec()),
+            value: gossip::wire::Payload::Inline(b"The Left Hand of Darkness".to_vec()),
             version,
+            expires_ms: None,
         }],
     }
 }

@@ -28,7 +28,8 @@ fn victim(keyed: bool) -> Node {
         c.keyring = Some(key(1));
     }
     let mut n = Node::new(c, Time::ZERO, 7);
-    n.preload(Time::ZERO, "book", b"Dune").unwrap();
+    n.preload(Time::ZERO, "book", bytes::Bytes::from_static(b"Dune"), None)
+        .unwrap();
     while n.poll_transmit(Time::ZERO).is_some() {}
     while n.poll_event().is_some() {}
     n
@@ -278,7 +279,20 @@ fn unkeyed_admin_requests_are_accepted_from_loopback_only() {
         .unwrap();
     let t = Time::ZERO;
     n.handle_datagram(t, SocketAddr::from(([10, 1, 2, 3], 5555)), &admin);
-    assert!(n.poll_transmit(t).is_none());
+    // Refused, with the reason (so the client can say why instead of "no answer").
+    let reply = n.poll_transmit(t).expect("a refusal is answered");
+    let reasons: Vec<String> = decode_datagram(ClusterId::from_name("gossip"), &reply.bytes)
+        .unwrap()
+        .messages
+        .into_iter()
+        .filter_map(|m| match m {
+            Message::Refused(r) => Some(r.reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reasons.len(), 1);
+    assert!(reasons[0].contains("only from loopback"), "{reasons:?}");
+    assert!(n.poll_transmit(t).is_none(), "and nothing else");
     assert_eq!(n.counters().decode_by_reason.get("admin_refused"), Some(&1));
     n.handle_datagram(t, addr(5555), &admin);
     assert!(n.poll_transmit(t).is_some(), "loopback is answered");

@@ -78,7 +78,7 @@ fn thirty_percent_drop_on_every_node_still_converges() {
             .store()
             .get(&origin)
             .and_then(|s| s.values.get("color").cloned());
-        assert_eq!(held.and_then(|v| v.value), Some(b"blue".to_vec()));
+        assert_eq!(held.and_then(|v| v.value).as_deref(), Some(&b"blue"[..]));
     }
 }
 
@@ -93,7 +93,7 @@ fn same_seed_gives_an_identical_run() {
         let mut net = sim::build(&topo, seed, cfg, &books(), |_, _| {});
         net.run_until(Time::from_millis(20_000));
         let stats = net.stats();
-        let books: Vec<Option<Option<Vec<u8>>>> = net
+        let books: Vec<Option<Option<bytes::Bytes>>> = net
             .nodes()
             .flatten()
             .map(|n| n.store().own().values.get("book").map(|v| v.value.clone()))

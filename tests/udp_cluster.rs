@@ -15,7 +15,7 @@ fn books() -> Vec<String> {
 }
 
 /// What every node currently reads: id → book, as each node sees the whole cluster.
-async fn views(nodes: &[NodeHandle]) -> Vec<HashMap<String, Option<Vec<u8>>>> {
+async fn views(nodes: &[NodeHandle]) -> Vec<HashMap<String, Option<bytes::Bytes>>> {
     let mut out = Vec::new();
     for n in nodes {
         let view = n
@@ -204,7 +204,7 @@ async fn a_node_killed_mid_run_does_not_stop_the_others() {
             views.iter().all(|v| {
                 (0..nodes.len()).all(|i| {
                     let id = format!("n{}", nodes[i].addr.port());
-                    v.get(&id) == Some(&Some(format!("After the Fall {i}").into_bytes()))
+                    v.get(&id) == Some(&Some(format!("After the Fall {i}").into()))
                 })
             })
         },

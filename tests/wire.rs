@@ -40,14 +40,14 @@ fn every_message_type_round_trips() {
 
 #[test]
 fn a_typical_rumor_has_a_pinned_size() {
-    // Rumor 49 = tag 1 + uuid 17 + origin 14 (id 6, IPv4 address 8) + since, version, ttl,
-    // hops 4 + one entry 13 (key 5, value tag 1 + 5, version 1 + list length 1).
-    // Datagram 79 = header 14 + sender 15 + count 1 + rumor 49.
+    // Rumor 50 = tag 1 + uuid 17 + origin 14 (id 6, IPv4 address 8) + since, version, ttl,
+    // hops 4 + one entry 14 (key 5, payload tag 1 + 5, version 1, no expiry 1 + list
+    // length 1). Datagram 80 = header 14 + sender 15 + count 1 + rumor 50.
     // A change here is a wire-format change: bump PROTOCOL_VERSION and update the README.
     let packer = Packer::new(cluster(), Some(origin()), DEFAULT_MTU);
     let bytes = packer.single(&Message::Rumor(typical_rumor())).unwrap();
-    assert_eq!(encoded_len(&Message::Rumor(typical_rumor())), 49);
-    assert_eq!(bytes.len(), 79);
+    assert_eq!(encoded_len(&Message::Rumor(typical_rumor())), 50);
+    assert_eq!(bytes.len(), 80);
 }
 
 #[test]

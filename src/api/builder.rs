@@ -13,7 +13,9 @@ use crate::core::{AdminAccess, Fanout};
 use crate::core::{Node, NodeConfig, Time};
 use crate::runtime::persist::StateFile;
 use crate::runtime::{bind_udp, os};
-use crate::wire::{ClusterId, Keyring, NodeId, MAX_ID_LEN, MAX_TTL, MIN_MTU};
+use crate::wire::{
+    ClusterId, Keyring, NodeId, MAX_ID_LEN, MAX_STATE_LEN, MAX_TTL, MAX_VALUE_LEN, MIN_MTU,
+};
 
 /// Entry point of the library: `Gossip::builder(addr)…spawn().await` starts a node.
 #[derive(Debug)]
@@ -212,6 +214,27 @@ impl GossipBuilder {
         self
     }
 
+    /// Largest value this node sets or fetches (default 1 MiB, at most 16 MiB). Values over
+    /// 512 bytes are announced and fetched in pieces.
+    pub fn max_value_bytes(mut self, bytes: usize) -> Self {
+        self.tune.max_value_bytes = bytes;
+        self
+    }
+
+    /// Most bytes (keys and values) one origin's state may hold, this node's own included
+    /// (default 64 MiB).
+    pub fn max_state_bytes(mut self, bytes: usize) -> Self {
+        self.tune.max_state_bytes = bytes;
+        self
+    }
+
+    /// How long deleted and expired keys are remembered before they are forgotten (default
+    /// 10 minutes). A node away longer than this catches up with the origin's whole state.
+    pub fn tombstone_grace(mut self, grace: Duration) -> Self {
+        self.tune.tombstone_grace = grace;
+        self
+    }
+
     /// Most peers learned through gossip kept at once (default 4096; static and bootstrap
     /// peers always fit).
     pub fn max_peers(mut self, count: usize) -> Self {
@@ -306,20 +329,30 @@ impl GossipBuilder {
         if config.id.as_str().is_empty() {
             config.id = NodeId::from(format!("n{}", local.port()));
         }
-        let state = match &self.data_dir {
+        let opened = match &self.data_dir {
             None => None,
             Some(dir) => {
-                let (file, version, incarnation) =
-                    StateFile::open(dir, config.id.as_str()).map_err(Error::DataDir)?;
-                config.initial_version = version;
-                config.initial_incarnation = incarnation;
-                Some(file)
+                let opened = StateFile::open(dir, config.id.as_str()).map_err(Error::DataDir)?;
+                config.initial_version = opened.version;
+                config.initial_incarnation = opened.incarnation;
+                Some(opened)
             }
         };
         let epoch = Instant::now();
         os::ground(&mut config, epoch);
         let seed = self.seed.unwrap_or_else(|| rand::rng().random());
-        let node = Node::new(config, Time::ZERO, seed);
+        let mut node = Node::new(config, Time::ZERO, seed);
+        let state = match opened {
+            None => None,
+            Some(opened) => {
+                let mut file = opened.file;
+                let refused = file.restore(&mut node, opened.keys);
+                if let Some(first) = refused.first() {
+                    return Err(Error::DataDir(first.clone()));
+                }
+                Some(file)
+            }
+        };
         Ok(launch(
             node,
             socket,
@@ -391,6 +424,15 @@ impl GossipBuilder {
         }
         if t.fault.delay.0 > t.fault.delay.1 {
             return bad("delay min must not exceed max".into());
+        }
+        if t.max_value_bytes == 0 || t.max_value_bytes > MAX_VALUE_LEN {
+            return bad(format!("max value bytes must be 1..={MAX_VALUE_LEN}"));
+        }
+        if t.max_state_bytes == 0 || t.max_state_bytes > MAX_STATE_LEN {
+            return bad(format!("max state bytes must be 1..={MAX_STATE_LEN}"));
+        }
+        if t.tombstone_grace.is_zero() {
+            return bad("tombstone grace must be above 0".into());
         }
         let id = NodeId::from(self.id.clone().unwrap_or_default());
         Ok(NodeConfig {

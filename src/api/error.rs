@@ -43,17 +43,32 @@ pub enum Error {
         /// The largest allowed.
         max: usize,
     },
-    /// A value longer than [`GossipHandle::MAX_VALUE_LEN`](crate::GossipHandle::MAX_VALUE_LEN).
-    #[error("value is {len} bytes; at most {max} fit")]
+    /// A value longer than the node's `max_value_bytes` (see
+    /// [`GossipBuilder::max_value_bytes`](crate::GossipBuilder::max_value_bytes)).
+    #[error("value is {len} bytes; this node accepts at most {max} (max_value_bytes)")]
     ValueTooLarge {
         /// The value's length in bytes.
         len: usize,
         /// The largest allowed.
         max: usize,
     },
-    /// The key and value together do not fit one datagram at the configured MTU.
+    /// The value is too large to send inline and the configured MTU is too small to carry
+    /// even the smallest piece of a larger one.
     #[error("key and value are too large to fit one datagram at this MTU")]
     TooLargeForDatagram,
+    /// The node's own keys and values would exceed its `max_state_bytes`.
+    #[error(
+        "this node's keys would hold {len} bytes; at most {max} are allowed (max_state_bytes)"
+    )]
+    StateTooLarge {
+        /// What the state would hold.
+        len: usize,
+        /// The node's limit.
+        max: usize,
+    },
+    /// A TTL of zero or longer than ten years.
+    #[error("a TTL must be between 1 ms and 10 years")]
+    InvalidTtl,
     /// `spawn` was awaited outside a tokio runtime (the node runs as a tokio task).
     #[error("no tokio runtime: spawn the node from within one (e.g. #[tokio::main])")]
     NoRuntime,
@@ -63,17 +78,16 @@ pub enum Error {
 }
 
 impl Error {
-    /// The API error for a refused write of `key` and a value of `value_len` bytes.
-    pub(crate) fn from_set(e: SetError, key: &str, value_len: usize) -> Self {
+    /// The API error for a refused write of `key`.
+    pub(crate) fn from_set(e: SetError, key: &str) -> Self {
         match e {
             SetError::Key => Error::InvalidKey {
                 len: key.len(),
                 max: crate::wire::MAX_KEY_LEN,
             },
-            SetError::Value => Error::ValueTooLarge {
-                len: value_len,
-                max: crate::wire::MAX_VALUE_LEN,
-            },
+            SetError::Value { len, max } => Error::ValueTooLarge { len, max },
+            SetError::State { len, max } => Error::StateTooLarge { len, max },
+            SetError::Ttl => Error::InvalidTtl,
             SetError::TooLarge => Error::TooLargeForDatagram,
         }
     }

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::net::UdpSocket;
@@ -49,7 +49,8 @@ pub struct GossipHandle {
 impl GossipHandle {
     /// Longest key accepted, in bytes.
     pub const MAX_KEY_LEN: usize = crate::wire::MAX_KEY_LEN;
-    /// Longest value accepted, in bytes.
+    /// Largest value any node accepts, in bytes (16 MiB); each node's own limit is its
+    /// `max_value_bytes` (1 MiB unless the builder says otherwise).
     pub const MAX_VALUE_LEN: usize = crate::wire::MAX_VALUE_LEN;
 
     /// This node's id.
@@ -64,25 +65,61 @@ impl GossipHandle {
 
     /// Sets one of this node's keys; the change spreads to every live node. Returns the
     /// node's new version.
+    ///
+    /// A value up to 512 bytes rides inline in the rumor; a larger one (up to the builder's
+    /// `max_value_bytes`, 1 MiB by default) is announced by size and hash, and every node
+    /// fetches its pieces. Readers elsewhere keep the previous value until the new one has
+    /// arrived whole.
     pub async fn set(&self, key: impl AsRef<str>, value: impl AsRef<[u8]>) -> Result<u64, Error> {
         let (key, value) = (key.as_ref(), value.as_ref());
-        let len = value.len();
+        self.write(key, Some(Bytes::copy_from_slice(value)), None)
+            .await
+    }
+
+    /// As [`set`](GossipHandle::set), and the key expires on every node `ttl` from now (by
+    /// each node's wall clock, so clocks should agree to well within `ttl`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), gossip::Error> {
+    /// use std::time::Duration;
+    /// let node = gossip::Gossip::builder("127.0.0.1:0".parse().unwrap()).id("a").spawn().await?;
+    /// node.set_with_ttl("lease", "held", Duration::from_millis(50)).await?;
+    /// assert!(node.get("a", "lease").await?.is_some());
+    /// tokio::time::sleep(Duration::from_millis(80)).await;
+    /// assert_eq!(node.get("a", "lease").await?, None);
+    /// # node.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_with_ttl(
+        &self,
+        key: impl AsRef<str>,
+        value: impl AsRef<[u8]>,
+        ttl: Duration,
+    ) -> Result<u64, Error> {
+        let (key, value) = (key.as_ref(), value.as_ref());
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+        self.write(key, Some(Bytes::copy_from_slice(value)), Some(ttl_ms))
+            .await
+    }
+
+    async fn write(
+        &self,
+        key: &str,
+        value: Option<Bytes>,
+        ttl_ms: Option<u64>,
+    ) -> Result<u64, Error> {
         self.node
-            .write(key, Some(value.to_vec()))
+            .write(key, value, ttl_ms)
             .await
             .ok_or(Error::Stopped)?
-            .map_err(|e| Error::from_set(e, key, len))
+            .map_err(|e| Error::from_set(e, key))
     }
 
     /// Deletes one of this node's keys everywhere (the deletion spreads like any change).
     /// Returns the node's new version.
     pub async fn delete(&self, key: impl AsRef<str>) -> Result<u64, Error> {
-        let key = key.as_ref();
-        self.node
-            .write(key, None)
-            .await
-            .ok_or(Error::Stopped)?
-            .map_err(|e| Error::from_set(e, key, 0))
+        self.write(key.as_ref(), None, None).await
     }
 
     /// The value `origin` (a node id, this node's own included) holds under `key`, as far
@@ -95,15 +132,9 @@ impl GossipHandle {
         let origin = crate::wire::NodeId::from(origin.as_ref());
         let key = key.as_ref().to_string();
         self.node
-            .inspect(move |node, _| {
-                let value = node
-                    .store()
-                    .get(&origin)?
-                    .values
-                    .get(&key)?
-                    .value
-                    .as_deref()?;
-                Some(Bytes::copy_from_slice(value))
+            .inspect(move |node, now| {
+                let held = node.store().get(&origin)?.values.get(&key)?;
+                held.live(node.wall_ms(now)).cloned()
             })
             .await
             .ok_or(Error::Stopped)
@@ -112,12 +143,15 @@ impl GossipHandle {
     /// Everything this node holds: every origin's live keys and versions.
     pub async fn snapshot(&self) -> Result<Snapshot, Error> {
         self.node
-            .inspect(|node, _| Snapshot {
-                origins: node
-                    .store()
-                    .origins()
-                    .map(|(id, state)| (id.to_string(), origin_state(state)))
-                    .collect(),
+            .inspect(|node, now| {
+                let wall = node.wall_ms(now);
+                Snapshot {
+                    origins: node
+                        .store()
+                        .origins()
+                        .map(|(id, state)| (id.to_string(), origin_state(state, wall)))
+                        .collect(),
+                }
             })
             .await
             .ok_or(Error::Stopped)

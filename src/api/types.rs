@@ -24,6 +24,15 @@ pub enum Event {
         /// The origin's version counter at the change.
         version: u64,
     },
+    /// A key's TTL ran out: it is gone (every node expires it at the same wall-clock time).
+    Expired {
+        /// The node whose key it was.
+        origin: String,
+        /// The key.
+        key: String,
+        /// The origin's version of the value that expired.
+        version: u64,
+    },
     /// A member joined, or its state changed (alive, suspect, dead, left).
     Member(Member),
     /// This subscriber fell behind and `missed` events were dropped for it: read
@@ -124,8 +133,8 @@ impl Snapshot {
     }
 }
 
-/// Copies an origin's live keys out of the core's store.
-pub(super) fn origin_state(state: &core::store::OriginState) -> OriginState {
+/// Copies an origin's live keys (at wall-clock `wall_ms`) out of the core's store.
+pub(super) fn origin_state(state: &core::store::OriginState, wall_ms: u64) -> OriginState {
     OriginState {
         addr: state.addr,
         version: state.watermark,
@@ -133,7 +142,7 @@ pub(super) fn origin_state(state: &core::store::OriginState) -> OriginState {
             .values
             .iter()
             .filter_map(|(k, v)| {
-                let bytes = Bytes::copy_from_slice(v.value.as_deref()?);
+                let bytes = v.live(wall_ms)?.clone();
                 Some((
                     k.clone(),
                     Value {
@@ -150,10 +159,10 @@ pub(super) fn origin_state(state: &core::store::OriginState) -> OriginState {
 pub(super) fn event_of(node: &core::Node, event: &core::Event) -> Option<Event> {
     let own = node.id();
     let changed =
-        |origin: &wire::NodeId, key: &str, value: &Option<Vec<u8>>, version| Event::Changed {
+        |origin: &wire::NodeId, key: &str, value: &Option<Bytes>, version| Event::Changed {
             origin: origin.to_string(),
             key: key.to_string(),
-            value: value.as_deref().map(Bytes::copy_from_slice),
+            value: value.clone(),
             version,
         };
     match event {
@@ -170,6 +179,15 @@ pub(super) fn event_of(node: &core::Node, event: &core::Event) -> Option<Event> 
             version,
             ..
         } => Some(changed(own, key, value, *version)),
+        core::Event::Expired {
+            origin,
+            key,
+            version,
+        } => Some(Event::Expired {
+            origin: origin.to_string(),
+            key: key.to_string(),
+            version: *version,
+        }),
         core::Event::MemberChanged {
             id,
             addr,

@@ -67,11 +67,11 @@ pub fn init(format: LogFormat) {
 }
 
 /// How a value is shown in log lines: the book in quotes, other keys as `key=value`.
-pub fn describe(key: &str, value: &Option<Vec<u8>>) -> String {
+pub fn describe(key: &str, value: &Option<bytes::Bytes>) -> String {
     let Some(value) = value else {
         return format!("{key} deleted");
     };
-    let text = String::from_utf8_lossy(value);
+    let text = crate::core::node::abbreviate(value);
     if key == crate::config::BOOK_KEY {
         format!("{text:?}")
     } else {
@@ -133,6 +133,14 @@ impl EventLogger {
                     describe(&key, &value)
                 );
             }
+            Event::Expired {
+                origin,
+                key,
+                version,
+            } => info!(
+                origin = %origin, key = %key, version,
+                "{key} of {origin} (v{version}) expired"
+            ),
             Event::Relayed {
                 origin,
                 version,

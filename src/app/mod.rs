@@ -97,8 +97,44 @@ pub enum Command {
         admin: AdminArgs,
         /// Key (`book` replaces the favorite book until the next re-draw).
         key: String,
-        /// Value.
-        value: String,
+        /// Value (or use --file).
+        #[arg(required_unless_present = "file", conflicts_with = "file")]
+        value: Option<String>,
+        /// Take the value from a file (`-` for stdin); up to the node's max_value_bytes.
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
+        /// Expire the key on every node after this long (`30s`, `5m`, `2h`).
+        #[arg(long, value_parser = parse_ttl)]
+        ttl: Option<Duration>,
+    },
+    /// Print the value a running node holds under ORIGIN's KEY, raw, to stdout (exit 1 if it
+    /// holds none).
+    Get {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// The node id whose key it is (see `gossip status`).
+        origin: String,
+        /// Key.
+        key: String,
+    },
+    /// Delete a key of a running node's own state on every node.
+    Del {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// Key.
+        key: String,
+    },
+    /// Stream each change a running node applies (origin, key, version, size; set, deleted
+    /// or expired) as it happens.
+    Watch {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// Only keys starting with this.
+        #[arg(long, default_value = "")]
+        prefix: String,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
     },
     /// Watch a whole cluster: one row per node, who holds each origin's newest version, and
     /// how long each version took to reach every live node.
@@ -169,6 +205,15 @@ pub enum Command {
     },
 }
 
+/// A TTL such as `30s`, `5m` or `1h30m`: at least a millisecond.
+fn parse_ttl(s: &str) -> Result<Duration, String> {
+    let ttl = humantime::parse_duration(s).map_err(|e| format!("`{s}`: {e} (e.g. 30s, 5m, 2h)"))?;
+    if ttl < Duration::from_millis(1) || ttl.as_millis() > u128::from(crate::wire::MAX_TTL_MS) {
+        return Err(format!("`{s}`: a TTL must be between 1ms and 10 years"));
+    }
+    Ok(ttl)
+}
+
 /// Parses the process's arguments and runs the command.
 pub fn main() -> ExitCode {
     run(Cli::parse())
@@ -190,7 +235,27 @@ pub fn run(cli: Cli) -> ExitCode {
         match cli.command {
             Command::Node(args) => node::run(*args).await,
             Command::Status { admin, json } => admin::status(&admin, json).await,
-            Command::Set { admin, key, value } => admin::set(&admin, &key, &value).await,
+            Command::Set {
+                admin,
+                key,
+                value,
+                file,
+                ttl,
+            } => {
+                let source = match (&value, &file) {
+                    (_, Some(path)) => admin::Source::File(path),
+                    (Some(text), None) => admin::Source::Text(text),
+                    (None, None) => admin::Source::Text(""),
+                };
+                admin::set(&admin, &key, source, ttl).await
+            }
+            Command::Get { admin, origin, key } => admin::get(&admin, &origin, &key).await,
+            Command::Del { admin, key } => admin::del(&admin, &key).await,
+            Command::Watch {
+                admin,
+                prefix,
+                json,
+            } => admin::watch(&admin, &prefix, json).await,
             Command::Top {
                 addrs,
                 config_dir,

@@ -13,6 +13,7 @@ use tracing::{error, info, warn};
 use crate::config::{load_books, resolve, FileConfig, NodeArgs, NodeSettings, BOOK_KEY};
 use crate::core::{Node, Time};
 use crate::runtime::persist::StateFile;
+
 use crate::runtime;
 use super::{log::EventLogger, reload};
 use crate::ui::{feed, tui, UiMode};
@@ -73,13 +74,13 @@ pub async fn run(args: NodeArgs) -> ExitCode {
     };
     let local = socket.local_addr().unwrap_or(settings.bind);
     settings.bound_to(local);
-    let state = match &settings.data_dir {
+    let opened = match &settings.data_dir {
         None => None,
         Some(dir) => match StateFile::open(dir, settings.node.id.as_str()) {
-            Ok((file, version, incarnation)) => {
-                settings.node.initial_version = version;
-                settings.node.initial_incarnation = incarnation;
-                Some(file)
+            Ok(opened) => {
+                settings.node.initial_version = opened.version;
+                settings.node.initial_incarnation = opened.incarnation;
+                Some(opened)
             }
             Err(e) => {
                 error!("{e}");
@@ -108,11 +109,22 @@ pub async fn run(args: NodeArgs) -> ExitCode {
     let epoch = Instant::now();
     runtime::os::ground(&mut settings.node, epoch);
     let mut node = Node::new(settings.node.clone(), Time::ZERO, seed);
+    let state = opened.map(|opened| {
+        let (mut file, keys) = (opened.file, opened.keys);
+        let held = keys.len();
+        for refused in file.restore(&mut node, keys) {
+            warn!("{refused}");
+        }
+        if held > 0 {
+            info!("restored {held} key(s) from the data dir");
+        }
+        file
+    });
     let mut books = Books::new(books, seed);
     // The first book is held from the start: the join and first exchanges carry it.
     let first = books.draw();
     if let Some(book) = &first {
-        if let Err(e) = node.preload(Time::ZERO, BOOK_KEY, book.as_bytes()) {
+        if let Err(e) = node.preload(Time::ZERO, BOOK_KEY, bytes::Bytes::from(book.clone()), None) {
             warn!("cannot hold the book {book:?}: {e}");
         }
     }

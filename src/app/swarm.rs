@@ -192,7 +192,11 @@ impl Swarm {
             .map_err(|e| e.to_string())?;
         let set_at = Instant::now();
         let version = client
-            .set("swarm", &format!("update at {:?}", self.started.elapsed()))
+            .write(
+                "swarm",
+                Some(format!("update at {:?}", self.started.elapsed()).into()),
+                None,
+            )
             .await
             .map_err(|e| format!("set on {origin}: {e}"))?;
         let origin_id = "swarm-0".to_string();

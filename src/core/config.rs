@@ -8,7 +8,14 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use crate::wire::{ClusterId, Keyring, NodeId, Origin, DEFAULT_MTU};
+use crate::wire::{
+    ClusterId, Keyring, NodeId, Origin, DEFAULT_MAX_STATE_BYTES, DEFAULT_MAX_VALUE_BYTES,
+    DEFAULT_MTU,
+};
+
+/// How long deleted and expired keys are kept before they are forgotten: long enough for
+/// every node, even one that was briefly partitioned, to hear of the deletion.
+pub const DEFAULT_TOMBSTONE_GRACE: Duration = Duration::from_secs(600);
 
 use super::fault::FaultConfig;
 use super::guard::GuardConfig;
@@ -227,6 +234,13 @@ pub struct NodeConfig {
     pub guard: GuardConfig,
     /// 32 bytes of OS randomness for nonces (the simulator derives them from its seed).
     pub entropy: [u8; 32],
+    /// Largest value this node sets or fetches (at most [`MAX_VALUE_LEN`]).
+    pub max_value_bytes: usize,
+    /// Most bytes (keys and values) one origin's state may hold, ours included.
+    pub max_state_bytes: usize,
+    /// Deleted and expired keys are forgotten this long after they died. A node that was
+    /// away longer than this gets the origin's whole state instead of a delta.
+    pub tombstone_grace: Duration,
 }
 
 impl NodeConfig {
@@ -273,6 +287,9 @@ impl NodeConfig {
             replay_capacity: 200_000,
             guard: GuardConfig::default(),
             entropy: [0; 32],
+            max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
+            max_state_bytes: DEFAULT_MAX_STATE_BYTES,
+            tombstone_grace: DEFAULT_TOMBSTONE_GRACE,
         }
     }
 }

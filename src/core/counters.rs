@@ -32,6 +32,21 @@ pub struct Counters {
     pub decode_errors: u64,
     /// Sources put on the ignore list for sending bad datagrams.
     pub sources_banned: u64,
+    /// Announced values fetched whole (hash checked).
+    pub fetches_completed: u64,
+    /// Fetches given up (every holder failed; anti-entropy offers the value again).
+    pub fetches_abandoned: u64,
+    /// Fetched values whose bytes did not match the announced hash.
+    pub fetches_corrupt: u64,
+    /// Announced values not fetched: larger than `max_value_bytes`, an origin over
+    /// `max_state_bytes`, or too many fetches at once.
+    pub fetches_refused: u64,
+    /// Pieces served to fetching peers.
+    pub pieces_served: u64,
+    /// Keys whose TTL ran out.
+    pub keys_expired: u64,
+    /// Deleted or expired keys forgotten after the grace period.
+    pub tombstones_collected: u64,
     /// Refused datagrams by reason (see `DecodeError::counter`).
     pub decode_by_reason: BTreeMap<&'static str, u64>,
     pub messages_in: BTreeMap<MessageKind, u64>,
@@ -74,6 +89,13 @@ impl Counters {
             ("member_corrections", self.member_corrections),
             ("decode_errors", self.decode_errors),
             ("flood_bans", self.sources_banned),
+            ("fetches_completed", self.fetches_completed),
+            ("fetches_abandoned", self.fetches_abandoned),
+            ("fetches_corrupt", self.fetches_corrupt),
+            ("fetches_refused", self.fetches_refused),
+            ("pieces_served", self.pieces_served),
+            ("keys_expired", self.keys_expired),
+            ("tombstones_collected", self.tombstones_collected),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))

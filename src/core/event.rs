@@ -3,6 +3,8 @@
 
 use std::net::SocketAddr;
 
+use bytes::Bytes;
+
 use crate::wire::{DecodeError, MemberState, NodeId};
 
 use super::peers::PeerSource;
@@ -16,15 +18,22 @@ pub enum Event {
     Learned {
         origin: NodeId,
         key: String,
-        value: Option<Vec<u8>>,
+        value: Option<Bytes>,
         version: u64,
         via: SocketAddr,
         route: Route,
     },
+    /// A key's TTL ran out: it is gone on this node (every node expires it at the same
+    /// wall-clock deadline).
+    Expired {
+        origin: NodeId,
+        key: String,
+        version: u64,
+    },
     /// We changed our own state and started a rumor.
     Originated {
         key: String,
-        value: Option<Vec<u8>>,
+        value: Option<Bytes>,
         version: u64,
         pushed_to: usize,
     },

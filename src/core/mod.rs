@@ -1,6 +1,7 @@
 //! The sans-io protocol core. Nothing in here awaits, reads a clock, reads the OS RNG or opens a
 //! file: the tokio runtime and the simulator drive the very same [`Node`].
 
+pub mod assembly;
 pub mod config;
 pub mod counters;
 pub mod event;

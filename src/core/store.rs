@@ -6,10 +6,16 @@
 //! ahead of a missing one is applied key by key but does not advance the watermark, and the gap
 //! is still repaired later.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::time::Duration;
 
-use crate::wire::{Entry, NodeId, Origin, OriginDelta, VersionClaim, SYNC_BUCKETS};
+use bytes::Bytes;
+
+use crate::wire::{
+    Announce, Entry, NodeId, Origin, OriginDelta, Payload, VersionClaim, SYNC_BUCKETS,
+};
 
 use super::hash::{bucket_of, contribution, Seeded};
 use super::time::Time;
@@ -44,49 +50,146 @@ impl Route {
     }
 }
 
+/// Values longer than this carry their BLAKE3 hash (announced values are checked against it).
+const HASHED_ABOVE: usize = 64;
+
 /// A value and the origin version that set it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Versioned {
     /// The bytes, or `None` for a deleted key (a tombstone: it must outrank older values).
-    pub value: Option<Vec<u8>>,
+    pub value: Option<Bytes>,
     pub version: u64,
+    /// Wall-clock deadline (ms since the UNIX epoch) after which the key is gone.
+    pub expires_ms: Option<u64>,
+    /// BLAKE3 of a value longer than [`HASHED_ABOVE`] bytes.
+    pub hash: Option<[u8; 32]>,
 }
 
-/// One origin's keys, sorted by key. A node typically holds a handful of keys per origin and
-/// thousands of origins, so a small vector beats a map in both memory and speed.
+impl Versioned {
+    /// A value (or tombstone) at `version`, hashing it if it may be announced.
+    pub fn new(value: Option<Bytes>, version: u64, expires_ms: Option<u64>) -> Self {
+        let hash = value
+            .as_ref()
+            .filter(|v| v.len() > HASHED_ABOVE)
+            .map(|v| *blake3::hash(v).as_bytes());
+        Versioned {
+            value,
+            version,
+            expires_ms,
+            hash,
+        }
+    }
+
+    /// The bytes, if the key is set and has not expired at wall-clock `wall_ms`.
+    pub fn live(&self, wall_ms: u64) -> Option<&Bytes> {
+        match self.expires_ms {
+            Some(at) if wall_ms >= at => None,
+            _ => self.value.as_ref(),
+        }
+    }
+
+    /// Deleted, or expired at `wall_ms`.
+    pub fn is_dead(&self, wall_ms: u64) -> bool {
+        self.live(wall_ms).is_none()
+    }
+
+    /// Bytes held: the value's length (0 for a tombstone).
+    pub fn size(&self) -> u64 {
+        self.value.as_ref().map_or(0, |v| v.len() as u64)
+    }
+
+    /// How this value travels from a node that sends values up to `form.inline_max` inline.
+    pub fn payload(&self, form: Form) -> Payload {
+        match (&self.value, self.hash) {
+            (None, _) => Payload::Deleted,
+            (Some(v), Some(hash)) if v.len() > form.inline_max && form.piece > 0 => {
+                Payload::Announced(Announce {
+                    size: v.len() as u32,
+                    hash,
+                    piece: form.piece,
+                })
+            }
+            (Some(v), _) => Payload::Inline(v.to_vec()),
+        }
+    }
+}
+
+/// How this node puts values on the wire: values up to `inline_max` bytes whole, larger ones
+/// announced with pieces of `piece` bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Form {
+    pub inline_max: usize,
+    pub piece: u32,
+}
+
+impl Form {
+    /// Every value inline (tests and tools that never announce).
+    pub const INLINE: Form = Form {
+        inline_max: usize::MAX,
+        piece: 0,
+    };
+}
+
+/// One origin's keys, sorted by key, and the bytes they hold. A node typically holds a
+/// handful of keys per origin and thousands of origins, so a small vector beats a map in both
+/// memory and speed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Values(Vec<(String, Versioned)>);
+pub struct Values {
+    list: Vec<(String, Versioned)>,
+    bytes: u64,
+}
 
 impl Values {
+    fn find(&self, key: &str) -> Result<usize, usize> {
+        self.list.binary_search_by(|(k, _)| k.as_str().cmp(key))
+    }
+
     /// The value of `key`, if held.
     pub fn get(&self, key: &str) -> Option<&Versioned> {
-        self.0
-            .binary_search_by(|(k, _)| k.as_str().cmp(key))
-            .ok()
-            .map(|i| &self.0[i].1)
+        self.find(key).ok().map(|i| &self.list[i].1)
     }
 
     /// Sets `key`, replacing any older value.
     pub fn insert(&mut self, key: String, value: Versioned) {
-        match self.0.binary_search_by(|(k, _)| k.as_str().cmp(&key)) {
-            Ok(i) => self.0[i].1 = value,
-            Err(i) => self.0.insert(i, (key, value)),
+        self.bytes += value.size();
+        match self.find(&key) {
+            Ok(i) => {
+                self.bytes -= self.list[i].1.size();
+                self.list[i].1 = value;
+            }
+            Err(i) => {
+                self.bytes += key.len() as u64;
+                self.list.insert(i, (key, value));
+            }
         }
+    }
+
+    /// Forgets `key` (a collected tombstone or expired key).
+    fn remove(&mut self, key: &str) -> Option<Versioned> {
+        let i = self.find(key).ok()?;
+        let (key, value) = self.list.remove(i);
+        self.bytes -= key.len() as u64 + value.size();
+        Some(value)
     }
 
     /// Keys and values in key order.
     pub fn iter(&self) -> impl Iterator<Item = (&String, &Versioned)> {
-        self.0.iter().map(|(k, v)| (k, v))
+        self.list.iter().map(|(k, v)| (k, v))
     }
 
-    /// Number of keys.
+    /// Number of keys (tombstones included).
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.list.len()
     }
 
     /// True when no key is held.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.list.is_empty()
+    }
+
+    /// Bytes held: every key and value.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
     }
 }
 
@@ -102,21 +205,25 @@ pub struct OriginState {
     pub route: Route,
     /// The peer that delivered the newest change, when it was not the origin itself.
     pub via: Option<SocketAddr>,
+    /// Highest version of a tombstone or expired key this node has collected: a peer behind
+    /// it gets the origin's whole state (a reset) instead of a delta that would omit them.
+    pub collected_upto: u64,
     bucket: u8,
     contribution: u64,
 }
 
 impl OriginState {
     /// Entries changed after `since`, oldest first.
-    fn entries_after(&self, since: u64) -> Vec<Entry> {
+    fn entries_after(&self, since: u64, form: Form) -> Vec<Entry> {
         let mut entries: Vec<Entry> = self
             .values
             .iter()
             .filter(|(_, v)| v.version > since)
             .map(|(k, v)| Entry {
                 key: k.clone(),
-                value: v.value.clone(),
+                value: v.payload(form),
                 version: v.version,
+                expires_ms: v.expires_ms,
             })
             .collect();
         entries.sort_by_key(|e| e.version);
@@ -124,11 +231,33 @@ impl OriginState {
     }
 }
 
+/// A change applied to the store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stored {
+    pub key: String,
+    /// The new value, `None` for a deletion.
+    pub value: Option<Bytes>,
+    pub version: u64,
+    pub expires_ms: Option<u64>,
+}
+
+/// An announced value this node does not hold yet: its bytes must be fetched. Until they
+/// arrive the key keeps its previous value and the origin's watermark stays below it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Withheld {
+    pub key: String,
+    pub version: u64,
+    pub announce: Announce,
+    pub expires_ms: Option<u64>,
+}
+
 /// How a piece of received state changed ours.
 #[derive(Debug, Default)]
 pub struct Applied {
     /// Entries that were newer than what we held.
-    pub changed: Vec<Entry>,
+    pub changed: Vec<Stored>,
+    /// Announced values newer than what we hold, to fetch.
+    pub withheld: Vec<Withheld>,
     /// True when we had never heard of the origin.
     pub new_origin: bool,
     /// True when the watermark moved forward.
@@ -136,7 +265,7 @@ pub struct Applied {
 }
 
 impl Applied {
-    /// Whether anything at all was learned.
+    /// Whether anything at all was learned (a withheld value counts once fetched).
     pub fn learned(&self) -> bool {
         self.new_origin || self.advanced || !self.changed.is_empty()
     }
@@ -150,6 +279,15 @@ pub struct Provenance {
     pub via: Option<SocketAddr>,
 }
 
+/// A key that is dead (deleted or expired) since `since`, waiting out the grace period.
+#[derive(Debug)]
+struct Grave {
+    since: Time,
+    slot: u32,
+    key: String,
+    version: u64,
+}
+
 /// All origins' state, including our own: a slab of states with an id index, and per
 /// anti-entropy bucket the slots of its origins, so digests walk vectors instead of hashing.
 #[derive(Debug)]
@@ -159,6 +297,19 @@ pub struct Store {
     index: HashMap<NodeId, u32, Seeded>,
     buckets: [u64; SYNC_BUCKETS],
     bucket_slots: Vec<Vec<u32>>,
+    /// Keys with a TTL, soonest deadline first: (deadline ms, slot, version, key). Entries
+    /// overwritten since are skipped when they come up.
+    expiries: BinaryHeap<Reverse<(u64, u32, u64, String)>>,
+    /// Dead keys in the order they died, collected a grace period later.
+    graves: VecDeque<Grave>,
+}
+
+/// A key that expired: who, which, at what version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Expired {
+    pub origin: NodeId,
+    pub key: String,
+    pub version: u64,
 }
 
 impl Store {
@@ -171,6 +322,8 @@ impl Store {
             index: HashMap::with_hasher(hasher),
             buckets: [0; SYNC_BUCKETS],
             bucket_slots: vec![Vec::new(); SYNC_BUCKETS],
+            expiries: BinaryHeap::new(),
+            graves: VecDeque::new(),
         };
         store.insert_origin(own, addr, now);
         store
@@ -192,6 +345,7 @@ impl Store {
                 changed_at: now,
                 route: Route::Own,
                 via: None,
+                collected_upto: 0,
                 bucket,
                 contribution: contrib,
             },
@@ -222,25 +376,45 @@ impl Store {
     }
 
     /// Sets (`Some`) or deletes (`None`) one of our own keys, bumping our version; returns the
-    /// entry to spread.
-    pub fn set_own(&mut self, key: &str, value: Option<&[u8]>, now: Time) -> Entry {
+    /// entry to spread, in `form`.
+    pub fn set_own(
+        &mut self,
+        key: &str,
+        value: Option<Bytes>,
+        expires_ms: Option<u64>,
+        now: Time,
+        form: Form,
+    ) -> Entry {
         let version = self.own().watermark + 1;
-        let value = value.map(<[u8]>::to_vec);
-        let state = &mut self.states[0].1;
-        state.values.insert(
-            key.to_string(),
-            Versioned {
-                value: value.clone(),
-                version,
-            },
-        );
-        state.changed_at = now;
-        self.set_watermark(0, version);
-        Entry {
+        let stored = Versioned::new(value, version, expires_ms);
+        let entry = Entry {
             key: key.to_string(),
-            value,
+            value: stored.payload(form),
             version,
+            expires_ms,
+        };
+        self.put(0, key.to_string(), stored, now);
+        self.states[0].1.changed_at = now;
+        self.set_watermark(0, version);
+        entry
+    }
+
+    /// Stores `value` under `key` of the origin in `slot`, noting a tombstone's or a TTL's
+    /// deadline.
+    fn put(&mut self, slot: usize, key: String, value: Versioned, now: Time) {
+        if let Some(at) = value.expires_ms {
+            self.expiries
+                .push(Reverse((at, slot as u32, value.version, key.clone())));
         }
+        if value.value.is_none() {
+            self.graves.push_back(Grave {
+                since: now,
+                slot: slot as u32,
+                key: key.clone(),
+                version: value.version,
+            });
+        }
+        self.states[slot].1.values.insert(key, value);
     }
 
     /// Raises our own version counter to at least `floor` without changing any value, so a
@@ -252,13 +426,16 @@ impl Store {
     }
 
     /// Merges entries covering `(since, upto]` of `origin`. Entries apply key by key when newer;
-    /// the watermark only advances when the range joins up with what we already hold.
+    /// the watermark only advances when the range joins up with what we already hold, and
+    /// never past an announced value we still have to fetch. A `reset` range is the origin's
+    /// whole state up to `upto`: keys held at or below it but not listed are gone.
     pub fn apply(
         &mut self,
         origin: &Origin,
         since: u64,
         upto: u64,
         entries: Vec<Entry>,
+        reset: bool,
         provenance: Provenance,
     ) -> Applied {
         let mut applied = Applied::default();
@@ -272,35 +449,226 @@ impl Store {
                 self.insert_origin(origin.id.clone(), origin.addr, provenance.now)
             }
         };
-        let state = &mut self.states[slot].1;
+        let listed: Vec<String> = if reset {
+            entries.iter().map(|e| e.key.clone()).collect()
+        } else {
+            Vec::new()
+        };
         for entry in entries {
-            let newer = state
-                .values
-                .get(&entry.key)
-                .is_none_or(|held| entry.version > held.version);
-            if newer {
-                state.values.insert(
-                    entry.key.clone(),
-                    Versioned {
-                        value: entry.value.clone(),
-                        version: entry.version,
-                    },
-                );
-                applied.changed.push(entry);
+            if !self.is_newer(slot, &entry.key, entry.version) {
+                continue;
             }
+            let value = match entry.value {
+                Payload::Deleted => None,
+                Payload::Inline(bytes) => Some(Bytes::from(bytes)),
+                Payload::Announced(announce) => {
+                    match self.held_with_hash(slot, &entry.key, &announce) {
+                        // The same bytes under an older version (a republish): no fetch.
+                        Some(bytes) => Some(bytes),
+                        None => {
+                            applied.withheld.push(Withheld {
+                                key: entry.key,
+                                version: entry.version,
+                                announce,
+                                expires_ms: entry.expires_ms,
+                            });
+                            continue;
+                        }
+                    }
+                }
+            };
+            self.store_change(slot, &mut applied, entry.key, value, entry.version, entry.expires_ms, provenance.now);
         }
+        let upto = applied
+            .withheld
+            .iter()
+            .map(|w| w.version - 1)
+            .fold(upto, u64::min);
+        if reset {
+            self.drop_unlisted(slot, &listed, upto);
+        }
+        self.advance(slot, since, upto, &mut applied, origin.addr, provenance);
+        applied
+    }
+
+    /// A fetched value arrived whole: stores it if still newer, and advances the watermark
+    /// over `(since, upto]` (the range its announcement came with, up to the next value still
+    /// being fetched).
+    pub fn complete(
+        &mut self,
+        origin: &Origin,
+        since: u64,
+        upto: u64,
+        withheld: Withheld,
+        bytes: Bytes,
+        provenance: Provenance,
+    ) -> Applied {
+        let mut applied = Applied::default();
+        let Some(slot) = self.slot(&origin.id).filter(|_| origin.id != self.own) else {
+            return applied;
+        };
+        if self.is_newer(slot, &withheld.key, withheld.version) {
+            self.store_change(
+                slot,
+                &mut applied,
+                withheld.key,
+                Some(bytes),
+                withheld.version,
+                withheld.expires_ms,
+                provenance.now,
+            );
+        }
+        self.advance(slot, since, upto, &mut applied, origin.addr, provenance);
+        applied
+    }
+
+    /// Whether `version` of `key` would replace what the origin in `slot` holds. A key we do
+    /// not hold at a version we hold everything up to was deleted and collected since.
+    fn is_newer(&self, slot: usize, key: &str, version: u64) -> bool {
+        let state = &self.states[slot].1;
+        match state.values.get(key) {
+            Some(held) => version > held.version,
+            None => version > state.watermark,
+        }
+    }
+
+    /// The bytes held under `key` if they hash to the announced value.
+    fn held_with_hash(&self, slot: usize, key: &str, announce: &Announce) -> Option<Bytes> {
+        let held = self.states[slot].1.values.get(key)?;
+        let bytes = held.value.as_ref()?;
+        (held.hash == Some(announce.hash) && bytes.len() == announce.size as usize)
+            .then(|| bytes.clone())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn store_change(
+        &mut self,
+        slot: usize,
+        applied: &mut Applied,
+        key: String,
+        value: Option<Bytes>,
+        version: u64,
+        expires_ms: Option<u64>,
+        now: Time,
+    ) {
+        let stored = Versioned::new(value.clone(), version, expires_ms);
+        self.put(slot, key.clone(), stored, now);
+        applied.changed.push(Stored {
+            key,
+            value,
+            version,
+            expires_ms,
+        });
+    }
+
+    /// Forgets keys of a reset origin held at or below `upto` but not `listed`.
+    fn drop_unlisted(&mut self, slot: usize, listed: &[String], upto: u64) {
+        let gone: Vec<String> = self.states[slot]
+            .1
+            .values
+            .iter()
+            .filter(|(k, v)| v.version <= upto && !listed.contains(k))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in gone {
+            self.states[slot].1.values.remove(&key);
+        }
+    }
+
+    fn advance(
+        &mut self,
+        slot: usize,
+        since: u64,
+        upto: u64,
+        applied: &mut Applied,
+        addr: SocketAddr,
+        provenance: Provenance,
+    ) {
+        let state = &mut self.states[slot].1;
         applied.advanced = since <= state.watermark && upto > state.watermark;
         if applied.learned() {
             state.changed_at = provenance.now;
             state.route = provenance.route;
             state.via = provenance.via;
             // A newer version arriving means the origin's current address is the one it used.
-            state.addr = origin.addr;
+            state.addr = addr;
         }
         if applied.advanced {
             self.set_watermark(slot, upto);
         }
-        applied
+    }
+
+    /// The soonest TTL deadline (wall-clock ms) still pending, if any.
+    pub fn next_expiry(&self) -> Option<u64> {
+        self.expiries.peek().map(|Reverse((at, ..))| *at)
+    }
+
+    /// Keys whose TTL passed by `wall_ms`: each is now dead (hidden from readers) and will be
+    /// collected a grace period after `now`.
+    pub fn expire_due(&mut self, wall_ms: u64, now: Time) -> Vec<Expired> {
+        let mut expired = Vec::new();
+        while let Some(Reverse((at, ..))) = self.expiries.peek() {
+            if *at > wall_ms {
+                break;
+            }
+            let Some(Reverse((_, slot, version, key))) = self.expiries.pop() else {
+                break;
+            };
+            let (id, state) = &self.states[slot as usize];
+            let current = state
+                .values
+                .get(&key)
+                .is_some_and(|v| v.version == version && v.value.is_some());
+            if current {
+                expired.push(Expired {
+                    origin: id.clone(),
+                    key: key.clone(),
+                    version,
+                });
+                self.graves.push_back(Grave {
+                    since: now,
+                    slot,
+                    key,
+                    version,
+                });
+            }
+        }
+        expired
+    }
+
+    /// When the oldest dead key is due for collection, given `grace`.
+    pub fn next_collection(&self, grace: Duration) -> Option<Time> {
+        self.graves.front().map(|g| g.since + grace)
+    }
+
+    /// Forgets keys dead for at least `grace` (deleted, or expired by `wall_ms`); how many.
+    /// A key is only collected once the watermark covers it, so a peer can be told it is
+    /// gone (see [`OriginState::collected_upto`]).
+    pub fn collect(&mut self, now: Time, wall_ms: u64, grace: Duration) -> usize {
+        let mut collected = 0;
+        let mut later = Vec::new();
+        while self.graves.front().is_some_and(|g| g.since + grace <= now) {
+            let Some(grave) = self.graves.pop_front() else {
+                break;
+            };
+            let state = &mut self.states[grave.slot as usize].1;
+            let dead = state
+                .values
+                .get(&grave.key)
+                .is_some_and(|v| v.version == grave.version && v.is_dead(wall_ms));
+            if !dead {
+                continue;
+            }
+            if grave.version > state.watermark {
+                later.push(Grave { since: now, ..grave });
+                continue;
+            }
+            state.values.remove(&grave.key);
+            state.collected_upto = state.collected_upto.max(grave.version);
+            collected += 1;
+        }
+        self.graves.extend(later);
+        collected
     }
 
     /// Makes room for `more` origins at once (a backlog is about to arrive), instead of
@@ -336,13 +704,18 @@ impl Store {
         for (key, v) in state.values.iter() {
             bytes.extend_from_slice(key.as_bytes());
             bytes.push(0);
-            match &v.value {
-                Some(value) => {
+            match (&v.value, &v.hash) {
+                (Some(value), Some(hash)) => {
+                    bytes.push(2);
+                    bytes.extend_from_slice(&(value.len() as u64).to_le_bytes());
+                    bytes.extend_from_slice(hash);
+                }
+                (Some(value), None) => {
                     bytes.push(1);
                     bytes.extend_from_slice(&(value.len() as u64).to_le_bytes());
                     bytes.extend_from_slice(value);
                 }
-                None => bytes.push(0),
+                (None, _) => bytes.push(0),
             }
             bytes.extend_from_slice(&v.version.to_le_bytes());
         }
@@ -390,13 +763,22 @@ impl Store {
     }
 
     /// What a peer holding `origin` up to `since` lacks, oldest first, cut to at most
-    /// `max_entries`. `upto` is the last version covered, so a cut delta is still gap-free.
-    pub fn delta_since(&self, id: &NodeId, since: u64, max_entries: usize) -> Option<OriginDelta> {
+    /// `max_entries`, values put in `form`. `upto` is the last version covered, so a cut delta
+    /// is still gap-free. A peer behind a collected tombstone gets the whole state (a reset).
+    pub fn delta_since(
+        &self,
+        id: &NodeId,
+        since: u64,
+        max_entries: usize,
+        form: Form,
+    ) -> Option<OriginDelta> {
         let state = self.get(id)?;
         if state.watermark <= since {
             return None;
         }
-        let mut entries = state.entries_after(since);
+        let reset = since < state.collected_upto;
+        let since = if reset { 0 } else { since };
+        let mut entries = state.entries_after(since, form);
         let upto = if entries.len() > max_entries {
             entries.truncate(max_entries);
             entries.last().map_or(since, |e| e.version)
@@ -414,7 +796,13 @@ impl Store {
             since,
             upto,
             entries,
+            reset,
         })
+    }
+
+    /// Bytes held across every origin.
+    pub fn bytes(&self) -> u64 {
+        self.states.iter().map(|(_, s)| s.values.bytes()).sum()
     }
 }
 
@@ -436,8 +824,9 @@ mod tests {
     fn entry(key: &str, value: &str, version: u64) -> Entry {
         Entry {
             key: key.into(),
-            value: Some(value.as_bytes().to_vec()),
+            value: Payload::Inline(value.as_bytes().to_vec()),
             version,
+            expires_ms: None,
         }
     }
 
@@ -453,14 +842,14 @@ mod tests {
     fn newer_versions_win_and_old_ones_never_move_state_back() {
         let mut store = Store::new("me".into(), addr(1), Time::ZERO, Seeded::default());
         let o = origin("a", 2);
-        store.apply(&o, 0, 2, vec![entry("book", "Dune", 2)], at(1));
-        let stale = store.apply(&o, 0, 1, vec![entry("book", "Emma", 1)], at(2));
+        store.apply(&o, 0, 2, vec![entry("book", "Dune", 2)], false, at(1));
+        let stale = store.apply(&o, 0, 1, vec![entry("book", "Emma", 1)], false, at(2));
         assert!(!stale.learned());
         assert_eq!(
             store.get(&o.id).unwrap().values.get("book").unwrap().value.as_deref(),
             Some(&b"Dune"[..])
         );
-        let dup = store.apply(&o, 0, 2, vec![entry("book", "Dune", 2)], at(3));
+        let dup = store.apply(&o, 0, 2, vec![entry("book", "Dune", 2)], false, at(3));
         assert!(!dup.learned());
         assert_eq!(store.get(&o.id).unwrap().watermark, 2);
     }
@@ -469,18 +858,18 @@ mod tests {
     fn out_of_order_rumor_applies_but_leaves_the_gap_visible() {
         let mut store = Store::new("me".into(), addr(1), Time::ZERO, Seeded::default());
         let o = origin("a", 2);
-        store.apply(&o, 0, 1, vec![entry("book", "Dune", 1)], at(1));
+        store.apply(&o, 0, 1, vec![entry("book", "Dune", 1)], false, at(1));
         // Version 3 arrives before version 2 (which changed another key).
-        let r = store.apply(&o, 2, 3, vec![entry("book", "Emma", 3)], at(2));
+        let r = store.apply(&o, 2, 3, vec![entry("book", "Emma", 3)], false, at(2));
         assert_eq!(r.changed.len(), 1);
         assert!(!r.advanced);
         assert_eq!(store.get(&o.id).unwrap().watermark, 1);
         // Anti-entropy later sends (1, 3]; the missing key arrives and the watermark catches up.
-        let r = store.apply(
-            &o,
+        let r = store.apply(&o,
             1,
             3,
             vec![entry("color", "blue", 2), entry("book", "Emma", 3)],
+            false,
             at(3),
         );
         assert!(r.advanced);
@@ -494,15 +883,15 @@ mod tests {
     fn summaries_match_exactly_when_watermarks_match() {
         let mut a = Store::new("a".into(), addr(1), Time::ZERO, Seeded::default());
         let mut b = Store::new("b".into(), addr(2), Time::ZERO, Seeded::default());
-        a.set_own("book", Some(b"Dune"), Time::ZERO);
-        b.set_own("book", Some(b"Emma"), Time::ZERO);
+        a.set_own("book", Some(Bytes::from_static(b"Dune")), None, Time::ZERO, Form::INLINE);
+        b.set_own("book", Some(Bytes::from_static(b"Emma")), None, Time::ZERO, Form::INLINE);
         assert_ne!(a.summary(), b.summary());
-        let da = a.delta_since(&"a".into(), 0, 100).unwrap();
-        let db = b.delta_since(&"b".into(), 0, 100).unwrap();
-        b.apply(&da.origin, da.since, da.upto, da.entries.clone(), at(1));
-        a.apply(&db.origin, db.since, db.upto, db.entries.clone(), at(1));
+        let da = a.delta_since(&"a".into(), 0, 100, Form::INLINE).unwrap();
+        let db = b.delta_since(&"b".into(), 0, 100, Form::INLINE).unwrap();
+        b.apply(&da.origin, da.since, da.upto, da.entries.clone(), false, at(1));
+        a.apply(&db.origin, db.since, db.upto, db.entries.clone(), false, at(1));
         assert_eq!(a.summary(), b.summary());
-        a.set_own("book", Some(b"Ulysses"), Time::ZERO);
+        a.set_own("book", Some(Bytes::from_static(b"Ulysses")), None, Time::ZERO, Form::INLINE);
         assert_ne!(a.summary(), b.summary());
     }
 
@@ -510,25 +899,27 @@ mod tests {
     fn a_cut_delta_is_a_valid_prefix() {
         let mut a = Store::new("a".into(), addr(1), Time::ZERO, Seeded::default());
         for i in 0..5 {
-            a.set_own(&format!("k{i}"), Some(b"v"), Time::ZERO);
+            a.set_own(&format!("k{i}"), Some(Bytes::from_static(b"v")), None, Time::ZERO, Form::INLINE);
         }
         let mut b = Store::new("b".into(), addr(2), Time::ZERO, Seeded::default());
-        let first = a.delta_since(&"a".into(), 0, 2).unwrap();
+        let first = a.delta_since(&"a".into(), 0, 2, Form::INLINE).unwrap();
         assert_eq!((first.since, first.upto, first.entries.len()), (0, 2, 2));
         b.apply(
             &first.origin,
             first.since,
             first.upto,
             first.entries.clone(),
+            false,
             at(1),
         );
         let held = b.get(&"a".into()).unwrap().watermark;
-        let rest = a.delta_since(&"a".into(), held, 100).unwrap();
+        let rest = a.delta_since(&"a".into(), held, 100, Form::INLINE).unwrap();
         b.apply(
             &rest.origin,
             rest.since,
             rest.upto,
             rest.entries.clone(),
+            false,
             at(2),
         );
         assert_eq!(b.get(&"a".into()).unwrap().values.len(), 5);

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -22,10 +23,12 @@ type Inspect = Box<dyn FnOnce(&Node, Time) + Send>;
 
 /// What the process can ask of a running node.
 pub enum Command {
-    /// Set (`Some`) or delete (`None`) one of the node's own keys.
+    /// Set (`Some`, expiring after `ttl_ms` if given) or delete (`None`) one of the node's
+    /// own keys. The reply comes once the write is on disk (with a data dir).
     Write {
         key: String,
-        value: Option<Vec<u8>>,
+        value: Option<Bytes>,
+        ttl_ms: Option<u64>,
         reply: oneshot::Sender<Result<u64, SetError>>,
     },
     /// Run a closure against the node's state (status, UI, tests, benchmarks).
@@ -51,20 +54,24 @@ pub struct NodeHandle {
 impl NodeHandle {
     /// Sets a key on the node; None if the node has stopped.
     pub async fn set(&self, key: &str, value: impl AsRef<[u8]>) -> Option<Result<u64, SetError>> {
-        self.write(key, Some(value.as_ref().to_vec())).await
+        self.write(key, Some(Bytes::copy_from_slice(value.as_ref())), None)
+            .await
     }
 
-    /// Sets (`Some`) or deletes (`None`) a key; None if the node has stopped.
+    /// Sets (`Some`, expiring after `ttl_ms` if given) or deletes (`None`) a key; None if the
+    /// node has stopped.
     pub async fn write(
         &self,
         key: &str,
-        value: Option<Vec<u8>>,
+        value: Option<Bytes>,
+        ttl_ms: Option<u64>,
     ) -> Option<Result<u64, SetError>> {
         let (reply, rx) = oneshot::channel();
         self.commands
             .send(Command::Write {
                 key: key.into(),
                 value,
+                ttl_ms,
                 reply,
             })
             .ok()?;
@@ -201,12 +208,19 @@ async fn run(
                 armed = tokio::time::Instant::from_std(epoch);
             }
             command = commands.recv() => match command {
-                Some(Command::Write { key, value, reply }) => {
+                Some(Command::Write { key, value, ttl_ms, reply }) => {
                     let t = now(epoch);
-                    let _ = reply.send(match value {
-                        Some(value) => node.set(t, &key, &value),
+                    let outcome = match value {
+                        Some(value) => node.set_bytes(t, &key, value, ttl_ms),
                         None => node.delete(t, &key),
-                    });
+                    };
+                    // Acknowledged only once the data dir holds it.
+                    if let Some(file) = state.as_mut() {
+                        if let Err(e) = file.checkpoint(&node) {
+                            tracing::error!("{e}");
+                        }
+                    }
+                    let _ = reply.send(outcome);
                 }
                 Some(Command::Inspect(f)) => f(&node, now(epoch)),
                 Some(Command::Reconfigure { config, reply }) => {

@@ -42,7 +42,7 @@ pub fn start_local_node_with_sink(
     let mut node = Node::new(config, now, seed);
     if !books.is_empty() {
         let book = &books[(seed % books.len() as u64) as usize];
-        let _ = node.preload(now, "book", book.as_bytes());
+        let _ = node.preload(now, "book", bytes::Bytes::from(book.clone()), None);
     }
     Ok(spawn(node, socket, epoch, None, sink))
 }

@@ -1,5 +1,9 @@
 //! `--data-dir`: a small state file so a restarted node never reissues a version or an
-//! incarnation the cluster already saw, even when no peer remembers it.
+//! incarnation the cluster already saw, even when no peer remembers it, and a keys file with
+//! the node's own keys, so a restarted node still holds everything it acknowledged.
+//!
+//! The keys file is rewritten whole (to a temporary file, synced, then renamed over the old
+//! one) whenever the node's own keys change, before the change is acknowledged or sent.
 //!
 //! The file holds a *reserved* version ceiling, not the current version: on start the node
 //! continues above the ceiling and immediately reserves a new block. The driver checks before
@@ -12,7 +16,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::Node;
+use bytes::Bytes;
+
+use crate::core::{Node, Time};
+use crate::wire::{decode_saved, encode_saved, SavedKey, SavedKeys};
 
 /// Versions reserved per write.
 pub const BLOCK: u64 = 100;
@@ -28,13 +35,25 @@ struct Saved {
 pub struct StateFile {
     path: PathBuf,
     saved: Saved,
+    keys_path: PathBuf,
+    /// Our own version the keys file is current at.
+    keys_version: u64,
+}
+
+/// A data dir, opened: the file, where the node's counters must start, and its saved keys.
+#[derive(Debug)]
+pub struct Opened {
+    pub file: StateFile,
+    pub version: u64,
+    pub incarnation: u64,
+    pub keys: Vec<SavedKey>,
 }
 
 impl StateFile {
     /// Opens (or creates) `dir/<id>.state.json`, returning it with the version and incarnation
     /// the node must start above. A corrupt file is an error, not a silent reset: starting
     /// from zero is exactly what the file exists to prevent.
-    pub fn open(dir: &Path, id: &str) -> Result<(StateFile, u64, u64), String> {
+    pub fn open(dir: &Path, id: &str) -> Result<Opened, String> {
         fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create data dir {}: {e}", dir.display()))?;
         let path = dir.join(format!("{id}.state.json"));
@@ -51,7 +70,25 @@ impl StateFile {
             },
             Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
         };
-        let mut file = StateFile { path, saved };
+        let keys_path = dir.join(format!("{id}.keys"));
+        let keys = match fs::read(&keys_path) {
+            Ok(bytes) => decode_saved(&bytes)
+                .map_err(|e| {
+                    format!(
+                        "{}: unreadable keys file ({e}); move it away to start afresh",
+                        keys_path.display()
+                    )
+                })?
+                .keys,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(format!("cannot read {}: {e}", keys_path.display())),
+        };
+        let mut file = StateFile {
+            path,
+            saved,
+            keys_path,
+            keys_version: 0,
+        };
         let start_version = saved.reserved_version;
         // The previous run may have used anything up to its reservation, and may have refuted
         // at its incarnation: start above both.
@@ -60,12 +97,34 @@ impl StateFile {
             reserved_version: start_version + BLOCK,
             incarnation: start_incarnation,
         })?;
-        Ok((file, start_version, start_incarnation))
+        Ok(Opened {
+            file,
+            version: start_version,
+            incarnation: start_incarnation,
+            keys,
+        })
+    }
+
+    /// Gives a freshly made node (counters already above the last run's) its saved keys
+    /// back, at new versions; none has spread yet, so peers learn them in the first
+    /// exchanges. Keys the node's limits refuse now are skipped with the reason.
+    pub fn restore(&mut self, node: &mut Node, keys: Vec<SavedKey>) -> Vec<String> {
+        let mut refused = Vec::new();
+        for saved in keys {
+            let value = Bytes::from(saved.value);
+            if let Err(e) = node.preload(Time::ZERO, &saved.key, value, saved.expires_ms) {
+                refused.push(format!("saved key {}: {e}", saved.key));
+            }
+        }
+        // Already on disk: no need to write them again.
+        self.keys_version = node.store().own().watermark;
+        refused
     }
 
     /// Extends the reservation or records a new incarnation if the node needs it. Call before
     /// sending anything.
     pub fn checkpoint(&mut self, node: &Node) -> Result<(), String> {
+        self.save_keys(node)?;
         let version = node.store().own().watermark;
         let incarnation = node.incarnation();
         if version < self.saved.reserved_version && incarnation <= self.saved.incarnation {
@@ -82,22 +141,58 @@ impl StateFile {
         })
     }
 
-    fn write(&mut self, saved: Saved) -> Result<(), String> {
-        let tmp = self.path.with_extension("json.tmp");
-        let text = serde_json::to_string(&saved).map_err(|e| e.to_string())?;
-        let fail = |e: std::io::Error| format!("cannot write {}: {e}", self.path.display());
-        let mut f = fs::File::create(&tmp).map_err(fail)?;
-        f.write_all(text.as_bytes()).map_err(fail)?;
-        f.sync_all().map_err(fail)?;
-        fs::rename(&tmp, &self.path).map_err(fail)?;
-        if let Some(dir) = self.path.parent() {
-            if let Ok(d) = fs::File::open(dir) {
-                let _ = d.sync_all();
-            }
+    /// Rewrites the keys file if our own keys changed since it was written.
+    fn save_keys(&mut self, node: &Node) -> Result<(), String> {
+        let own = node.store().own();
+        if own.watermark == self.keys_version {
+            return Ok(());
         }
+        let keys = own
+            .values
+            .iter()
+            .filter_map(|(key, v)| {
+                Some(SavedKey {
+                    key: key.clone(),
+                    value: v.value.as_ref()?.to_vec(),
+                    expires_ms: v.expires_ms,
+                })
+            })
+            .collect();
+        let saved = SavedKeys {
+            version: own.watermark,
+            keys,
+        };
+        let bytes = encode_saved(&saved).map_err(|e| e.to_string())?;
+        write_atomically(&self.keys_path, &bytes)?;
+        self.keys_version = own.watermark;
+        Ok(())
+    }
+
+    fn write(&mut self, saved: Saved) -> Result<(), String> {
+        let text = serde_json::to_string(&saved).map_err(|e| e.to_string())?;
+        write_atomically(&self.path, text.as_bytes())?;
         self.saved = saved;
         Ok(())
     }
+}
+
+/// Replaces `path` with `bytes` so a crash leaves either the old file or the new one: write a
+/// temporary file, sync it, rename it over, sync the directory.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let fail = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
+    let mut f = fs::File::create(&tmp).map_err(fail)?;
+    f.write_all(bytes).map_err(fail)?;
+    f.sync_all().map_err(fail)?;
+    fs::rename(&tmp, path).map_err(fail)?;
+    if let Some(dir) = path.parent() {
+        if let Ok(d) = fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -110,7 +205,12 @@ mod tests {
     fn a_restart_starts_above_everything_the_last_run_could_have_sent() {
         let dir = std::env::temp_dir().join(format!("gossip-persist-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
-        let (mut file, v0, i0) = StateFile::open(&dir, "n1").unwrap();
+        let Opened {
+            mut file,
+            version: v0,
+            incarnation: i0,
+            ..
+        } = StateFile::open(&dir, "n1").unwrap();
         assert_eq!((v0, i0), (0, 0));
         let mut config = NodeConfig::new(NodeId::from("n1"), "127.0.0.1:1".parse().unwrap());
         config.initial_version = v0;
@@ -122,7 +222,14 @@ mod tests {
         let last = node.store().own().watermark;
         drop(file);
         // "Crash" and restart: the new run must start above `last`.
-        let (_file, v1, i1) = StateFile::open(&dir, "n1").unwrap();
+        let Opened {
+            version: v1,
+            incarnation: i1,
+            keys,
+            ..
+        } = StateFile::open(&dir, "n1").unwrap();
+        assert_eq!(keys.len(), 1, "the last value of k is kept");
+        assert_eq!(keys[0].value, b"249");
         assert!(v1 >= last, "restart would reuse versions: {v1} < {last}");
         assert!(i1 >= 1);
         config.initial_version = v1;

@@ -21,7 +21,7 @@ pub fn victim() -> Node {
         SocketAddr::from(([127, 0, 0, 1], 7003)),
     ];
     let mut node = Node::new(c, Time::ZERO, 1);
-    let _ = node.preload(Time::ZERO, "book", b"Dune");
+    let _ = node.preload(Time::ZERO, "book", bytes::Bytes::from_static(b"Dune"), None);
     node
 }
 

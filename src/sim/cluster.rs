@@ -41,7 +41,12 @@ pub fn build(
         if !books.is_empty() {
             // Each node starts holding a favorite book, as `gossip node` does.
             let book = &books[(node_seed % books.len() as u64) as usize];
-            let _ = node.preload(Time::ZERO, crate::config::BOOK_KEY, book.as_bytes());
+            let _ = node.preload(
+                Time::ZERO,
+                crate::config::BOOK_KEY,
+                bytes::Bytes::copy_from_slice(book.as_bytes()),
+                None,
+            );
         }
         sim.add(node);
     }

@@ -98,6 +98,9 @@ pub struct NetConfig {
     pub loss: f64,
     /// One-way latency of each datagram.
     pub delay: Delay,
+    /// Each node's uplink in bytes per second: a datagram leaves only once the ones before it
+    /// are on the wire. `None`: unlimited (the default; only latency counts).
+    pub uplink: Option<u64>,
 }
 
 impl Default for NetConfig {
@@ -105,6 +108,7 @@ impl Default for NetConfig {
         NetConfig {
             loss: 0.0,
             delay: Delay::Uniform(Duration::from_micros(200), Duration::from_micros(800)),
+            uplink: None,
         }
     }
 }
@@ -154,6 +158,8 @@ pub struct SimNet {
     partition: Option<Vec<u8>>,
     hook: Option<EventHook>,
     in_flight: usize,
+    /// When each node's uplink is next free (with `NetConfig::uplink`).
+    link_free: Vec<Time>,
 }
 
 impl SimNet {
@@ -172,6 +178,7 @@ impl SimNet {
             partition: None,
             hook: None,
             in_flight: 0,
+            link_free: Vec::new(),
         }
     }
 
@@ -186,6 +193,7 @@ impl SimNet {
         self.index.insert(node.addr(), i);
         self.nodes.push(Some(node));
         self.wake_at.push(None);
+        self.link_free.push(Time::ZERO);
         self.drain(i);
         i
     }
@@ -255,8 +263,29 @@ impl SimNet {
 
     /// Has node `i` set `key` to `value`; returns the new version.
     pub fn set(&mut self, i: usize, key: &str, value: &str) -> Option<u64> {
+        self.set_bytes(i, key, bytes::Bytes::copy_from_slice(value.as_bytes()), None)
+    }
+
+    /// Has node `i` set `key` to `value` (expiring after `ttl_ms` if given); returns the new
+    /// version.
+    pub fn set_bytes(
+        &mut self,
+        i: usize,
+        key: &str,
+        value: bytes::Bytes,
+        ttl_ms: Option<u64>,
+    ) -> Option<u64> {
         let now = self.now;
-        let version = self.nodes.get_mut(i)?.as_mut()?.set(now, key, value.as_bytes()).ok();
+        let node = self.nodes.get_mut(i)?.as_mut()?;
+        let version = node.set_bytes(now, key, value, ttl_ms).ok();
+        self.drain(i);
+        version
+    }
+
+    /// Has node `i` delete `key`; returns the new version.
+    pub fn delete(&mut self, i: usize, key: &str) -> Option<u64> {
+        let now = self.now;
+        let version = self.nodes.get_mut(i)?.as_mut()?.delete(now, key).ok();
         self.drain(i);
         version
     }
@@ -366,10 +395,17 @@ impl SimNet {
                 self.stats.lost += 1;
                 continue;
             }
+            let mut departs = now;
+            if let Some(rate) = self.config.uplink.filter(|r| *r > 0) {
+                let free = self.link_free[i].max(now);
+                let wire = Duration::from_nanos(t.bytes.len() as u64 * 1_000_000_000 / rate);
+                self.link_free[i] = free + wire;
+                departs = free + wire;
+            }
             let delay = self.config.delay.sample(&mut self.rng);
             self.in_flight += 1;
             self.push(
-                now + delay,
+                departs + delay,
                 Pending::Deliver {
                     to,
                     from,

@@ -219,9 +219,13 @@ mod tests {
                     route: "rumor".into(),
                     via: None,
                     values: Map::new(),
+                    state_bytes: 0,
                 })
                 .collect(),
             counters: Map::new(),
+            state_bytes: 0,
+            fetching: 0,
+            fetching_bytes: 0,
         }
     }
 

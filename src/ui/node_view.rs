@@ -224,6 +224,7 @@ mod tests {
             },
             via: via.map(|v| v.parse().unwrap()),
             values: BTreeMap::from([("book".to_string(), book.to_string())]),
+            state_bytes: 4 + book.len() as u64,
         }
     }
 
@@ -260,6 +261,9 @@ mod tests {
                 origin("n7003", "Beloved", 3, 1, None),
             ],
             counters: BTreeMap::new(),
+            state_bytes: 4 * 4 + 22,
+            fetching: 0,
+            fetching_bytes: 0,
         };
         let feed = [
             "learned \"Emma\" from n7000 v4 via 127.0.0.1:7001 (hops 2)",

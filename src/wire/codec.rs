@@ -142,3 +142,41 @@ pub fn decode_status(bytes: &[u8]) -> Result<super::status::StatusReport, Decode
     }
     Ok(report)
 }
+
+/// Memory budget for a node's saved keys (its whole state: `max_state_bytes` is at most
+/// this; the encoding adds a few bytes per key).
+const SAVED_LIMIT: usize = (1 << 30) + (16 << 20);
+
+/// A node's own keys as `--data-dir` keeps them on disk.
+#[derive(Clone, Debug, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub struct SavedKeys {
+    /// The node version these keys are current at.
+    pub version: u64,
+    pub keys: Vec<SavedKey>,
+}
+
+/// One saved key.
+#[derive(Clone, Debug, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub struct SavedKey {
+    pub key: String,
+    pub value: Vec<u8>,
+    pub expires_ms: Option<u64>,
+}
+
+/// Encodes saved keys for the data dir.
+pub fn encode_saved(saved: &SavedKeys) -> Result<Vec<u8>, EncodeError> {
+    let mut out = Vec::new();
+    encode_into(saved, &mut out)?;
+    Ok(out)
+}
+
+/// Decodes saved keys under a memory limit, refusing trailing bytes.
+pub fn decode_saved(bytes: &[u8]) -> Result<SavedKeys, DecodeError> {
+    let cfg = config::standard().with_limit::<SAVED_LIMIT>();
+    let (saved, used) =
+        bincode::decode_from_slice::<SavedKeys, _>(bytes, cfg).map_err(from_bincode)?;
+    if used != bytes.len() {
+        return Err(DecodeError::TrailingBytes(bytes.len() - used));
+    }
+    Ok(saved)
+}

@@ -3,7 +3,7 @@
 /// First bytes of every datagram: lets a node drop foreign traffic before decoding anything.
 pub const MAGIC: [u8; 4] = *b"GSP\x01";
 /// Bumped whenever the encoding of any message changes; mismatches are dropped and counted.
-pub const PROTOCOL_VERSION: u8 = 2;
+pub const PROTOCOL_VERSION: u8 = 3;
 /// Default largest datagram we send: fits a 1500-byte Ethernet MTU with IP/UDP headers to spare.
 pub const DEFAULT_MTU: usize = 1400;
 /// Smallest MTU we accept in config: below this a full status page or rumor cannot fit.
@@ -19,8 +19,29 @@ pub const SYNC_BUCKETS: usize = 64;
 pub const MAX_ID_LEN: usize = 64;
 /// Longest key accepted in a `set`.
 pub const MAX_KEY_LEN: usize = 128;
-/// Longest value accepted in a `set`; larger values could not ride in one datagram.
-pub const MAX_VALUE_LEN: usize = 512;
+/// Largest value that rides inline in rumors and deltas. Anything larger is announced by
+/// size and content hash, and receivers fetch its pieces (see [`Announce`](super::Announce)).
+pub const MAX_INLINE_VALUE: usize = 512;
+/// Largest value any node accepts (a node's `max_value_bytes` may be set up to this).
+pub const MAX_VALUE_LEN: usize = 16 << 20;
+/// Default `max_value_bytes`: the largest value a node sets or fetches.
+pub const DEFAULT_MAX_VALUE_BYTES: usize = 1 << 20;
+/// Default `max_state_bytes`: the most one origin's keys and values may hold.
+pub const DEFAULT_MAX_STATE_BYTES: usize = 64 << 20;
+/// Largest `max_state_bytes` a node may be configured with (what `--data-dir` can restore).
+pub const MAX_STATE_LEN: usize = 1 << 30;
+/// Largest piece of an announced value (one piece per datagram at the default MTU).
+pub const MAX_PIECE: usize = 1024;
+/// Smallest piece an announcement may ask for (a tiny MTU still carries this much).
+pub const MIN_PIECE: usize = 64;
+/// Most pieces one fetch request names (bounds what one small request can make a node send).
+pub const MAX_FETCH_PIECES: usize = 64;
+/// Longest key prefix a watch may filter on.
+pub const MAX_PREFIX_LEN: usize = MAX_KEY_LEN;
+/// Most changes one watch datagram carries.
+pub const MAX_WATCH_CHANGES: usize = 64;
+/// Longest TTL a key may be given (ten years, in milliseconds).
+pub const MAX_TTL_MS: u64 = 10 * 365 * 24 * 3600 * 1000;
 /// Largest rumor TTL accepted: far above any useful hop count (log2 of a million nodes is
 /// 20), so a larger one is a forgery meant to make rumors circulate forever.
 pub const MAX_TTL: u8 = 64;

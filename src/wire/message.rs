@@ -10,7 +10,9 @@ use uuid::Uuid;
 
 use super::codec::{Absurd, DecodeError};
 use super::limits::{
-    MAX_ID_LEN, MAX_KEY_LEN, MAX_PEER_LIST, MAX_TTL, MAX_VALUE_LEN, MAX_VERSION, SYNC_BUCKETS,
+    MAX_FETCH_PIECES, MAX_ID_LEN, MAX_INLINE_VALUE, MAX_KEY_LEN, MAX_PEER_LIST, MAX_PIECE,
+    MAX_PREFIX_LEN, MAX_TTL, MAX_TTL_MS, MAX_VALUE_LEN, MAX_VERSION, MAX_WATCH_CHANGES,
+    MIN_PIECE, SYNC_BUCKETS,
 };
 
 /// A node's stable name. Printed everywhere, so it is a short string like `n7003`, not a UUID.
@@ -66,13 +68,55 @@ pub struct Origin {
 }
 
 /// One key of an origin's state, stamped with the origin's version counter at the time it was set.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct Entry {
     pub key: String,
-    /// The value's bytes; `None` when the key was deleted (a tombstone, which spreads like
-    /// any other change so every node forgets the key).
-    pub value: Option<Vec<u8>>,
+    pub value: Payload,
     pub version: u64,
+    /// Wall-clock deadline (ms since the UNIX epoch, by the origin's clock) after which every
+    /// node treats the key as gone.
+    pub expires_ms: Option<u64>,
+}
+
+/// How an entry's value travels.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum Payload {
+    /// The key was deleted: a tombstone, which spreads like any change so every node forgets
+    /// the key.
+    Deleted,
+    /// A small value ([`MAX_INLINE_VALUE`] bytes at most), carried in full.
+    Inline(Vec<u8>),
+    /// A large value, announced: receivers fetch its pieces from a node that holds it.
+    Announced(Announce),
+}
+
+impl Payload {
+    /// The value's size in bytes (0 for a tombstone).
+    pub fn size(&self) -> u64 {
+        match self {
+            Payload::Deleted => 0,
+            Payload::Inline(v) => v.len() as u64,
+            Payload::Announced(a) => u64::from(a.size),
+        }
+    }
+}
+
+/// A large value's size and content hash. Only a node holding the complete value announces
+/// it, so whoever sent the announcement can serve its pieces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Encode, Decode)]
+pub struct Announce {
+    pub size: u32,
+    /// BLAKE3 of the whole value: a fetched value is used only if it matches.
+    pub hash: [u8; 32],
+    /// Piece length the announcer serves (the last piece may be shorter).
+    pub piece: u32,
+}
+
+impl Announce {
+    /// Number of pieces.
+    pub fn pieces(&self) -> u32 {
+        self.size.div_ceil(self.piece.max(1))
+    }
 }
 
 /// A pushed update: the entries an origin changed in versions `(since, version]`.
@@ -124,6 +168,10 @@ pub struct OriginDelta {
     pub since: u64,
     pub upto: u64,
     pub entries: Vec<Entry>,
+    /// The sender has collected tombstones the receiver may still lack: `since` is 0 and
+    /// the entries are the origin's whole state up to `upto`, so a key held at or below
+    /// `upto` but not listed is gone.
+    pub reset: bool,
 }
 
 /// State a peer lacked, sized by the sender to fit one datagram.
@@ -232,12 +280,17 @@ pub struct StatusPage {
     pub chunk: Vec<u8>,
 }
 
-/// Admin: put a key/value into the receiving node's own state.
+/// Admin: set or delete a key of the receiving node's own state. A large value is
+/// announced; the node then fetches its pieces from the client (origin: the node itself,
+/// version: `request`) before it applies and acknowledges the write. A retry with the same
+/// `request` is applied once.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct SetRequest {
     pub request: u64,
     pub key: String,
-    pub value: String,
+    pub value: Payload,
+    /// Expire the key this many milliseconds after the write.
+    pub ttl_ms: Option<u64>,
 }
 
 /// Admin: the version the set produced, or why it was refused.
@@ -246,6 +299,103 @@ pub struct SetReply {
     pub request: u64,
     pub version: u64,
     pub error: Option<String>,
+}
+
+/// "Send me these pieces of `origin`'s `key` at `version`, cut `piece` bytes long."
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct Fetch {
+    pub origin: NodeId,
+    pub key: String,
+    pub version: u64,
+    pub piece: u32,
+    pub pieces: Vec<u32>,
+}
+
+/// One piece of a value.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct Piece {
+    pub origin: NodeId,
+    pub key: String,
+    pub version: u64,
+    pub index: u32,
+    pub bytes: Vec<u8>,
+}
+
+/// "I cannot serve that value" (it changed since, or a piece would not fit my MTU).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct FetchMiss {
+    pub origin: NodeId,
+    pub key: String,
+    pub version: u64,
+}
+
+/// Admin: read `origin`'s `key`.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct GetRequest {
+    pub request: u64,
+    pub origin: NodeId,
+    pub key: String,
+}
+
+/// What a node holds under the key a [`GetRequest`] named.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum Found {
+    /// The node has never heard of that origin.
+    NoOrigin,
+    /// The origin is known but holds no live value under the key.
+    NoKey,
+    /// The value (inline, or announced: fetch its pieces from the node).
+    Value { version: u64, value: Payload },
+}
+
+/// Admin: the answer to a [`GetRequest`].
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct GetReply {
+    pub request: u64,
+    pub found: Found,
+}
+
+/// Admin: stream the changes the node applies to keys starting with `prefix`, for a while;
+/// the client repeats the request to keep the stream going.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct WatchRequest {
+    pub request: u64,
+    pub prefix: String,
+}
+
+/// What happened to a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeKind {
+    Set,
+    Deleted,
+    Expired,
+}
+
+/// One change a node applied.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct Change {
+    pub origin: NodeId,
+    pub key: String,
+    pub version: u64,
+    pub size: u64,
+    pub kind: ChangeKind,
+}
+
+/// Admin: changes for watch `request`, numbered so the client can tell what it missed.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct WatchEvents {
+    pub request: u64,
+    /// Sequence number of the first change here; the stream starts at 0.
+    pub seq: u64,
+    pub changes: Vec<Change>,
+}
+
+/// Admin: the node will not serve this request, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct Refused {
+    pub request: u64,
+    pub reason: String,
 }
 
 /// Everything that can ride in a datagram.
@@ -266,6 +416,14 @@ pub enum Message {
     Ack(Ack),
     PingReq(PingReq),
     Members(Members),
+    Fetch(Fetch),
+    Piece(Piece),
+    FetchMiss(FetchMiss),
+    GetRequest(GetRequest),
+    GetReply(GetReply),
+    WatchRequest(WatchRequest),
+    WatchEvents(WatchEvents),
+    Refused(Refused),
 }
 
 /// Message type without payload, for per-type counters and metrics labels.
@@ -286,6 +444,14 @@ pub enum MessageKind {
     Ack,
     PingReq,
     Members,
+    Fetch,
+    Piece,
+    FetchMiss,
+    GetRequest,
+    GetReply,
+    WatchRequest,
+    WatchEvents,
+    Refused,
 }
 
 impl MessageKind {
@@ -307,6 +473,14 @@ impl MessageKind {
             MessageKind::Ack => "ack",
             MessageKind::PingReq => "ping_req",
             MessageKind::Members => "members",
+            MessageKind::Fetch => "fetch",
+            MessageKind::Piece => "piece",
+            MessageKind::FetchMiss => "fetch_miss",
+            MessageKind::GetRequest => "get_request",
+            MessageKind::GetReply => "get_reply",
+            MessageKind::WatchRequest => "watch_request",
+            MessageKind::WatchEvents => "watch_events",
+            MessageKind::Refused => "refused",
         }
     }
 }
@@ -330,6 +504,14 @@ impl Message {
             Message::Ack(_) => MessageKind::Ack,
             Message::PingReq(_) => MessageKind::PingReq,
             Message::Members(_) => MessageKind::Members,
+            Message::Fetch(_) => MessageKind::Fetch,
+            Message::Piece(_) => MessageKind::Piece,
+            Message::FetchMiss(_) => MessageKind::FetchMiss,
+            Message::GetRequest(_) => MessageKind::GetRequest,
+            Message::GetReply(_) => MessageKind::GetReply,
+            Message::WatchRequest(_) => MessageKind::WatchRequest,
+            Message::WatchEvents(_) => MessageKind::WatchEvents,
+            Message::Refused(_) => MessageKind::Refused,
         }
     }
 
@@ -366,7 +548,62 @@ impl Message {
                 check_incarnation(p.your_incarnation)?;
                 p.peers.iter().try_for_each(check_origin)
             }
-            Message::SetRequest(s) => check_key_value(&s.key, s.value.len()),
+            Message::SetRequest(s) => {
+                check_key(&s.key)?;
+                check_payload(&s.value)?;
+                if s.ttl_ms.is_some_and(|t| t == 0 || t > MAX_TTL_MS) {
+                    return Err(DecodeError::Invalid("ttl"));
+                }
+                Ok(())
+            }
+            Message::Fetch(f) => {
+                check_id(&f.origin)?;
+                check_key(&f.key)?;
+                check_version(f.version)?;
+                check_piece_len(f.piece)?;
+                if f.pieces.is_empty() || f.pieces.len() > MAX_FETCH_PIECES {
+                    return Err(DecodeError::Invalid("fetch piece count"));
+                }
+                Ok(())
+            }
+            Message::Piece(p) => {
+                check_id(&p.origin)?;
+                check_key(&p.key)?;
+                check_version(p.version)?;
+                if p.bytes.is_empty() || p.bytes.len() > MAX_PIECE {
+                    return Err(DecodeError::Invalid("piece length"));
+                }
+                Ok(())
+            }
+            Message::FetchMiss(m) => {
+                check_id(&m.origin)?;
+                check_key(&m.key)?;
+                check_version(m.version)
+            }
+            Message::GetRequest(g) => {
+                check_id(&g.origin)?;
+                check_key(&g.key)
+            }
+            Message::GetReply(GetReply {
+                found: Found::Value { version, value },
+                ..
+            }) => {
+                check_version(*version)?;
+                check_payload(value)
+            }
+            Message::WatchRequest(w) if w.prefix.len() > MAX_PREFIX_LEN => {
+                Err(DecodeError::Invalid("watch prefix length"))
+            }
+            Message::WatchEvents(w) => {
+                if w.changes.len() > MAX_WATCH_CHANGES {
+                    return Err(DecodeError::Invalid("watch change count"));
+                }
+                w.changes.iter().try_for_each(|c| {
+                    check_id(&c.origin)?;
+                    check_key(&c.key)?;
+                    check_version(c.version)
+                })
+            }
             Message::PingReq(p) => check_origin(&p.target),
             Message::Members(m) => m.updates.iter().try_for_each(|u| {
                 check_origin(&u.member)?;
@@ -413,14 +650,35 @@ fn check_origin(o: &Origin) -> Result<(), DecodeError> {
     Ok(())
 }
 
-fn check_key_value(key: &str, value_len: usize) -> Result<(), DecodeError> {
+fn check_key(key: &str) -> Result<(), DecodeError> {
     if key.is_empty() || key.len() > MAX_KEY_LEN {
         return Err(DecodeError::Invalid("key length"));
     }
-    if value_len > MAX_VALUE_LEN {
-        return Err(DecodeError::Invalid("value length"));
-    }
     Ok(())
+}
+
+fn check_piece_len(piece: u32) -> Result<(), DecodeError> {
+    if (MIN_PIECE..=MAX_PIECE).contains(&(piece as usize)) {
+        Ok(())
+    } else {
+        Err(DecodeError::Invalid("piece length"))
+    }
+}
+
+/// Inline values are small; an announced one is larger than inline and within the hard cap.
+fn check_payload(value: &Payload) -> Result<(), DecodeError> {
+    match value {
+        Payload::Deleted => Ok(()),
+        Payload::Inline(v) if v.len() <= MAX_INLINE_VALUE => Ok(()),
+        Payload::Inline(_) => Err(DecodeError::Invalid("inline value length")),
+        Payload::Announced(a) => {
+            let size = a.size as usize;
+            if size <= MAX_INLINE_VALUE || size > MAX_VALUE_LEN {
+                return Err(DecodeError::Invalid("announced value size"));
+            }
+            check_piece_len(a.piece)
+        }
+    }
 }
 
 /// Entries must lie inside the claimed version range and be sorted, oldest first.
@@ -431,7 +689,8 @@ fn check_range(since: u64, upto: u64, entries: &[Entry]) -> Result<(), DecodeErr
     }
     let mut last = since;
     for e in entries {
-        check_key_value(&e.key, e.value.as_ref().map_or(0, Vec::len))?;
+        check_key(&e.key)?;
+        check_payload(&e.value)?;
         if e.version <= last || e.version > upto {
             return Err(DecodeError::Invalid("entry version outside range"));
         }

@@ -13,16 +13,21 @@ pub mod samples;
 mod seal;
 mod status;
 
-pub use codec::{decode_status, encode_status, encoded_len, Absurd, DecodeError, EncodeError};
+pub use codec::{
+    decode_saved, decode_status, encode_saved, encode_status, encoded_len, Absurd, DecodeError,
+    EncodeError, SavedKey, SavedKeys,
+};
 pub use frame::{
     decode_datagram, decode_datagram_sized, encode_datagram, open_datagram, Datagram, Opened,
 };
 pub use header::{ClusterId, Header};
 pub use limits::*;
 pub use message::{
-    Ack, Delta, Entry, JoinRequest, MemberState, MemberUpdate, Members, Message, MessageKind,
-    NodeId, Origin, OriginDelta, PeerList, Ping, PingReq, Rumor, SetReply, SetRequest, StatusPage,
-    StatusRequest, SyncDigest, SyncPull, SyncSummary, VersionClaim,
+    Ack, Announce, Change, ChangeKind, Delta, Entry, Fetch, FetchMiss, Found, GetReply,
+    GetRequest, JoinRequest, MemberState, MemberUpdate, Members, Message, MessageKind, NodeId,
+    Origin, OriginDelta, Payload, PeerList, Piece, Ping, PingReq, Refused, Rumor, SetReply,
+    SetRequest, StatusPage, StatusRequest, SyncDigest, SyncPull, SyncSummary, VersionClaim,
+    WatchEvents, WatchRequest,
 };
 pub use pack::Packer;
 pub use seal::{seal, ClusterKey, Keyring, Stamp, MAX_KEYS, SEAL_OVERHEAD};

@@ -11,6 +11,11 @@ const PAGE_OVERHEAD: usize = 32;
 const PIGGYBACK_FRAMING: usize = 8;
 /// Below this, not even one membership fact fits: do not try.
 const MIN_PIGGYBACK: usize = 32;
+/// A `Piece` message's fields besides its bytes, with the longest id and key allowed.
+const PIECE_OVERHEAD: usize = 1 + (1 + MAX_ID_LEN) + (1 + MAX_KEY_LEN) + 9 + 5 + 3;
+/// A one-entry rumor's fields besides its value, with the longest id and key allowed.
+const INLINE_OVERHEAD: usize = 320;
+use super::limits::{MAX_ID_LEN, MAX_INLINE_VALUE, MAX_KEY_LEN, MAX_PIECE, MIN_PIECE};
 use super::header::{ClusterId, Header};
 use super::message::{Message, Origin};
 
@@ -60,6 +65,32 @@ impl Packer {
     /// Room for the chunk of one status page: the budget less the page's other fields.
     pub fn page_budget(&self) -> usize {
         self.budget().saturating_sub(PAGE_OVERHEAD).max(1)
+    }
+
+    /// Piece length this node announces and serves: the largest power of two up to
+    /// [`MAX_PIECE`] whose `Piece` message fits one datagram (0 if not even [`MIN_PIECE`] does).
+    pub fn piece_len(&self) -> usize {
+        let room = self.budget().saturating_sub(PIECE_OVERHEAD);
+        let mut piece = MAX_PIECE;
+        while piece > room && piece >= MIN_PIECE {
+            piece /= 2;
+        }
+        if piece < MIN_PIECE {
+            0
+        } else {
+            piece
+        }
+    }
+
+    /// Largest value this node sends inline: [`MAX_INLINE_VALUE`], or less when a rumor
+    /// carrying it would not fit a small MTU. Larger values are announced.
+    pub fn inline_max(&self) -> usize {
+        MAX_INLINE_VALUE.min(self.budget().saturating_sub(INLINE_OVERHEAD))
+    }
+
+    /// Whether a piece of `len` bytes fits one datagram with these id and key lengths.
+    pub fn fits_piece(&self, len: usize) -> bool {
+        len + PIECE_OVERHEAD <= self.budget()
     }
 
     /// Bytes of piggybacked membership facts that still fit after a datagram of `len` bytes

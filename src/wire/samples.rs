@@ -19,8 +19,9 @@ pub fn origin() -> Origin {
 pub fn entry(v: u64) -> Entry {
     Entry {
         key: "book".into(),
-        value: Some(b"Dune".to_vec()),
+        value: Payload::Inline(b"Dune".to_vec()),
         version: v,
+        expires_ms: None,
     }
 }
 
@@ -51,6 +52,9 @@ pub fn one_of_each() -> Vec<Message> {
         peers: vec![],
         known: vec![],
         counters: BTreeMap::new(),
+        state_bytes: 8,
+        fetching: 0,
+        fetching_bytes: 0,
     };
     vec![
         Message::Rumor(typical_rumor()),
@@ -76,6 +80,7 @@ pub fn one_of_each() -> Vec<Message> {
                 since: 3,
                 upto: 12,
                 entries: vec![entry(12)],
+                reset: false,
             }],
         }),
         Message::JoinRequest(JoinRequest { want_peers: true }),
@@ -98,7 +103,8 @@ pub fn one_of_each() -> Vec<Message> {
         Message::SetRequest(SetRequest {
             request: 5,
             key: "color".into(),
-            value: "blue".into(),
+            value: Payload::Inline(b"blue".to_vec()),
+            ttl_ms: Some(30_000),
         }),
         Message::SetReply(SetReply {
             request: 5,
@@ -118,6 +124,60 @@ pub fn one_of_each() -> Vec<Message> {
                 state: MemberState::Suspect,
                 by: Some("n1".into()),
             }],
+        }),
+        Message::Fetch(Fetch {
+            origin: "n7003".into(),
+            key: "blob".into(),
+            version: 12,
+            piece: 1024,
+            pieces: vec![0, 1, 2, 7],
+        }),
+        Message::Piece(Piece {
+            origin: "n7003".into(),
+            key: "blob".into(),
+            version: 12,
+            index: 7,
+            bytes: vec![0xab; 1024],
+        }),
+        Message::FetchMiss(FetchMiss {
+            origin: "n7003".into(),
+            key: "blob".into(),
+            version: 12,
+        }),
+        Message::GetRequest(GetRequest {
+            request: 6,
+            origin: "n7003".into(),
+            key: "blob".into(),
+        }),
+        Message::GetReply(GetReply {
+            request: 6,
+            found: Found::Value {
+                version: 12,
+                value: Payload::Announced(Announce {
+                    size: 1 << 20,
+                    hash: [7; 32],
+                    piece: 1024,
+                }),
+            },
+        }),
+        Message::WatchRequest(WatchRequest {
+            request: 8,
+            prefix: "svc/".into(),
+        }),
+        Message::WatchEvents(WatchEvents {
+            request: 8,
+            seq: 41,
+            changes: vec![Change {
+                origin: "n7003".into(),
+                key: "svc/web".into(),
+                version: 12,
+                size: 24,
+                kind: ChangeKind::Set,
+            }],
+        }),
+        Message::Refused(Refused {
+            request: 9,
+            reason: "this node's admin endpoint is off".into(),
         }),
     ]
 }

@@ -26,6 +26,11 @@ pub struct StatusReport {
     pub peers: Vec<PeerStatus>,
     pub known: Vec<KnownOrigin>,
     pub counters: BTreeMap<String, u64>,
+    /// Bytes of keys and values held, every origin's together.
+    pub state_bytes: u64,
+    /// Large values being fetched right now, and the bytes held of them so far.
+    pub fetching: u64,
+    pub fetching_bytes: u64,
 }
 
 impl StatusReport {
@@ -64,7 +69,9 @@ pub struct KnownOrigin {
     pub route: String,
     /// The peer that told us, if it was not the origin itself.
     pub via: Option<SocketAddr>,
-    /// Every live key (deleted keys are left out); values that are not UTF-8 are shown
-    /// lossily.
+    /// Every live key (deleted and expired keys are left out). Short text is shown as is;
+    /// long or binary values are abbreviated (their size and first characters).
     pub values: BTreeMap<String, String>,
+    /// Bytes of keys and values held of this origin.
+    pub state_bytes: u64,
 }

@@ -10,13 +10,28 @@ use crate::core::counters::Counters;
 use crate::core::peers::PeerSet;
 use crate::core::store::Store;
 use crate::core::time::Time;
+use crate::core::event::Event;
+use crate::core::store::Form;
 use crate::wire::{
-    encode_status, KnownOrigin, Message, PeerStatus, SetReply, StatusPage, StatusReport,
-    StatusRequest,
+    encode_status, encoded_len, Change, ChangeKind, Found, KnownOrigin, Message, NodeId,
+    PeerStatus, Refused, SetReply, StatusPage, StatusReport, StatusRequest, WatchEvents,
+    WatchRequest,
 };
 
 use super::own::SetError;
+use super::paging::paginate;
 use super::shared::{self, Shared};
+
+/// How long a set reply is kept to answer a retry of the same request.
+const REPLY_TTL: Duration = Duration::from_secs(60);
+/// Set replies kept at once.
+const REPLIES: usize = 1024;
+/// How long a watch lasts unless the client renews it.
+const WATCH_LEASE: Duration = Duration::from_secs(30);
+/// Watches served at once.
+const WATCHERS: usize = 32;
+/// Values shown whole in status up to this many bytes of text.
+const SHOWN_WHOLE: usize = 120;
 
 /// How long a rendered snapshot is kept so every page a client asks for comes from one snapshot.
 const SNAPSHOT_TTL: Duration = Duration::from_secs(10);
@@ -31,35 +46,83 @@ struct Snapshot {
     chunks: Vec<Vec<u8>>,
 }
 
-/// What the admin endpoint owns: recently rendered status snapshots, so every page a client
-/// asks for comes from one snapshot.
+/// A client streaming our changes.
+#[derive(Debug)]
+struct Watcher {
+    client: SocketAddr,
+    request: u64,
+    prefix: String,
+    until: Time,
+    seq: u64,
+}
+
+/// What the admin endpoint owns: recently rendered status snapshots (every page a client
+/// asks for comes from one snapshot), recent set replies (a retried set is answered, not
+/// applied again), and the clients watching our changes.
 #[derive(Debug, Default)]
 pub(super) struct Admin {
     snapshots: VecDeque<Snapshot>,
+    replies: VecDeque<(SocketAddr, Time, SetReply)>,
+    watchers: Vec<Watcher>,
 }
 
 impl Admin {
     /// Admin requests need the cluster key in a keyed cluster (the datagram opened, so it had
     /// it) and otherwise come from loopback unless `admin_from = "any"`; none are served
-    /// when the endpoint is off. A refusal is counted.
-    pub(super) fn allowed(&self, cx: &mut Shared, from: SocketAddr) -> bool {
-        let ok = match cx.config.admin_from {
-            AdminAccess::Off => false,
-            AdminAccess::Any => true,
+    /// when the endpoint is off. A refusal is counted and answered with the reason.
+    pub(super) fn allowed(&self, cx: &mut Shared, from: SocketAddr, request: u64) -> bool {
+        let refusal = match cx.config.admin_from {
+            AdminAccess::Off => Some("this node's admin endpoint is off (admin_from = \"off\")"),
+            AdminAccess::Any => None,
             AdminAccess::Loopback => {
-                cx.config.keyring.is_some() || from.ip().to_canonical().is_loopback()
+                let ok = cx.config.keyring.is_some() || from.ip().to_canonical().is_loopback();
+                (!ok).then_some(
+                    "this node takes admin requests only from loopback \
+                     (admin_from = \"loopback\"; set \"any\" to allow other hosts)",
+                )
             }
         };
-        if !ok {
-            cx.counters.decode_error("admin_refused");
-        }
-        ok
+        let Some(reason) = refusal else {
+            return true;
+        };
+        cx.counters.decode_error("admin_refused");
+        cx.send(
+            from,
+            Message::Refused(Refused {
+                request,
+                reason: reason.to_string(),
+            }),
+        );
+        false
     }
 
-    /// Answers set request `request` from `from` with what the write did.
+    /// If `from`'s set `request` was already answered, answers it again (the reply was
+    /// lost); true if so.
+    pub(super) fn replay_set(&mut self, cx: &mut Shared, now: Time, from: SocketAddr, request: u64) -> bool {
+        while self
+            .replies
+            .front()
+            .is_some_and(|(_, at, _)| now.since(*at) > REPLY_TTL)
+        {
+            self.replies.pop_front();
+        }
+        let Some((_, _, reply)) = self
+            .replies
+            .iter()
+            .find(|(client, _, r)| *client == from && r.request == request)
+        else {
+            return false;
+        };
+        cx.send(from, Message::SetReply(reply.clone()));
+        true
+    }
+
+    /// Answers set request `request` from `from` with what the write did, and keeps the
+    /// answer for a retry.
     pub(super) fn reply_set(
-        &self,
+        &mut self,
         cx: &mut Shared,
+        now: Time,
         from: SocketAddr,
         request: u64,
         outcome: Result<u64, SetError>,
@@ -76,7 +139,77 @@ impl Admin {
                 error: Some(e.to_string()),
             },
         };
+        if self.replies.len() >= REPLIES {
+            self.replies.pop_front();
+        }
+        self.replies.push_back((from, now, reply.clone()));
         cx.send(from, Message::SetReply(reply));
+    }
+
+    /// Starts (or renews) a watch.
+    pub(super) fn watch(&mut self, now: Time, from: SocketAddr, req: WatchRequest) {
+        let until = now + WATCH_LEASE;
+        if let Some(w) = self
+            .watchers
+            .iter_mut()
+            .find(|w| w.client == from && w.request == req.request)
+        {
+            w.until = until;
+            return;
+        }
+        self.watchers.retain(|w| w.until > now);
+        if self.watchers.len() >= WATCHERS {
+            self.watchers.remove(0);
+        }
+        self.watchers.push(Watcher {
+            client: from,
+            request: req.request,
+            prefix: req.prefix,
+            until,
+            seq: 0,
+        });
+    }
+
+    /// Whether anyone is watching.
+    pub(super) fn watched(&self) -> bool {
+        !self.watchers.is_empty()
+    }
+
+    /// Sends each watcher the changes among `events` under its prefix.
+    pub(super) fn notify<'e>(
+        &mut self,
+        cx: &mut Shared,
+        now: Time,
+        events: impl Iterator<Item = &'e Event>,
+    ) {
+        self.watchers.retain(|w| w.until > now);
+        let own = &cx.config.id;
+        let changes: Vec<Change> = events.filter_map(|e| change_of(own, e)).collect();
+        if changes.is_empty() {
+            return;
+        }
+        let budget = cx.transport.packer().list_budget().saturating_sub(16);
+        for w in &mut self.watchers {
+            let mine = changes
+                .iter()
+                .filter(|c| c.key.starts_with(&w.prefix))
+                .cloned();
+            let (pages, _) = paginate(mine, budget, usize::MAX, encoded_len);
+            for page in pages {
+                for changes in page.chunks(crate::wire::MAX_WATCH_CHANGES) {
+                    let seq = w.seq;
+                    w.seq += changes.len() as u64;
+                    cx.send(
+                        w.client,
+                        Message::WatchEvents(WatchEvents {
+                            request: w.request,
+                            seq,
+                            changes: changes.to_vec(),
+                        }),
+                    );
+                }
+            }
+        }
     }
 
     /// Whether a snapshot for `from`'s request `request` is still kept (older ones are
@@ -153,6 +286,9 @@ pub(super) struct Facts<'a> {
     pub(super) started: Time,
     pub(super) incarnation: u64,
     pub(super) health: u8,
+    pub(super) wall_ms: u64,
+    /// Fetches under way and the bytes held of them.
+    pub(super) fetching: (usize, u64),
 }
 
 /// A snapshot of everything `gossip status` shows.
@@ -200,13 +336,98 @@ pub(super) fn report(f: &Facts, now: Time) -> StatusReport {
                 values: s
                     .values
                     .iter()
-                    .filter_map(|(k, v)| {
-                        let value = v.value.as_deref()?;
-                        Some((k.clone(), String::from_utf8_lossy(value).into_owned()))
-                    })
+                    .filter_map(|(k, v)| Some((k.clone(), abbreviate(v.live(f.wall_ms)?))))
                     .collect(),
+                state_bytes: s.values.bytes(),
             })
             .collect(),
         counters: f.counters.to_map(),
+        state_bytes: f.store.bytes(),
+        fetching: f.fetching.0 as u64,
+        fetching_bytes: f.fetching.1,
     }
+}
+
+/// A value as status shows it: short text whole; long text cut, with its size; binary as its
+/// size and first bytes in hex.
+pub fn abbreviate(value: &[u8]) -> String {
+    match std::str::from_utf8(value) {
+        Ok(text) if value.len() <= SHOWN_WHOLE && !text.chars().any(char::is_control) => {
+            text.to_string()
+        }
+        Ok(text) if !text.chars().take(40).any(char::is_control) => {
+            let head: String = text.chars().take(40).collect();
+            format!("{head}… ({})", size_text(value.len() as u64))
+        }
+        _ => {
+            let head = hex::encode(&value[..value.len().min(8)]);
+            format!("<{} binary: {head}…>", size_text(value.len() as u64))
+        }
+    }
+}
+
+/// `512 B`, `1.5 KiB`, `1.0 MiB`.
+pub fn size_text(bytes: u64) -> String {
+    const KIB: f64 = 1024.0;
+    let b = bytes as f64;
+    if b < KIB {
+        format!("{bytes} B")
+    } else if b < KIB * KIB {
+        format!("{:.1} KiB", b / KIB)
+    } else if b < KIB * KIB * KIB {
+        format!("{:.1} MiB", b / (KIB * KIB))
+    } else {
+        format!("{:.1} GiB", b / (KIB * KIB * KIB))
+    }
+}
+
+/// What the node holds under `origin`'s `key`, as a get reply carries it.
+pub(super) fn find(store: &Store, origin: &NodeId, key: &str, wall_ms: u64, form: Form) -> Found {
+    let Some(state) = store.get(origin) else {
+        return Found::NoOrigin;
+    };
+    match state.values.get(key) {
+        Some(v) if v.live(wall_ms).is_some() => Found::Value {
+            version: v.version,
+            value: v.payload(form),
+        },
+        _ => Found::NoKey,
+    }
+}
+
+/// The watch change an event is, if it is one.
+fn change_of(own: &NodeId, event: &Event) -> Option<Change> {
+    let (origin, key, version, value, kind) = match event {
+        Event::Learned {
+            origin,
+            key,
+            value,
+            version,
+            ..
+        } => (origin, key, *version, value, None),
+        Event::Originated {
+            key,
+            value,
+            version,
+            ..
+        } => (own, key, *version, value, None),
+        Event::Expired {
+            origin,
+            key,
+            version,
+        } => (origin, key, *version, &None, Some(ChangeKind::Expired)),
+        _ => return None,
+    };
+    let kind = kind.unwrap_or(if value.is_some() {
+        ChangeKind::Set
+    } else {
+        ChangeKind::Deleted
+    });
+    Some(Change {
+        origin: origin.clone(),
+        key: key.clone(),
+        version,
+        size: value.as_ref().map_or(0, |v| v.len() as u64),
+        kind,
+    })
 }

@@ -21,6 +21,7 @@ macro_rules! shared {
 
 mod admin;
 mod discovery;
+mod fetch;
 mod members;
 mod own;
 mod paging;
@@ -51,6 +52,7 @@ use super::seen::SeenCache;
 use super::store::Store;
 use super::time::Time;
 
+pub use admin::{abbreviate, size_text};
 pub use own::SetError;
 pub use reconfigure::Reconfigured;
 
@@ -65,6 +67,8 @@ pub struct Node {
     store: Store,
     peers: PeerSet,
     events: VecDeque<Event>,
+    /// Events at the front of `events` already sent to watchers.
+    events_watched: usize,
     counters: Counters,
     /// Seeded hasher for the node's short-lived maps.
     hasher: hash::Seeded,
@@ -73,6 +77,7 @@ pub struct Node {
     discovery: discovery::Discovery,
     membership: members::Membership,
     admin: admin::Admin,
+    fetches: fetch::Fetches,
     transport: transport::Transport,
 }
 
@@ -120,6 +125,7 @@ impl Node {
             store,
             peers,
             events: VecDeque::new(),
+            events_watched: 0,
             counters: Counters::default(),
             hasher,
             rumors: rumor::Rumors::new(seen, push_at),
@@ -127,6 +133,7 @@ impl Node {
             discovery: discovery::Discovery::new(asks.then_some(now)),
             membership: members::Membership::new(config.initial_incarnation, first_probe, tombstones),
             admin: admin::Admin::default(),
+            fetches: fetch::Fetches::default(),
             transport: transport::Transport::new(&config, guard, replay),
             rng,
             config,
@@ -205,6 +212,11 @@ impl Node {
                 Message::PeerList(p) => self.on_peer_list(now, from, p),
                 Message::StatusRequest(s) => self.on_status_request(now, from, s),
                 Message::SetRequest(s) => self.on_set_request(now, from, s),
+                Message::GetRequest(g) => self.on_get_request(now, from, g),
+                Message::WatchRequest(w) => self.on_watch_request(now, from, w),
+                Message::Fetch(f) => fetch::serve(&mut shared!(self), from, f),
+                Message::Piece(p) => self.on_piece(now, from, p),
+                Message::FetchMiss(m) => self.fetches.on_miss(&mut shared!(self), now, from, m),
                 Message::Ping(p) => self.membership.on_ping(&mut shared!(self), from, p),
                 Message::Ack(a) => self.membership.on_ack(&mut shared!(self), now, from, a),
                 Message::PingReq(r) => {
@@ -217,7 +229,11 @@ impl Node {
                         .on_members(&mut shared!(self), now, from, by, m)
                 }
                 // Replies meant for admin clients; a node has nothing to do with them.
-                Message::StatusPage(_) | Message::SetReply(_) => {}
+                Message::StatusPage(_)
+                | Message::SetReply(_)
+                | Message::GetReply(_)
+                | Message::WatchEvents(_)
+                | Message::Refused(_) => {}
             }
         }
     }
@@ -247,6 +263,35 @@ impl Node {
         if self.discovery.join_due(now) {
             self.discovery.ask(&mut shared!(self), now);
         }
+        self.fetches.tick(&mut shared!(self), now);
+        self.expire(now);
+    }
+
+    /// Keys whose TTL ran out are hidden and reported; keys dead for the grace period are
+    /// forgotten.
+    fn expire(&mut self, now: Time) {
+        let wall = self.wall_ms(now);
+        for gone in self.store.expire_due(wall, now) {
+            self.counters.keys_expired += 1;
+            self.emit(Event::Expired {
+                origin: gone.origin,
+                key: gone.key,
+                version: gone.version,
+            });
+        }
+        let grace = self.config.tombstone_grace;
+        self.counters.tombstones_collected += self.store.collect(now, wall, grace) as u64;
+    }
+
+    /// The next TTL deadline or tombstone collection, on our clock.
+    fn next_expiry(&self) -> Option<Time> {
+        let zero_ms = self.config.wall_clock_at_zero_us / 1000;
+        let expiry = self
+            .store
+            .next_expiry()
+            .map(|at| Time::from_millis(at.saturating_sub(zero_ms)));
+        let collection = self.store.next_collection(self.config.tombstone_grace);
+        expiry.into_iter().chain(collection).min()
     }
 
     /// The next datagram to send, if any. Batches everything queued per destination first, so
@@ -261,6 +306,7 @@ impl Node {
 
     /// The next event for the driver to log or display.
     pub fn poll_event(&mut self) -> Option<Event> {
+        self.events_watched = self.events_watched.saturating_sub(1);
         self.events.pop_front()
     }
 
@@ -275,6 +321,8 @@ impl Node {
             self.rumors.next_push(),
             self.discovery.next_join(),
             self.transport.next_release(),
+            self.fetches.next_deadline(),
+            self.next_expiry(),
             self.membership
                 .deadline(&self.config, &self.peers, self.cluster_size())
                 .filter(|_| dissemination.membership),
@@ -294,27 +342,158 @@ impl Node {
             started: self.started,
             incarnation: self.incarnation(),
             health: self.health(),
+            wall_ms: self.wall_ms(now),
+            fetching: self.fetches.progress(),
         };
         admin::report(&facts, now)
     }
 
     /// `gossip status`: one page of a snapshot, rendered once per request.
     fn on_status_request(&mut self, now: Time, from: SocketAddr, req: wire::StatusRequest) {
-        if !self.admin.allowed(&mut shared!(self), from) {
+        if !self.admin.allowed(&mut shared!(self), from, req.request) {
             return;
         }
         let fresh = (!self.admin.has(now, from, req.request)).then(|| self.status(now));
         self.admin.serve(&mut shared!(self), now, from, req, fresh);
     }
 
-    /// `gossip set`: one of our keys, set as any write is, and the outcome as the reply.
+    /// `gossip set` / `gossip del`: one of our keys, written as any write is, and the outcome
+    /// as the reply. A large value is fetched from the client first. A repeated request (its
+    /// reply was lost) gets the same reply and is not applied twice.
     fn on_set_request(&mut self, now: Time, from: SocketAddr, req: wire::SetRequest) {
-        if !self.admin.allowed(&mut shared!(self), from) {
+        if !self.admin.allowed(&mut shared!(self), from, req.request) {
             return;
         }
-        let outcome = self.set(now, &req.key, req.value.as_bytes());
+        if self.admin.replay_set(&mut shared!(self), now, from, req.request)
+            || self.fetches.uploading(from, req.request)
+        {
+            return;
+        }
+        let expires_ms = match req.ttl_ms {
+            Some(t) if t == 0 || t > wire::MAX_TTL_MS => {
+                let refused = Err(SetError::Ttl);
+                return self.admin.reply_set(&mut shared!(self), now, from, req.request, refused);
+            }
+            Some(t) => Some(self.wall_ms(now) + t),
+            None => None,
+        };
+        let value = match req.value {
+            wire::Payload::Deleted => None,
+            wire::Payload::Inline(bytes) => Some(bytes::Bytes::from(bytes)),
+            wire::Payload::Announced(announce) => {
+                let size = announce.size as usize;
+                let refused = if size > self.config.max_value_bytes {
+                    Some(SetError::Value {
+                        len: size,
+                        max: self.config.max_value_bytes,
+                    })
+                } else if req.key.is_empty() || req.key.len() > wire::MAX_KEY_LEN {
+                    Some(SetError::Key)
+                } else {
+                    None
+                };
+                if let Some(e) = refused {
+                    return self.admin.reply_set(&mut shared!(self), now, from, req.request, Err(e));
+                }
+                let want = crate::core::store::Withheld {
+                    key: req.key.clone(),
+                    version: req.request,
+                    announce,
+                    expires_ms,
+                };
+                let upload = fetch::Upload {
+                    client: from,
+                    request: req.request,
+                    expires_ms,
+                };
+                self.fetches
+                    .upload(&mut shared!(self), now, req.key, want, upload);
+                return;
+            }
+        };
+        let outcome = self.write(now, &req.key, value, expires_ms);
         self.admin
-            .reply_set(&mut shared!(self), from, req.request, outcome);
+            .reply_set(&mut shared!(self), now, from, req.request, outcome);
+    }
+
+    /// `gossip get`: what we hold under an origin's key.
+    fn on_get_request(&mut self, now: Time, from: SocketAddr, req: wire::GetRequest) {
+        if !self.admin.allowed(&mut shared!(self), from, req.request) {
+            return;
+        }
+        let wall = self.wall_ms(now);
+        let form = shared::form(&self.transport);
+        let found = admin::find(&self.store, &req.origin, &req.key, wall, form);
+        shared!(self).send(
+            from,
+            Message::GetReply(wire::GetReply {
+                request: req.request,
+                found,
+            }),
+        );
+    }
+
+    /// `gossip watch`: stream the changes we apply to the client for a while.
+    fn on_watch_request(&mut self, now: Time, from: SocketAddr, req: wire::WatchRequest) {
+        if !self.admin.allowed(&mut shared!(self), from, req.request) {
+            return;
+        }
+        self.admin.watch(now, from, req);
+    }
+
+    /// A piece of a value being fetched; a finished value is stored (or, for an upload,
+    /// written and acknowledged).
+    fn on_piece(&mut self, now: Time, from: SocketAddr, piece: wire::Piece) {
+        let Some(done) = self.fetches.on_piece(&mut shared!(self), now, from, piece) else {
+            return;
+        };
+        match done {
+            fetch::Done::Upload { key, bytes, upload } => {
+                let outcome = self.write(now, &key, Some(bytes), upload.expires_ms);
+                self.admin
+                    .reply_set(&mut shared!(self), now, upload.client, upload.request, outcome);
+            }
+            fetch::Done::Value(fetched) => {
+                let fetch::Fetched {
+                    origin,
+                    since,
+                    upto,
+                    want,
+                    bytes,
+                    route,
+                    via,
+                    relay,
+                } = *fetched;
+                let upto = self.fetches.cap(&origin.id, want.version, upto);
+                let provenance = crate::core::store::Provenance {
+                    now,
+                    route,
+                    via: (via != origin.addr).then_some(via),
+                };
+                let applied = self
+                    .store
+                    .complete(&origin, since, upto, want, bytes, provenance);
+                shared!(self).emit_learned(&origin.id, applied.changed, via, route);
+                if let Some((from, rumor)) = relay {
+                    self.rumors.forward(&mut shared!(self), now, from, rumor);
+                }
+            }
+        }
+    }
+
+    /// Announced values from `source` are fetched (the first one passes `relay` on when it
+    /// is held).
+    fn fetch_withheld(
+        &mut self,
+        now: Time,
+        source: fetch::Source,
+        withheld: Vec<crate::core::store::Withheld>,
+        mut relay: Option<(SocketAddr, wire::Rumor)>,
+    ) {
+        for want in withheld {
+            self.fetches
+                .want(&mut shared!(self), now, &source, want, relay.take());
+        }
     }
 
     /// Our SWIM incarnation.
@@ -394,6 +573,15 @@ impl Node {
     }
 
     fn flush(&mut self, now: Time) {
+        if self.admin.watched() {
+            let new = self.events.len().saturating_sub(self.events_watched);
+            let skip = self.events.len() - new;
+            let events = std::mem::take(&mut self.events);
+            self.admin
+                .notify(&mut shared!(self), now, events.iter().skip(skip));
+            self.events = events;
+        }
+        self.events_watched = self.events.len();
         for (to, mut messages) in self.transport.take_queued() {
             let mut sizes = Vec::with_capacity(messages.len() + 1);
             let packed = self
@@ -449,10 +637,25 @@ impl Node {
         match self.rumors.receive(&mut shared!(self), now, from, &rumor) {
             rumor::Received::Duplicate => {}
             rumor::Received::AboutUs => self.on_news_about_self(now, rumor.version),
-            rumor::Received::News(changed) => {
+            rumor::Received::News(applied) => {
                 self.learn_peer(rumor.origin.addr, Some(rumor.origin.id.clone()), now);
+                if applied.withheld.is_empty() {
+                    self.rumors
+                        .pass_on(&mut shared!(self), now, from, rumor, applied.changed);
+                    return;
+                }
+                // Relayed only once its value is held, so whoever hears it can fetch from us.
                 self.rumors
-                    .pass_on(&mut shared!(self), now, from, rumor, changed);
+                    .settle(&mut shared!(self), from, &rumor, applied.changed);
+                let source = fetch::Source {
+                    origin: rumor.origin.clone(),
+                    since: rumor.since,
+                    upto: rumor.version,
+                    route: rumor::route(&rumor),
+                    from,
+                };
+                let relay = Some((from, rumor));
+                self.fetch_withheld(now, source, applied.withheld, relay);
             }
         }
     }
@@ -465,10 +668,18 @@ impl Node {
                 self.on_news_about_self(now, od.upto);
                 continue;
             }
-            let origin = od.origin.clone();
-            if let Some(changed) = self.sync.apply(&mut shared!(self), now, from, od) {
+            let source = fetch::Source {
+                origin: od.origin.clone(),
+                since: od.since,
+                upto: od.upto,
+                route: Route::Sync,
+                from,
+            };
+            if let Some(applied) = self.sync.apply(&mut shared!(self), now, from, od) {
+                let origin = &source.origin;
                 self.learn_peer(origin.addr, Some(origin.id.clone()), now);
-                shared!(self).emit_learned(&origin.id, changed, from, Route::Sync);
+                shared!(self).emit_learned(&origin.id, applied.changed, from, Route::Sync);
+                self.fetch_withheld(now, source, applied.withheld, None);
             }
         }
     }
@@ -525,6 +736,16 @@ impl Node {
         self.config
             .wall_clock_at_zero_us
             .saturating_add(now.since(Time::ZERO).as_micros() as u64)
+    }
+
+    /// Our wall clock at `now`, ms since the UNIX epoch (TTL deadlines are in these).
+    pub fn wall_ms(&self, now: Time) -> u64 {
+        self.wall_us(now) / 1000
+    }
+
+    /// Announced values being fetched, and the bytes held of them so far.
+    pub fn fetching(&self) -> (usize, u64) {
+        self.fetches.progress()
     }
 
     fn jitter(&mut self, d: Duration) -> Duration {

@@ -2,7 +2,9 @@
 //! and a node that hears of a newer version of itself (it restarted and forgot) continues
 //! above it. These touch the store and the rumor part together, so they live with the node.
 
-use crate::wire::{self, Message, Rumor, MAX_KEY_LEN, MAX_VALUE_LEN};
+use bytes::Bytes;
+
+use crate::wire::{Rumor, MAX_KEY_LEN, MAX_TTL_MS};
 
 use super::Node;
 use crate::core::event::Event;
@@ -13,8 +15,12 @@ use crate::core::time::Time;
 pub enum SetError {
     #[error("key must be 1..={MAX_KEY_LEN} bytes")]
     Key,
-    #[error("value must be at most {MAX_VALUE_LEN} bytes")]
-    Value,
+    #[error("value is {len} bytes; this node accepts at most {max} (max_value_bytes)")]
+    Value { len: usize, max: usize },
+    #[error("this node's keys would hold {len} bytes; at most {max} are allowed (max_state_bytes)")]
+    State { len: usize, max: usize },
+    #[error("a TTL must be between 1 ms and 10 years")]
+    Ttl,
     #[error("key and value are too large to fit one datagram at this MTU")]
     TooLarge,
 }
@@ -22,55 +28,87 @@ pub enum SetError {
 impl Node {
     /// Sets one of our own keys and spreads it as a rumor; returns the new version.
     pub fn set(&mut self, now: Time, key: &str, value: &[u8]) -> Result<u64, SetError> {
-        self.write(now, key, Some(value))
+        self.write(now, key, Some(Bytes::copy_from_slice(value)), None)
+    }
+
+    /// Sets one of our own keys to `value` (shared, not copied), expiring it on every node
+    /// `ttl_ms` milliseconds from now if given; returns the new version.
+    pub fn set_bytes(
+        &mut self,
+        now: Time,
+        key: &str,
+        value: Bytes,
+        ttl_ms: Option<u64>,
+    ) -> Result<u64, SetError> {
+        let expires_ms = match ttl_ms {
+            Some(t) if t == 0 || t > MAX_TTL_MS => return Err(SetError::Ttl),
+            Some(t) => Some(self.wall_ms(now) + t),
+            None => None,
+        };
+        self.write(now, key, Some(value), expires_ms)
     }
 
     /// Deletes one of our own keys: a tombstone that spreads like any change, so every node
     /// stops showing the key. Returns the new version.
     pub fn delete(&mut self, now: Time, key: &str) -> Result<u64, SetError> {
-        self.write(now, key, None)
+        self.write(now, key, None, None)
     }
 
     /// Sets one of our own keys *without* spreading it: for state a node holds before it first
     /// talks (peers learn it in the join and anti-entropy exchanges). After that, use
     /// [`Node::set`].
-    pub fn preload(&mut self, now: Time, key: &str, value: &[u8]) -> Result<u64, SetError> {
-        self.check_write(key, Some(value))?;
-        Ok(self.store.set_own(key, Some(value), now).version)
+    pub fn preload(
+        &mut self,
+        now: Time,
+        key: &str,
+        value: Bytes,
+        expires_ms: Option<u64>,
+    ) -> Result<u64, SetError> {
+        self.check_write(key, Some(&value))?;
+        let form = super::shared::form(&self.transport);
+        Ok(self
+            .store
+            .set_own(key, Some(value), expires_ms, now, form)
+            .version)
     }
 
-    /// Refuses a key or value the wire could not carry.
-    fn check_write(&self, key: &str, value: Option<&[u8]>) -> Result<(), SetError> {
+    /// Refuses a key, value or state size the node's limits do not allow.
+    pub(super) fn check_write(&self, key: &str, value: Option<&Bytes>) -> Result<(), SetError> {
         if key.is_empty() || key.len() > MAX_KEY_LEN {
             return Err(SetError::Key);
         }
-        let len = value.map_or(0, <[u8]>::len);
-        if len > MAX_VALUE_LEN {
-            return Err(SetError::Value);
+        let len = value.map_or(0, Bytes::len);
+        let max = self.config.max_value_bytes;
+        if len > max {
+            return Err(SetError::Value { len, max });
         }
-        let probe = Rumor {
-            id: uuid::Uuid::nil(),
-            origin: self.config.origin(),
-            since: u64::MAX - 1,
-            version: u64::MAX,
-            ttl: u8::MAX,
-            hops: u8::MAX,
-            entries: vec![wire::Entry {
-                key: key.to_string(),
-                value: value.map(<[u8]>::to_vec),
-                version: u64::MAX,
-            }],
-        };
-        if wire::encoded_len(&Message::Rumor(probe)) > self.transport.packer().budget() {
+        let packer = self.transport.packer();
+        if len > packer.inline_max() && packer.piece_len() == 0 {
             return Err(SetError::TooLarge);
+        }
+        let own = &self.store.own().values;
+        let replaced = own
+            .get(key)
+            .map_or(key.len() as u64, |v| v.size());
+        let state = (own.bytes() + len as u64).saturating_sub(replaced) as usize;
+        let max = self.config.max_state_bytes;
+        if value.is_some() && state > max {
+            return Err(SetError::State { len: state, max });
         }
         Ok(())
     }
 
     /// Sets (`Some`) or deletes (`None`) one of our own keys and spreads the change.
-    pub(super) fn write(&mut self, now: Time, key: &str, value: Option<&[u8]>) -> Result<u64, SetError> {
-        self.check_write(key, value)?;
-        let entry = self.store.set_own(key, value, now);
+    pub(super) fn write(
+        &mut self,
+        now: Time,
+        key: &str,
+        value: Option<Bytes>,
+        expires_ms: Option<u64>,
+    ) -> Result<u64, SetError> {
+        self.check_write(key, value.as_ref())?;
+        let form = super::shared::form(&self.transport);
+        let entry = self.store.set_own(key, value.clone(), expires_ms, now, form);
         let version = entry.version;
         let rumor = Rumor {
             id: shared!(self).new_uuid(),
@@ -84,7 +122,7 @@ impl Node {
         let pushed_to = self.rumors.originate(&mut shared!(self), now, rumor);
         self.emit(Event::Originated {
             key: key.to_string(),
-            value: value.map(<[u8]>::to_vec),
+            value,
             version,
             pushed_to,
         });
@@ -103,15 +141,16 @@ impl Node {
     /// so everyone replaces whatever older state of ours they hold.
     pub(super) fn republish_above(&mut self, now: Time, version: u64) {
         self.store.raise_own_version(version);
-        let values: Vec<(String, Option<Vec<u8>>)> = self
+        type Held = (String, Option<Bytes>, Option<u64>);
+        let values: Vec<Held> = self
             .store
             .own()
             .values
             .iter()
-            .map(|(k, v)| (k.clone(), v.value.clone()))
+            .map(|(k, v)| (k.clone(), v.value.clone(), v.expires_ms))
             .collect();
-        for (key, value) in values {
-            let _ = self.write(now, &key, value.as_deref());
+        for (key, value, expires_ms) in values {
+            let _ = self.write(now, &key, value, expires_ms);
         }
     }
 }

@@ -5,13 +5,13 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::wire::{Entry, Message, Rumor, SyncPull, VersionClaim};
+use crate::wire::{Message, Rumor, SyncPull, VersionClaim};
 
 use super::shared::Shared;
 use crate::core::config::{NodeConfig, RumorMode, SyncMode};
 use crate::core::event::{Event, Route};
 use crate::core::seen::SeenCache;
-use crate::core::store::Provenance;
+use crate::core::store::{Applied, Provenance, Stored};
 use crate::core::time::Time;
 
 /// Bound on rumors a node keeps pushing in rounds mode (oldest dropped first).
@@ -71,8 +71,10 @@ pub(super) enum Received {
     Duplicate,
     /// News about our own state (someone holds a version of us).
     AboutUs,
-    /// Applied; these entries were new. The node learns its origin, then [`Rumors::pass_on`].
-    News(Vec<Entry>),
+    /// Applied: what was new, and announced values to fetch. The node learns its origin,
+    /// then [`Rumors::pass_on`] (or, if values must be fetched first, [`Rumors::settle`] now
+    /// and [`Rumors::forward`] once they are held).
+    News(Applied),
 }
 
 impl Rumors {
@@ -119,13 +121,14 @@ impl Rumors {
             rumor.since,
             rumor.version,
             rumor.entries.clone(),
+            false,
             Provenance {
                 now,
                 route: route(rumor),
                 via: (from != rumor.origin.addr).then_some(from),
             },
         );
-        Received::News(applied.changed)
+        Received::News(applied)
     }
 
     /// After news from a rumor: pulls a gap it revealed, reports what changed, and passes
@@ -136,10 +139,21 @@ impl Rumors {
         now: Time,
         from: SocketAddr,
         rumor: Rumor,
-        changed: Vec<Entry>,
+        changed: Vec<Stored>,
     ) {
-        pull_gap(cx, from, &rumor);
-        cx.emit_learned(&rumor.origin.id, changed, from, route(&rumor));
+        self.settle(cx, from, &rumor, changed);
+        self.forward(cx, now, from, rumor);
+    }
+
+    /// Pulls a gap the rumor revealed and reports what it changed.
+    pub(super) fn settle(&mut self, cx: &mut Shared, from: SocketAddr, rumor: &Rumor, changed: Vec<Stored>) {
+        pull_gap(cx, from, rumor);
+        cx.emit_learned(&rumor.origin.id, changed, from, route(rumor));
+    }
+
+    /// Passes a rumor from `from` on (relayed at once, or kept hot for the push rounds)
+    /// while its TTL lasts.
+    pub(super) fn forward(&mut self, cx: &mut Shared, now: Time, from: SocketAddr, rumor: Rumor) {
         if rumor.ttl == 0 {
             return;
         }
@@ -195,7 +209,7 @@ impl Rumors {
 }
 
 /// How a rumor reached us: one hop more than it says it travelled.
-fn route(rumor: &Rumor) -> Route {
+pub(super) fn route(rumor: &Rumor) -> Route {
     Route::Rumor {
         hops: rumor.hops.saturating_add(1),
     }

@@ -14,8 +14,8 @@ use crate::core::counters::Counters;
 use crate::core::event::{Event, Route};
 use crate::core::hash::Seeded;
 use crate::core::peers::PeerSet;
-use crate::core::store::Store;
-use crate::wire::{self, Entry, Message, NodeId};
+use crate::core::store::{Form, Store, Stored};
+use crate::wire::{self, Message, NodeId};
 
 use super::transport::Transport;
 
@@ -50,7 +50,7 @@ impl Shared<'_> {
     pub(super) fn emit_learned(
         &mut self,
         origin: &NodeId,
-        changed: Vec<Entry>,
+        changed: Vec<Stored>,
         via: SocketAddr,
         route: Route,
     ) {
@@ -64,6 +64,11 @@ impl Shared<'_> {
                 route,
             });
         }
+    }
+
+    /// How this node puts values on the wire (inline up to what a rumor fits, else announced).
+    pub(super) fn form(&self) -> Form {
+        form(self.transport)
     }
 
     /// Estimated cluster size: the larger of what we hold and whom we know.
@@ -94,6 +99,15 @@ pub(super) fn emit(events: &mut VecDeque<Event>, counters: &mut Counters, event:
         counters.events_dropped += 1;
     }
     events.push_back(event);
+}
+
+/// How a node with `transport` puts values on the wire.
+pub(super) fn form(transport: &Transport) -> Form {
+    let packer = transport.packer();
+    Form {
+        inline_max: packer.inline_max(),
+        piece: packer.piece_len() as u32,
+    }
 }
 
 /// The larger of the origins held and the members known (ourselves included).

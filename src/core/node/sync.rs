@@ -15,7 +15,7 @@ use crate::core::hash::Seeded;
 use std::net::SocketAddr;
 
 use crate::wire::{
-    encoded_len, Delta, Entry, Message, NodeId, OriginDelta, SyncDigest, SyncPull, SyncSummary,
+    encoded_len, Delta, Message, NodeId, OriginDelta, SyncDigest, SyncPull, SyncSummary,
     VersionClaim, SYNC_BUCKETS,
 };
 
@@ -23,7 +23,7 @@ use super::paging::paginate;
 use super::shared::Shared;
 use crate::core::config::{NodeConfig, SyncMode};
 use crate::core::event::Route;
-use crate::core::store::Provenance;
+use crate::core::store::{Applied, Provenance};
 use crate::core::time::Time;
 
 /// Fast exchanges (a tenth of the interval apart) that follow the last sign of a backlog.
@@ -234,34 +234,36 @@ impl AntiEntropy {
         send_deltas(cx, from, wants);
     }
 
-    /// Merges one origin's delta from `from` into the store; what it changed, if anything
-    /// was learned. An unknown origin means we are behind: the next exchange comes soon.
+    /// Merges one origin's delta from `from` into the store; what it changed and what it
+    /// announced, if anything. An unknown origin means we are behind: the next exchange
+    /// comes soon.
     pub(super) fn apply(
         &mut self,
         cx: &mut Shared,
         now: Time,
         from: SocketAddr,
         od: OriginDelta,
-    ) -> Option<Vec<Entry>> {
+    ) -> Option<Applied> {
         let applied = cx.store.apply(
             &od.origin,
             od.since,
             od.upto,
             od.entries,
+            od.reset,
             Provenance {
                 now,
                 route: Route::Sync,
                 via: (from != od.origin.addr).then_some(from),
             },
         );
-        if !applied.learned() {
+        if !applied.learned() && applied.withheld.is_empty() {
             return None;
         }
         cx.counters.deltas_applied += 1;
         if applied.new_origin {
             self.behind(cx.config, now);
         }
-        Some(applied.changed)
+        Some(applied)
     }
 
     /// We are behind: bring the next exchange forward and keep the fast pace for a few more
@@ -330,12 +332,13 @@ fn send_pulls(cx: &mut Shared, to: SocketAddr, wants: Vec<VersionClaim>) -> bool
 /// most `max_sync_datagrams` of them.
 fn send_deltas(cx: &mut Shared, to: SocketAddr, items: Vec<(NodeId, u64)>) {
     let budget = cx.transport.packer().list_budget();
+    let form = cx.form();
     let mut seen = HashSet::with_hasher(cx.hasher.clone());
     let store = &*cx.store;
     let deltas = items
         .into_iter()
         .filter(|(id, _)| seen.insert(id.clone()))
-        .filter_map(|(id, since)| store.delta_since(&id, since, usize::MAX))
+        .filter_map(|(id, since)| store.delta_since(&id, since, usize::MAX, form))
         .filter_map(|delta| fit_delta(delta, budget));
     let (pages, _) = paginate(deltas, budget, cx.config.max_sync_datagrams, encoded_len);
     for origins in pages {

@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use super::*;
 use crate::core::{Event, Fanout, Route};
+use bytes::Bytes;
+
 use crate::wire::{
-    decode_datagram, decode_status, Delta, Entry, Message, Origin, OriginDelta, Packer, Rumor,
-    StatusRequest, DEFAULT_MTU,
+    decode_datagram, decode_status, Delta, Entry, Message, Origin, OriginDelta, Packer, Payload,
+    Rumor, StatusRequest, DEFAULT_MTU,
 };
 
 fn addr(port: u16) -> SocketAddr {
@@ -20,7 +22,8 @@ fn node(port: u16, peers: &[u16], tune: impl FnOnce(&mut NodeConfig)) -> Node {
     c.static_peers = peers.iter().map(|&p| addr(p)).collect();
     tune(&mut c);
     let mut n = Node::new(c, Time::ZERO, port as u64);
-    n.preload(Time::ZERO, "book", b"Dune").unwrap();
+    n.preload(Time::ZERO, "book", Bytes::from_static(b"Dune"), None)
+        .unwrap();
     n
 }
 
@@ -52,8 +55,9 @@ fn rumor(origin_port: u16, version: u64, ttl: u8) -> Rumor {
         hops: 0,
         entries: vec![Entry {
             key: "book".into(),
-            value: Some(format!("Book {version}").into_bytes()),
+            value: Payload::Inline(format!("Book {version}").into_bytes()),
             version,
+            expires_ms: None,
         }],
     }
 }
@@ -84,9 +88,11 @@ fn learn_origins(node: &mut Node, ports: std::ops::Range<u16>, book: &str) {
                     upto: 1,
                     entries: vec![Entry {
                         key: "book".into(),
-                        value: Some(book.as_bytes().to_vec()),
+                        value: Payload::Inline(book.as_bytes().to_vec()),
                         version: 1,
+                        expires_ms: None,
                     }],
+                    reset: false,
                 }],
             })
         })
@@ -237,15 +243,18 @@ fn a_status_larger_than_a_datagram_is_paged_and_reassembles() {
 fn set_validates_keys_and_values_and_bumps_the_version() {
     let mut a = node(1, &[2], |_| {});
     assert_eq!(a.set(Time::ZERO, "", b"x"), Err(SetError::Key));
+    let limit = a.config().max_value_bytes;
+    assert_eq!(a.set(Time::ZERO, "k", &vec![b'x'; limit]).map(|_| ()), Ok(()));
     assert_eq!(
-        a.set(Time::ZERO, "k", "x".repeat(600).as_bytes()),
-        Err(SetError::Value)
+        a.set(Time::ZERO, "k", &vec![b'x'; limit + 1]),
+        Err(SetError::Value {
+            len: limit + 1,
+            max: limit
+        })
     );
+    // A small MTU announces what a rumor cannot carry whole, instead of refusing it.
     let mut small = node(3, &[2], |c| c.mtu = 512);
-    assert_eq!(
-        small.set(Time::ZERO, "k", "x".repeat(500).as_bytes()),
-        Err(SetError::TooLarge)
-    );
+    assert!(small.set(Time::ZERO, "k", "x".repeat(500).as_bytes()).is_ok());
     let before = a.store().own().watermark;
     assert_eq!(a.set(Time::ZERO, "color", b"blue"), Ok(before + 1));
     let pushed = drain(&mut a, Time::ZERO);
@@ -329,7 +338,8 @@ fn restarted_node_learns_back(old_versions: usize) -> (Node, Node) {
     );
     // b restarts with nothing saved: a fresh node, same id and address, a new book at v1.
     let mut b2 = Node::new(b.config().clone(), Time::from_millis(3000), 99);
-    b2.preload(Time::from_millis(3000), "book", b"Fresh").unwrap();
+    b2.preload(Time::from_millis(3000), "book", Bytes::from_static(b"Fresh"), None)
+        .unwrap();
     run_pair(&mut a, &mut b2, 3000, 6000);
     (a, b2)
 }

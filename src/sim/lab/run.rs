@@ -96,6 +96,7 @@ pub fn run(scenario: &Scenario, progress: &dyn Fn(f64)) -> Outcome {
     let net = NetConfig {
         loss: scenario.loss,
         delay: scenario.delay,
+        uplink: None,
     };
     let mut sim = build(&graph, scenario.seed, net, &[], |_, c| {
         c.learn_peers = false;
