@@ -13,9 +13,7 @@ use crate::core::{AdminAccess, Fanout};
 use crate::core::{Node, NodeConfig, Time};
 use crate::runtime::persist::StateFile;
 use crate::runtime::{bind_udp, os};
-use crate::wire::{
-    ClusterId, Keyring, NodeId, MAX_ID_LEN, MAX_STATE_LEN, MAX_TTL, MAX_VALUE_LEN, MIN_MTU,
-};
+use crate::wire::{ClusterId, Keyring, NodeId, MAX_ID_LEN, MAX_TTL, MIN_MTU};
 
 /// Entry point of the library: `Gossip::builder(addr)…spawn().await` starts a node.
 #[derive(Debug)]
@@ -425,15 +423,7 @@ impl GossipBuilder {
         if t.fault.delay.0 > t.fault.delay.1 {
             return bad("delay min must not exceed max".into());
         }
-        if t.max_value_bytes == 0 || t.max_value_bytes > MAX_VALUE_LEN {
-            return bad(format!("max value bytes must be 1..={MAX_VALUE_LEN}"));
-        }
-        if t.max_state_bytes == 0 || t.max_state_bytes > MAX_STATE_LEN {
-            return bad(format!("max state bytes must be 1..={MAX_STATE_LEN}"));
-        }
-        if t.tombstone_grace.is_zero() {
-            return bad("tombstone grace must be above 0".into());
-        }
+        t.check_state_limits().map_err(Error::Config)?;
         let id = NodeId::from(self.id.clone().unwrap_or_default());
         Ok(NodeConfig {
             id,

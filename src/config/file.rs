@@ -162,6 +162,12 @@ pub struct FileConfig {
     /// The address peers should use to reach this node, when it differs from `bind`: an IP
     /// (keeping the bound port) or IP:PORT.
     pub advertise: Option<Advertise>,
+    /// Largest value this node sets or fetches (default 1 MiB, at most 16 MiB).
+    pub max_value_bytes: Option<usize>,
+    /// Most bytes one origin's keys and values may hold (default 64 MiB).
+    pub max_state_bytes: Option<usize>,
+    /// Seconds deleted and expired keys are kept before they are forgotten (default 600).
+    pub tombstone_grace_secs: Option<f64>,
 }
 
 impl FileConfig {

@@ -99,6 +99,15 @@ pub struct NodeArgs {
     /// address (bind 0.0.0.0 or [::], NAT): IP or IP:PORT (a bare IP keeps the bound port).
     #[arg(long, env = "GOSSIP_ADVERTISE", value_parser = super::addr::parse_advertise)]
     pub advertise: Option<SocketAddr>,
+    /// Largest value this node sets or fetches, in bytes (default 1 MiB, at most 16 MiB).
+    #[arg(long, env = "GOSSIP_MAX_VALUE_BYTES")]
+    pub max_value_bytes: Option<usize>,
+    /// Most bytes one origin's keys and values may hold (default 64 MiB).
+    #[arg(long, env = "GOSSIP_MAX_STATE_BYTES")]
+    pub max_state_bytes: Option<usize>,
+    /// Seconds deleted and expired keys are kept before they are forgotten (default 600).
+    #[arg(long, env = "GOSSIP_TOMBSTONE_GRACE_SECS")]
+    pub tombstone_grace_secs: Option<f64>,
 }
 
 /// Everything needed to start a node.
@@ -269,6 +278,19 @@ pub fn resolve(args: &NodeArgs, file: &FileConfig) -> Result<NodeSettings, Confi
     if let Some(access) = args.admin_from.or(file.admin_from.map(|a| a.0)) {
         node.admin_from = access;
     }
+    if let Some(bytes) = args.max_value_bytes.or(file.max_value_bytes) {
+        node.max_value_bytes = bytes;
+    }
+    if let Some(bytes) = args.max_state_bytes.or(file.max_state_bytes) {
+        node.max_state_bytes = bytes;
+    }
+    if let Some(secs) = args.tombstone_grace_secs.or(file.tombstone_grace_secs) {
+        if !(secs.is_finite() && secs > 0.0 && secs < 1e9) {
+            return Err(err(format!("tombstone grace {secs} s must be positive")));
+        }
+        node.tombstone_grace = Duration::from_secs_f64(secs);
+    }
+    node.check_state_limits().map_err(err)?;
     let key_file = args
         .cluster_key_file
         .clone()

@@ -252,6 +252,28 @@ impl NodeConfig {
         }
     }
 
+    /// Checks the state limits: the value and state caps within what the wire and the data
+    /// dir can hold, a grace period above zero. The error names the setting.
+    pub fn check_state_limits(&self) -> Result<(), String> {
+        use crate::wire::{MAX_STATE_LEN, MAX_VALUE_LEN};
+        if self.max_value_bytes == 0 || self.max_value_bytes > MAX_VALUE_LEN {
+            return Err(format!(
+                "max_value_bytes {} must be 1..={MAX_VALUE_LEN}",
+                self.max_value_bytes
+            ));
+        }
+        if self.max_state_bytes == 0 || self.max_state_bytes > MAX_STATE_LEN {
+            return Err(format!(
+                "max_state_bytes {} must be 1..={MAX_STATE_LEN}",
+                self.max_state_bytes
+            ));
+        }
+        if self.tombstone_grace.is_zero() {
+            return Err("tombstone grace must be above 0".into());
+        }
+        Ok(())
+    }
+
     /// Defaults for a node called `id` at `addr`.
     pub fn new(id: NodeId, addr: SocketAddr) -> Self {
         NodeConfig {

@@ -83,6 +83,21 @@ impl Node {
             old.max_peers.to_string(),
             new.max_peers.to_string(),
         );
+        change(
+            "max_value_bytes",
+            old.max_value_bytes.to_string(),
+            new.max_value_bytes.to_string(),
+        );
+        change(
+            "max_state_bytes",
+            old.max_state_bytes.to_string(),
+            new.max_state_bytes.to_string(),
+        );
+        change(
+            "tombstone_grace_secs",
+            old.tombstone_grace.as_secs_f64().to_string(),
+            new.tombstone_grace.as_secs_f64().to_string(),
+        );
 
         let added = missing_from(&new.static_peers, &old.static_peers);
         let removed = missing_from(&old.static_peers, &new.static_peers);
