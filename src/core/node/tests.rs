@@ -404,3 +404,112 @@ fn a_rumor_ahead_of_a_gap_pulls_the_rest_from_its_sender_at_once() {
     assert_eq!(text(held.values.get("book")), Some("Dune"));
     assert_eq!(text(held.values.get("color")), Some("blue"));
 }
+
+/// An admin client's datagram (no sender origin) from loopback port 9999.
+fn admin_datagram(message: Message) -> Vec<u8> {
+    Packer::new(ClusterId::from_name("gossip"), None, DEFAULT_MTU)
+        .single(&message)
+        .unwrap()
+}
+
+fn replies(n: &mut Node, now: Time) -> Vec<Message> {
+    drain(n, now).iter().flat_map(messages).collect()
+}
+
+#[test]
+fn a_set_retried_after_a_lost_reply_is_applied_once() {
+    let mut a = node(1, &[], |_| {});
+    let client = addr(9999);
+    let set = admin_datagram(Message::SetRequest(crate::wire::SetRequest {
+        request: 42,
+        key: "color".into(),
+        value: Payload::Inline(b"blue".to_vec()),
+        ttl_ms: None,
+    }));
+    a.handle_datagram(Time::ZERO, client, &set);
+    let first = replies(&mut a, Time::ZERO);
+    let version = a.store().own().watermark;
+    // The reply was lost; the client sends the very same request again.
+    a.handle_datagram(Time::from_millis(300), client, &set);
+    let again = replies(&mut a, Time::from_millis(300));
+    assert_eq!(a.store().own().watermark, version, "applied twice");
+    let reply = |m: &[Message]| {
+        m.iter()
+            .find_map(|m| match m {
+                Message::SetReply(r) => Some(r.clone()),
+                _ => None,
+            })
+            .expect("a set reply")
+    };
+    assert_eq!(reply(&first), reply(&again));
+    assert_eq!(reply(&first).version, version);
+}
+
+#[test]
+fn a_large_set_is_fetched_from_the_client_before_it_is_acknowledged() {
+    let mut a = node(1, &[], |c| c.max_value_bytes = 10_000);
+    let client = addr(9999);
+    let value: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+    let announce = crate::wire::Announce {
+        size: value.len() as u32,
+        hash: *blake3::hash(&value).as_bytes(),
+        piece: 1024,
+    };
+    let set = |announce| {
+        admin_datagram(Message::SetRequest(crate::wire::SetRequest {
+            request: 7,
+            key: "blob".into(),
+            value: Payload::Announced(announce),
+            ttl_ms: None,
+        }))
+    };
+    a.handle_datagram(Time::ZERO, client, &set(announce));
+    let asked: Vec<u32> = replies(&mut a, Time::ZERO)
+        .into_iter()
+        .filter_map(|m| match m {
+            Message::Fetch(f) => Some(f.pieces),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(asked, vec![0, 1, 2, 3, 4], "the node asks the client for every piece");
+    assert!(a.store().own().values.get("blob").is_none(), "nothing before the last piece");
+    for i in asked {
+        let s = i as usize * 1024;
+        let piece = admin_datagram(Message::Piece(crate::wire::Piece {
+            origin: a.id().clone(),
+            key: "blob".into(),
+            version: 7,
+            index: i,
+            bytes: value[s..(s + 1024).min(value.len())].to_vec(),
+        }));
+        a.handle_datagram(Time::from_millis(1), client, &piece);
+    }
+    let acked = replies(&mut a, Time::from_millis(1));
+    assert!(
+        acked
+            .iter()
+            .any(|m| matches!(m, Message::SetReply(r) if r.request == 7 && r.error.is_none())),
+        "{acked:?}"
+    );
+    assert_eq!(
+        a.store().own().values.get("blob").unwrap().value.as_deref(),
+        Some(&value[..])
+    );
+    // Over the node's limit: refused at once, with the reason.
+    let big = crate::wire::Announce {
+        size: 20_000,
+        ..announce
+    };
+    let mut b = node(2, &[], |c| c.max_value_bytes = 10_000);
+    b.handle_datagram(Time::ZERO, client, &set(big));
+    let refused = replies(&mut b, Time::ZERO);
+    let error = refused.iter().find_map(|m| match m {
+        Message::SetReply(r) => r.error.clone(),
+        _ => None,
+    });
+    assert_eq!(
+        error.as_deref(),
+        Some("value is 20000 bytes; this node accepts at most 10000 (max_value_bytes)")
+    );
+}
