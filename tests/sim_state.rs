@@ -160,31 +160,52 @@ fn a_delete_spreads_is_collected_and_reaches_a_node_that_was_away_longer_than_th
     net.set(0, "k", "doomed").expect("set");
     let origin = sim::sim_id(0);
     let everyone = |net: &SimNet| (0..n).all(|i| shows(net, i, &origin, "k"));
-    net.run_until_true(net.now() + Duration::from_secs(10), Duration::from_millis(10), everyone)
-        .expect("the key reaches everyone");
+    net.run_until_true(
+        net.now() + Duration::from_secs(10),
+        Duration::from_millis(10),
+        everyone,
+    )
+    .expect("the key reaches everyone");
     // Node 9 is cut off while the key is deleted and the tombstone is collected.
     let mut groups = vec![0u8; n];
     groups[9] = 1;
     net.partition(groups);
     net.delete(0, "k").expect("delete");
     let gone = |net: &SimNet| (0..9).all(|i| !shows(net, i, &origin, "k"));
-    net.run_until_true(net.now() + Duration::from_secs(10), Duration::from_millis(10), gone)
-        .expect("the delete reaches every connected node");
-    assert!(shows(&net, 9, &origin, "k"), "node 9 is cut off and still shows it");
+    net.run_until_true(
+        net.now() + Duration::from_secs(10),
+        Duration::from_millis(10),
+        gone,
+    )
+    .expect("the delete reaches every connected node");
+    assert!(
+        shows(&net, 9, &origin, "k"),
+        "node 9 is cut off and still shows it"
+    );
     net.run_until(net.now() + Duration::from_secs(5));
     for i in 0..9 {
         let node = net.node(i).unwrap();
         let held = node.store().get(&origin).and_then(|s| s.values.get("k"));
-        assert!(held.is_none(), "node {i} still holds the tombstone after the grace period");
+        assert!(
+            held.is_none(),
+            "node {i} still holds the tombstone after the grace period"
+        );
         assert!(node.counters().tombstones_collected >= 1);
     }
     // Back after the tombstone is gone everywhere: the origin's state reaches it as a reset.
     net.heal();
     let healed = |net: &SimNet| (0..n).all(|i| !shows(net, i, &origin, "k"));
-    net.run_until_true(net.now() + Duration::from_secs(20), Duration::from_millis(10), healed)
-        .expect("node 9 learns of the delete it missed, and nobody resurrects the key");
+    net.run_until_true(
+        net.now() + Duration::from_secs(20),
+        Duration::from_millis(10),
+        healed,
+    )
+    .expect("node 9 learns of the delete it missed, and nobody resurrects the key");
     net.run_until(net.now() + Duration::from_secs(3));
-    assert!((0..n).all(|i| !shows(&net, i, &origin, "k")), "the key came back");
+    assert!(
+        (0..n).all(|i| !shows(&net, i, &origin, "k")),
+        "the key came back"
+    );
 }
 
 #[test]
@@ -206,12 +227,17 @@ fn a_ttl_expires_the_key_on_every_node_at_once() {
     net.set_bytes(5, "lease", Bytes::from_static(b"held by 5"), Some(2_000))
         .expect("set");
     let origin = sim::sim_id(5);
-    net.run_until_true(set_at + Duration::from_millis(1_500), Duration::from_millis(10), |s| {
-        (0..n).all(|i| shows(s, i, &origin, "lease"))
-    })
+    net.run_until_true(
+        set_at + Duration::from_millis(1_500),
+        Duration::from_millis(10),
+        |s| (0..n).all(|i| shows(s, i, &origin, "lease")),
+    )
     .expect("the lease reaches everyone before it expires");
     net.run_until(set_at + Duration::from_millis(2_500));
-    assert!((0..n).all(|i| !shows(&net, i, &origin, "lease")), "still shown after its TTL");
+    assert!(
+        (0..n).all(|i| !shows(&net, i, &origin, "lease")),
+        "still shown after its TTL"
+    );
     let expired = expired.borrow();
     assert_eq!(expired.len(), n, "one expiry event per node: {expired:?}");
     for (node, at) in expired.iter() {

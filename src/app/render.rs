@@ -61,6 +61,7 @@ pub fn render_status(r: &StatusReport) -> String {
         "origin",
         "book",
         "version",
+        "state",
         "changed",
         "how",
         "via",
@@ -85,6 +86,7 @@ pub fn render_status(r: &StatusReport) -> String {
             k.origin.clone(),
             book_in(&k.values).unwrap_or_default().to_string(),
             format!("v{}", k.version),
+            bytes(k.state_bytes),
             format!("{} ago", age(k.age_ms)),
             how,
             k.via
@@ -93,7 +95,22 @@ pub fn render_status(r: &StatusReport) -> String {
             others.join(" "),
         ]);
     }
-    let _ = writeln!(out, "\nKNOWN ({})\n{known}", r.known.len());
+    let fetching = if r.fetching > 0 {
+        format!(
+            "; fetching {} value{} ({} so far)",
+            r.fetching,
+            if r.fetching == 1 { "" } else { "s" },
+            bytes(r.fetching_bytes)
+        )
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        out,
+        "\nKNOWN ({} origins, {} of state{fetching})\n{known}",
+        r.known.len(),
+        bytes(r.state_bytes)
+    );
 
     let c = |name: &str| r.counters.get(name).copied().unwrap_or(0);
     let _ = writeln!(
@@ -102,6 +119,7 @@ pub fn render_status(r: &StatusReport) -> String {
          RUMORS   originated {}, received {}, relayed {}, duplicates dropped {}\n\
          SYNC     anti-entropy exchanges {} started / {} served, deltas applied {}\n\
          MEMBERS  probes failed {}, refutations {}\n\
+         VALUES   fetched {} ({} pieces served), refused {}, abandoned {}; keys expired {}, tombstones collected {}\n\
          ERRORS   decode {}, fault-dropped {}",
         c("datagrams_in"),
         bytes(c("bytes_in")),
@@ -116,6 +134,12 @@ pub fn render_status(r: &StatusReport) -> String {
         c("deltas_applied"),
         c("probes_failed"),
         c("refutations"),
+        c("fetches_completed"),
+        c("pieces_served"),
+        c("fetches_refused"),
+        c("fetches_abandoned"),
+        c("keys_expired"),
+        c("tombstones_collected"),
         c("decode_errors"),
         c("fault_dropped"),
     );

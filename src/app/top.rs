@@ -12,7 +12,7 @@ use comfy_table::{presets, Table};
 use tokio::task::JoinSet;
 
 use crate::runtime::client::ClusterAccess;
-use crate::ui::format::age;
+use crate::ui::format::{age, bytes};
 use crate::ui::monitor::{Monitor, Polled, Snapshot};
 
 use super::shutdown::Shutdown;
@@ -66,6 +66,7 @@ fn draw(s: &Snapshot, log: &[String]) -> String {
     nodes.load_style(presets::UTF8_HORIZONTAL_ONLY);
     nodes.set_header([
         "node", "addr", "book", "ver", "alive", "susp", "dead", "left", "origins", "behind",
+        "state",
     ]);
     for n in &s.nodes {
         if !n.reachable {
@@ -73,6 +74,7 @@ fn draw(s: &Snapshot, log: &[String]) -> String {
                 "-".to_string(),
                 n.addr.to_string(),
                 "(no answer)".into(),
+                String::new(),
                 String::new(),
                 String::new(),
                 String::new(),
@@ -94,6 +96,11 @@ fn draw(s: &Snapshot, log: &[String]) -> String {
             n.left.to_string(),
             n.origins.to_string(),
             n.behind.to_string(),
+            if n.fetching > 0 {
+                format!("{} (+{} fetching)", bytes(n.state_bytes), n.fetching)
+            } else {
+                bytes(n.state_bytes)
+            },
         ]);
     }
     let mut origins = Table::new();

@@ -18,6 +18,11 @@ const MAX_RTO: Duration = Duration::from_secs(1);
 /// A piece this far behind the newest one received from the same request burst is taken as
 /// lost without waiting for the timeout (pieces of one request are sent in order).
 const REORDER_SLACK: u32 = 8;
+/// Congestion window (pieces outstanding) at the start, and its floor: it grows by about one
+/// piece per round trip while pieces arrive and halves when they time out, so many fetches
+/// at once do not overflow the receiver's socket buffer.
+const INITIAL_CWND: f64 = 16.0;
+const MIN_CWND: f64 = 2.0;
 
 /// What became of a received piece.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +57,12 @@ pub struct Assembly {
     last_progress: Time,
     /// Newest piece index received (fast loss detection).
     newest: u32,
+    /// Congestion window, in pieces, and the slow-start threshold below which it doubles
+    /// every round trip instead of growing by one.
+    cwnd: f64,
+    ssthresh: f64,
+    /// No second halving before this (one per round trip of losses).
+    backed_off_until: Time,
 }
 
 impl Assembly {
@@ -69,6 +80,9 @@ impl Assembly {
             srtt: None,
             last_progress: now,
             newest: 0,
+            cwnd: INITIAL_CWND,
+            ssthresh: 128.0,
+            backed_off_until: now,
         }
     }
 
@@ -98,10 +112,13 @@ impl Assembly {
 
     /// The pieces to ask for at `now`, in request-sized lists: those asked longer than a
     /// timeout ago (or skipped over by newer pieces), then new ones, keeping at most
-    /// `window` outstanding. New pieces are asked for in batches, once half the window is free.
+    /// `window` (and the congestion window) outstanding. New pieces are asked for in batches,
+    /// once half the window is free.
     pub fn requests(&mut self, now: Time, window: u32) -> Vec<Vec<u32>> {
         let rto = self.rto();
+        let window = window.min(self.cwnd as u32).max(1);
         let mut wanted = Vec::new();
+        let mut lost = false;
         for i in 0..self.next {
             if let Some((at, _)) = self.asked[i as usize] {
                 // Compared as deadlines, exactly as `next_deadline` computes them (a timer that
@@ -110,8 +127,14 @@ impl Assembly {
                 if at + rto <= now || (skipped && at + rto / 4 <= now) {
                     self.asked[i as usize] = Some((now, true));
                     wanted.push(i);
+                    lost = true;
                 }
             }
+        }
+        if lost && now >= self.backed_off_until {
+            self.ssthresh = (self.cwnd / 2.0).max(MIN_CWND);
+            self.cwnd = self.ssthresh;
+            self.backed_off_until = now + rto;
         }
         let pieces = self.have.len() as u32;
         if self.outstanding <= window / 2 {
@@ -133,6 +156,7 @@ impl Assembly {
 
     /// Whether half the window is free and pieces remain to ask for.
     pub fn wants_more(&self, window: u32) -> bool {
+        let window = window.min(self.cwnd as u32).max(1);
         self.outstanding <= window / 2 && (self.next as usize) < self.have.len()
     }
 
@@ -186,6 +210,12 @@ impl Assembly {
         self.newest = self.newest.max(index);
         if let Some((at, again)) = self.asked[i].take() {
             self.outstanding = self.outstanding.saturating_sub(1);
+            // Slow start, then additive increase: one more piece per window that arrives.
+            self.cwnd += if self.cwnd < self.ssthresh {
+                1.0
+            } else {
+                1.0 / self.cwnd
+            };
             if !again {
                 let sample = now.since(at);
                 self.srtt = Some(match self.srtt {

@@ -29,6 +29,10 @@ pub struct NodeRow {
     pub origins: usize,
     /// Origins for which this node does not hold the newest version seen anywhere.
     pub behind: usize,
+    /// Bytes of keys and values the node holds, every origin's together.
+    pub state_bytes: u64,
+    /// Large values it is fetching right now.
+    pub fetching: u64,
 }
 
 /// One origin across the cluster.
@@ -163,6 +167,8 @@ impl Monitor {
                     left: 0,
                     origins: 0,
                     behind: 0,
+                    state_bytes: 0,
+                    fetching: 0,
                 },
                 Some(r) => NodeRow {
                     addr: p.addr,
@@ -179,6 +185,8 @@ impl Monitor {
                         .iter()
                         .filter(|(o, (v, _))| held(r, o).is_none_or(|(h, _)| h < *v))
                         .count(),
+                    state_bytes: r.state_bytes,
+                    fetching: r.fetching,
                 },
             })
             .collect();

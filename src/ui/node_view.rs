@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
 use ratatui::Frame;
 
-use super::format::{age, rate};
+use super::format::{age, bytes, rate};
 use crate::config::{book_in, own_book};
 use crate::wire::{MemberState, StatusReport};
 
@@ -115,7 +115,7 @@ pub fn render(frame: &mut Frame, area: Rect, view: &View) {
     let medium = area.width >= 60;
     let mut titles = vec!["origin", "book", "ver", "state"];
     if medium {
-        titles.extend(["age", "hops"]);
+        titles.extend(["held", "age", "hops"]);
     }
     if wide {
         titles.push("via");
@@ -140,6 +140,7 @@ pub fn render(frame: &mut Frame, area: Rect, view: &View) {
                 Cell::from(state_text).style(Style::default().fg(color)),
             ];
             if medium {
+                cells.push(Cell::from(bytes(k.state_bytes)));
                 cells.push(Cell::from(age(k.age_ms)));
                 cells.push(Cell::from(match k.route.as_str() {
                     "rumor" => k.hops.to_string(),
@@ -163,7 +164,11 @@ pub fn render(frame: &mut Frame, area: Rect, view: &View) {
         Constraint::Length(8),
     ];
     if medium {
-        widths.extend([Constraint::Length(7), Constraint::Length(6)]);
+        widths.extend([
+            Constraint::Length(9),
+            Constraint::Length(7),
+            Constraint::Length(6),
+        ]);
     }
     if wide {
         widths.push(Constraint::Length(22));
@@ -174,7 +179,11 @@ pub fn render(frame: &mut Frame, area: Rect, view: &View) {
             .block(
                 Block::default()
                     .borders(Borders::TOP)
-                    .title(format!(" known origins ({}) ", r.known.len())),
+                    .title(format!(
+                        " known origins ({}, {} held) ",
+                        r.known.len(),
+                        bytes(r.state_bytes)
+                    )),
             ),
         table,
     );

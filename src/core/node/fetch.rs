@@ -21,10 +21,14 @@ use super::shared::Shared;
 
 /// Values fetched at once; more wait for anti-entropy to offer them again.
 const MAX_ACTIVE: usize = 32;
-/// Pieces outstanding per fetch.
-const WINDOW: u32 = 64;
-/// Stalls (three timeouts without progress) a fetch survives per holder before it gives up.
-const STALLS_PER_HOLDER: u32 = 2;
+/// Most pieces outstanding per fetch.
+const WINDOW: u32 = 128;
+/// Most pieces outstanding across all of a node's fetches (about 140 KB): they share it, so a
+/// node catching up on many values at once cannot flood its own socket buffer.
+const IN_FLIGHT: u32 = 128;
+/// Stalls (three timeouts without progress) a fetch survives per holder before it gives up
+/// (and what it has is thrown away; anti-entropy offers the value again).
+const STALLS_PER_HOLDER: u32 = 4;
 
 /// A write an admin client asked for, waiting for its value's pieces.
 #[derive(Debug)]
@@ -166,7 +170,13 @@ impl Fetches {
             stalls: 0,
         });
         let last = self.active.len() - 1;
-        ask(cx, &mut self.active[last], now);
+        let window = self.window();
+        ask(cx, &mut self.active[last], now, window);
+    }
+
+    /// Each fetch's share of the node's pieces in flight.
+    fn window(&self) -> u32 {
+        (IN_FLIGHT / self.active.len().max(1) as u32).clamp(2, WINDOW)
     }
 
     /// Starts taking in an admin client's value: it is fetched from the client under our own
@@ -194,7 +204,8 @@ impl Fetches {
             stalls: 0,
         });
         let last = self.active.len() - 1;
-        ask(cx, &mut self.active[last], now);
+        let window = self.window();
+        ask(cx, &mut self.active[last], now, window);
     }
 
     /// Whether an upload for `client`'s `request` is under way.
@@ -212,6 +223,7 @@ impl Fetches {
             .active
             .iter()
             .position(|t| t.is(&piece.origin, &piece.key, piece.version))?;
+        let window = self.window();
         let t = &mut self.active[i];
         match t.assembly.receive(piece.index, &piece.bytes, now) {
             Accepted::Invalid => {
@@ -222,7 +234,7 @@ impl Fetches {
             Accepted::Fresh => {}
         }
         if !t.assembly.is_complete() {
-            ask(cx, t, now);
+            ask(cx, t, now, window);
             return None;
         }
         let t = self.active.swap_remove(i);
@@ -283,11 +295,13 @@ impl Fetches {
         }
         t.at %= t.holders.len();
         t.assembly.forget_asked(now);
-        ask(cx, t, now);
+        let window = self.window();
+        ask(cx, &mut self.active[i], now, window);
     }
 
     /// Asks again for what was lost, and moves stalled fetches to their next holder.
     pub(super) fn tick(&mut self, cx: &mut Shared, now: Time) {
+        let window = self.window();
         let mut i = 0;
         while i < self.active.len() {
             let t = &mut self.active[i];
@@ -301,7 +315,7 @@ impl Fetches {
                 t.at = (t.at + 1) % t.holders.len().max(1);
                 t.assembly.forget_asked(now);
             }
-            ask(cx, t, now);
+            ask(cx, t, now, window);
             i += 1;
         }
     }
@@ -331,13 +345,13 @@ impl Fetches {
     }
 }
 
-/// Sends the next requests of `t` to its current holder.
-fn ask(cx: &mut Shared, t: &mut Transfer, now: Time) {
+/// Sends the next requests of `t` (at most `window` pieces outstanding) to its current holder.
+fn ask(cx: &mut Shared, t: &mut Transfer, now: Time, window: u32) {
     let Some(holder) = t.holder() else {
         return;
     };
     let piece = t.assembly.announce().piece;
-    for pieces in t.assembly.requests(now, WINDOW) {
+    for pieces in t.assembly.requests(now, window) {
         cx.send(
             holder,
             Message::Fetch(Fetch {
