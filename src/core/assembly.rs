@@ -21,7 +21,7 @@ const REORDER_SLACK: u32 = 8;
 /// Congestion window (pieces outstanding) at the start, and its floor: it grows by about one
 /// piece per round trip while pieces arrive and halves when they time out, so many fetches
 /// at once do not overflow the receiver's socket buffer.
-const INITIAL_CWND: f64 = 16.0;
+const INITIAL_CWND: f64 = 32.0;
 const MIN_CWND: f64 = 2.0;
 
 /// What became of a received piece.
@@ -53,6 +53,8 @@ pub struct Assembly {
     outstanding: u32,
     /// First piece never asked for.
     next: u32,
+    /// First piece not held: everything below is done, so scans start here.
+    low: u32,
     srtt: Option<Duration>,
     last_progress: Time,
     /// Newest piece index received (fast loss detection).
@@ -77,6 +79,7 @@ impl Assembly {
             asked: vec![None; pieces],
             outstanding: 0,
             next: 0,
+            low: 0,
             srtt: None,
             last_progress: now,
             newest: 0,
@@ -119,7 +122,7 @@ impl Assembly {
         let window = window.min(self.cwnd as u32).max(1);
         let mut wanted = Vec::new();
         let mut lost = false;
-        for i in 0..self.next {
+        for i in self.low..self.next {
             if let Some((at, _)) = self.asked[i as usize] {
                 // Compared as deadlines, exactly as `next_deadline` computes them (a timer that
                 // fires and finds nothing due would fire again at once, forever).
@@ -163,9 +166,8 @@ impl Assembly {
     /// When a request next needs repeating, if any piece is outstanding.
     pub fn next_deadline(&self) -> Option<Time> {
         let rto = self.rto();
-        self.asked
+        self.asked[self.low as usize..self.next as usize]
             .iter()
-            .take(self.next as usize)
             .flatten()
             .map(|(at, _)| *at + rto)
             .min()
@@ -183,12 +185,9 @@ impl Assembly {
             *slot = None;
         }
         self.outstanding = 0;
-        self.next = 0;
+        self.next = self.low;
         self.newest = 0;
         self.last_progress = now;
-        while (self.next as usize) < self.have.len() && self.have[self.next as usize] {
-            self.next += 1;
-        }
     }
 
     /// Takes in piece `index`.
@@ -206,6 +205,9 @@ impl Assembly {
         self.buf[start..start + expected].copy_from_slice(bytes);
         self.have[i] = true;
         self.held += 1;
+        while (self.low as usize) < self.have.len() && self.have[self.low as usize] {
+            self.low += 1;
+        }
         self.last_progress = now;
         self.newest = self.newest.max(index);
         if let Some((at, again)) = self.asked[i].take() {
@@ -227,7 +229,8 @@ impl Assembly {
         Accepted::Fresh
     }
 
-    /// The whole value, if its bytes hash to the announcement.
+    /// The whole value, if its bytes hash to the announcement (its hash is then the
+    /// announced one).
     pub fn finish(self) -> Result<Bytes, Corrupt> {
         if blake3::hash(&self.buf).as_bytes() == &self.announce.hash {
             Ok(Bytes::from(self.buf))

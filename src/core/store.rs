@@ -80,6 +80,16 @@ impl Versioned {
         }
     }
 
+    /// A value whose hash is already known (checked against its announcement).
+    pub fn hashed(value: Bytes, version: u64, expires_ms: Option<u64>, hash: [u8; 32]) -> Self {
+        Versioned {
+            value: Some(value),
+            version,
+            expires_ms,
+            hash: Some(hash),
+        }
+    }
+
     /// The bytes, if the key is set and has not expired at wall-clock `wall_ms`.
     pub fn live(&self, wall_ms: u64) -> Option<&Bytes> {
         match self.expires_ms {
@@ -458,13 +468,14 @@ impl Store {
             if !self.is_newer(slot, &entry.key, entry.version) {
                 continue;
             }
-            let value = match entry.value {
-                Payload::Deleted => None,
-                Payload::Inline(bytes) => Some(Bytes::from(bytes)),
+            let (version, expires_ms) = (entry.version, entry.expires_ms);
+            let stored = match entry.value {
+                Payload::Deleted => Versioned::new(None, version, expires_ms),
+                Payload::Inline(bytes) => Versioned::new(Some(Bytes::from(bytes)), version, expires_ms),
                 Payload::Announced(announce) => {
                     match self.held_with_hash(slot, &entry.key, &announce) {
                         // The same bytes under an older version (a republish): no fetch.
-                        Some(bytes) => Some(bytes),
+                        Some(bytes) => Versioned::hashed(bytes, version, expires_ms, announce.hash),
                         None => {
                             applied.withheld.push(Withheld {
                                 key: entry.key,
@@ -477,7 +488,7 @@ impl Store {
                     }
                 }
             };
-            self.store_change(slot, &mut applied, entry.key, value, entry.version, entry.expires_ms, provenance.now);
+            self.store_change(slot, &mut applied, entry.key, stored, provenance.now);
         }
         let upto = applied
             .withheld
@@ -508,15 +519,9 @@ impl Store {
             return applied;
         };
         if self.is_newer(slot, &withheld.key, withheld.version) {
-            self.store_change(
-                slot,
-                &mut applied,
-                withheld.key,
-                Some(bytes),
-                withheld.version,
-                withheld.expires_ms,
-                provenance.now,
-            );
+            let hash = withheld.announce.hash;
+            let stored = Versioned::hashed(bytes, withheld.version, withheld.expires_ms, hash);
+            self.store_change(slot, &mut applied, withheld.key, stored, provenance.now);
         }
         self.advance(slot, since, upto, &mut applied, origin.addr, provenance);
         applied
@@ -540,25 +545,21 @@ impl Store {
             .then(|| bytes.clone())
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn store_change(
         &mut self,
         slot: usize,
         applied: &mut Applied,
         key: String,
-        value: Option<Bytes>,
-        version: u64,
-        expires_ms: Option<u64>,
+        stored: Versioned,
         now: Time,
     ) {
-        let stored = Versioned::new(value.clone(), version, expires_ms);
-        self.put(slot, key.clone(), stored, now);
         applied.changed.push(Stored {
-            key,
-            value,
-            version,
-            expires_ms,
+            key: key.clone(),
+            value: stored.value.clone(),
+            version: stored.version,
+            expires_ms: stored.expires_ms,
         });
+        self.put(slot, key, stored, now);
     }
 
     /// Forgets keys of a reset origin held at or below `upto` but not `listed`.
