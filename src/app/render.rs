@@ -107,8 +107,9 @@ pub fn render_status(r: &StatusReport) -> String {
     };
     let _ = writeln!(
         out,
-        "\nKNOWN ({} origins, {} of state{fetching})\n{known}",
+        "\nKNOWN ({} origin{}, {} of state{fetching})\n{known}",
         r.known.len(),
+        if r.known.len() == 1 { "" } else { "s" },
         bytes(r.state_bytes)
     );
 
