@@ -143,7 +143,11 @@ impl Fetches {
             self.active.swap_remove(i);
         }
         let size = want.announce.size as usize;
-        let held = cx.store.get(&origin.id).map_or(0, |s| s.values.bytes()) as usize;
+        // What the origin's state would hold once this value replaces the key's current one.
+        let held = cx.store.get(&origin.id).map_or(0, |s| {
+            let replaced = s.values.get(&want.key).map_or(0, |v| v.size());
+            s.values.bytes().saturating_sub(replaced)
+        }) as usize;
         if size > cx.config.max_value_bytes
             || held + size > cx.config.max_state_bytes
             || self.active.len() >= MAX_ACTIVE
