@@ -66,6 +66,9 @@ pub enum Error {
         /// The node's limit.
         max: usize,
     },
+    /// The node is fetching as many values as it may at once; try again shortly.
+    #[error("the node is fetching as many values as it may at once; try again shortly")]
+    Busy,
     /// A TTL of zero or longer than ten years.
     #[error("a TTL must be between 1 ms and 10 years")]
     InvalidTtl,
@@ -88,6 +91,7 @@ impl Error {
             SetError::Value { len, max } => Error::ValueTooLarge { len, max },
             SetError::State { len, max } => Error::StateTooLarge { len, max },
             SetError::Ttl => Error::InvalidTtl,
+            SetError::Busy => Error::Busy,
             SetError::TooLarge => Error::TooLargeForDatagram,
         }
     }

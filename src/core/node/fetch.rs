@@ -184,14 +184,22 @@ impl Fetches {
     }
 
     /// Starts taking in an admin client's value: it is fetched from the client under our own
-    /// id with the request id as its version.
-    pub(super) fn upload(&mut self, cx: &mut Shared, now: Time, key: String, want: Withheld, upload: Upload) {
-        if self
-            .active
-            .iter()
-            .any(|t| t.upload.as_ref().is_some_and(|u| u.client == upload.client && u.request == upload.request))
-        {
-            return;
+    /// id with the request id as its version. False if the node is already fetching as many
+    /// values as it may (the client is told to try again).
+    pub(super) fn upload(
+        &mut self,
+        cx: &mut Shared,
+        now: Time,
+        key: String,
+        want: Withheld,
+        upload: Upload,
+    ) -> bool {
+        if self.uploading(upload.client, upload.request) {
+            return true;
+        }
+        if self.active.len() >= MAX_ACTIVE {
+            cx.counters.fetches_refused += 1;
+            return false;
         }
         let client = upload.client;
         self.active.push(Transfer {
@@ -210,6 +218,7 @@ impl Fetches {
         let last = self.active.len() - 1;
         let window = self.window();
         ask(cx, &mut self.active[last], now, window);
+        true
     }
 
     /// Whether an upload for `client`'s `request` is under way.

@@ -406,8 +406,14 @@ impl Node {
                     request: req.request,
                     expires_ms,
                 };
-                self.fetches
-                    .upload(&mut shared!(self), now, req.key, want, upload);
+                if !self
+                    .fetches
+                    .upload(&mut shared!(self), now, req.key, want, upload)
+                {
+                    let busy = Err(SetError::Busy);
+                    self.admin
+                        .reply_set(&mut shared!(self), now, from, req.request, busy);
+                }
                 return;
             }
         };

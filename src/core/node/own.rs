@@ -23,6 +23,8 @@ pub enum SetError {
     Ttl,
     #[error("key and value are too large to fit one datagram at this MTU")]
     TooLarge,
+    #[error("the node is fetching as many values as it may at once; try again shortly")]
+    Busy,
 }
 
 impl Node {

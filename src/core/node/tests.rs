@@ -513,3 +513,32 @@ fn a_large_set_is_fetched_from_the_client_before_it_is_acknowledged() {
         Some("value is 20000 bytes; this node accepts at most 10000 (max_value_bytes)")
     );
 }
+
+#[test]
+fn uploads_beyond_what_a_node_fetches_at_once_are_refused_as_busy() {
+    let mut a = node(1, &[], |_| {});
+    let announce = crate::wire::Announce {
+        size: 4096,
+        hash: [1; 32],
+        piece: 1024,
+    };
+    let mut errors = Vec::new();
+    for request in 1..=40u64 {
+        let set = admin_datagram(Message::SetRequest(crate::wire::SetRequest {
+            request,
+            key: format!("k{request}"),
+            value: Payload::Announced(announce),
+            ttl_ms: None,
+        }));
+        a.handle_datagram(Time::ZERO, addr(9999), &set);
+        errors.extend(replies(&mut a, Time::ZERO).into_iter().filter_map(|m| match m {
+            Message::SetReply(r) => r.error,
+            _ => None,
+        }));
+    }
+    // Each upload holds a buffer of its value's size: a client cannot make the node hold
+    // more than a bounded number of them.
+    assert_eq!(errors.len(), 8, "{errors:?}");
+    assert!(errors.iter().all(|e| e.contains("try again")), "{errors:?}");
+    assert_eq!(a.fetching().0, 32);
+}
