@@ -172,3 +172,22 @@ fn sigterm_shuts_a_node_down_cleanly() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn the_short_flags_from_the_tutorial_work() {
+    // `gossip node -p 7001 -b 7000`, with kernel-chosen ports.
+    let a = common::start(&["-p", "0", "--id", "first"], &[]);
+    let b = common::start(
+        &["-p", "0", "--id", "second", "-b", &a.port.to_string()],
+        &[],
+    );
+    let joined = common::wait_for(Duration::from_secs(20), || {
+        common::status(a.port).is_some_and(|s| {
+            s["known"]
+                .as_array()
+                .is_some_and(|k| k.iter().any(|o| o["origin"] == "second"))
+        })
+    });
+    assert!(joined.is_some(), "a node started with -b never joined");
+    drop(b);
+}

@@ -36,7 +36,7 @@ pub struct NodeArgs {
     #[arg(long = "peer", env = "GOSSIP_PEERS", value_delimiter = ',', value_parser = parse_addr)]
     pub peers: Vec<SocketAddr>,
     /// Peer to ask for its peer list at start (repeatable; bare port = 127.0.0.1).
-    #[arg(long, env = "GOSSIP_BOOTSTRAP", value_delimiter = ',', value_parser = parse_addr)]
+    #[arg(long, short, env = "GOSSIP_BOOTSTRAP", value_delimiter = ',', value_parser = parse_addr)]
     pub bootstrap: Vec<SocketAddr>,
     /// Peers each rumor is pushed to: a number, `auto` (ln N + 3) or `all` (flood).
     #[arg(long, env = "GOSSIP_FANOUT")]
