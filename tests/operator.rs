@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -161,7 +161,6 @@ fn s_has_all(screen: &str, base: u16) -> bool {
 
 #[test]
 fn metrics_are_served_in_prometheus_text_with_the_gossip_prefix() {
-    use std::io::{Read, Write};
     let metrics_port = common::free_port();
     let metrics = format!("127.0.0.1:{metrics_port}");
     let a = start(
@@ -197,6 +196,43 @@ fn metrics_are_served_in_prometheus_text_with_the_gossip_prefix() {
         .copied()
         .collect();
     assert!(got.is_some(), "{missing:?} missing from\n{body}");
+    assert!(
+        body.contains("# HELP gossip_bytes_out_total "),
+        "no help text:\n{body}"
+    );
+    promtool_accepts(&body);
+}
+
+/// `promtool check metrics` (Debian package `prometheus`) finds nothing to complain about in
+/// `body` (the HTTP response); where promtool is not installed, says so and checks nothing.
+fn promtool_accepts(response: &str) {
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or(response);
+    let child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let Ok(mut child) = child else {
+        eprintln!("skipped the promtool check: promtool is not installed (apt install prometheus)");
+        return;
+    };
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(body.as_bytes())
+        .expect("feed promtool");
+    let out = child.wait_with_output().expect("promtool");
+    let complaints = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && complaints.trim().is_empty(),
+        "promtool check metrics: {complaints}"
+    );
 }
 
 #[test]
@@ -226,4 +262,38 @@ fn a_node_redraws_its_book_and_the_new_one_reaches_its_peer() {
         })
     });
     assert!(redrawn.is_some(), "b's re-drawn books never reached a");
+}
+
+/// `GET /metrics` from `addr`: the whole HTTP response, empty if nothing answers.
+fn scrape(addr: &str) -> String {
+    let mut body = String::new();
+    if let Ok(mut conn) = std::net::TcpStream::connect(addr) {
+        let _ = conn.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n");
+        let _ = conn.read_to_string(&mut body);
+    }
+    body
+}
+
+#[test]
+fn top_metrics_serves_the_cluster_wide_gauges() {
+    let a = start(&["--port", "0", "--resample-secs", "0"], &[]);
+    let metrics = format!("127.0.0.1:{}", common::free_port());
+    let mut top = std::process::Command::new(common::BIN)
+        .args(["top", &a.port.to_string(), "--json", "--interval-ms", "100"])
+        .args(["--metrics", &metrics])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn top");
+    let mut body = String::new();
+    let got = wait_for(Duration::from_secs(20), || {
+        body = scrape(&metrics);
+        body.contains("gossip_cluster_nodes{answering=\"yes\"} 1")
+            && body.contains("gossip_cluster_unconverged_origins")
+            && body.contains("gossip_oldest_unconverged_age_seconds")
+    });
+    let _ = top.kill();
+    let _ = top.wait();
+    assert!(got.is_some(), "cluster gauges missing from\n{body}");
+    promtool_accepts(&body);
 }

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use metrics::{counter, gauge};
+use metrics::{counter, describe_counter, describe_gauge, gauge, Unit};
 use metrics_exporter_prometheus::PrometheusBuilder;
 
 use crate::core::Node;
@@ -22,6 +22,7 @@ pub fn serve(addr: SocketAddr, node: &NodeHandle) -> Result<tokio::task::JoinHan
         .with_http_listener(addr)
         .install()
         .map_err(|e| format!("cannot serve metrics on {addr}: {e}"))?;
+    describe();
     let commands = node.commands();
     Ok(tokio::spawn(async move {
         let mut tick = tokio::time::interval(REFRESH);
@@ -37,6 +38,50 @@ pub fn serve(addr: SocketAddr, node: &NodeHandle) -> Result<tokio::task::JoinHan
             }
         }
     }))
+}
+
+/// Help text (and units) for every metric a node serves, so `promtool check metrics` and
+/// dashboards know what each one is.
+fn describe() {
+    let counters: [(&'static str, Unit, &'static str); 24] = [
+        ("gossip_datagrams_in_total", Unit::Count, "Datagrams received (before any check)."),
+        ("gossip_datagrams_out_total", Unit::Count, "Datagrams sent."),
+        ("gossip_bytes_in_total", Unit::Bytes, "Bytes of datagrams received."),
+        ("gossip_bytes_out_total", Unit::Bytes, "Bytes of datagrams sent."),
+        ("gossip_rumors_originated_total", Unit::Count, "Rumors this node started (its own changes)."),
+        ("gossip_rumors_relayed_total", Unit::Count, "Rumors passed on to other peers."),
+        ("gossip_duplicates_total", Unit::Count, "Rumors received again and dropped."),
+        ("gossip_anti_entropy_exchanges_total", Unit::Count, "Push-pull exchanges this node started."),
+        ("gossip_anti_entropy_served_total", Unit::Count, "Push-pull exchanges other nodes started with this one."),
+        ("gossip_gap_pulls_total", Unit::Count, "Rumors that arrived ahead of a missing change, answered by an immediate pull."),
+        ("gossip_probes_failed_total", Unit::Count, "SWIM probes that got no answer, directly or indirectly."),
+        ("gossip_refutations_total", Unit::Count, "Suspicions of this node it refuted."),
+        ("gossip_fault_dropped_total", Unit::Count, "Datagrams dropped by this node's fault injection (drop_rate)."),
+        ("gossip_decode_errors_total", Unit::Count, "Datagrams refused, all reasons together."),
+        ("gossip_sources_banned_total", Unit::Count, "Sources ignored for a while after sending bad datagrams."),
+        ("gossip_rejected_datagrams_total", Unit::Count, "Datagrams refused, by reason."),
+        ("gossip_messages_in_total", Unit::Count, "Messages received, by type."),
+        ("gossip_messages_out_total", Unit::Count, "Messages sent, by type."),
+        ("gossip_message_bytes_in_total", Unit::Bytes, "Encoded bytes of the messages received, by type."),
+        ("gossip_message_bytes_out_total", Unit::Bytes, "Encoded bytes of the messages sent, by type."),
+        ("gossip_fetches_total", Unit::Count, "Fetches of announced values, by outcome (completed, refused, abandoned, corrupt)."),
+        ("gossip_pieces_served_total", Unit::Count, "Pieces of values served to fetching peers."),
+        ("gossip_keys_expired_total", Unit::Count, "Keys whose TTL ran out."),
+        ("gossip_tombstones_collected_total", Unit::Count, "Deleted and expired keys forgotten after the grace period."),
+    ];
+    for (name, unit, help) in counters {
+        describe_counter!(name, unit, help);
+    }
+    let gauges: [(&'static str, Unit, &'static str); 5] = [
+        ("gossip_members", Unit::Count, "Members this node knows, by state (alive, suspect, dead, left)."),
+        ("gossip_version", Unit::Count, "This node's own version counter."),
+        ("gossip_known_origins", Unit::Count, "Origins whose state this node holds, itself included."),
+        ("gossip_local_health", Unit::Count, "Lifeguard local health score (0 = healthy; higher = probing more slowly)."),
+        ("gossip_state_bytes", Unit::Bytes, "Bytes of keys and values this node holds, every origin's together."),
+    ];
+    for (name, unit, help) in gauges {
+        describe_gauge!(name, unit, help);
+    }
 }
 
 /// Copies the node's counters and member counts into the metrics registry.
@@ -79,4 +124,16 @@ pub fn publish(node: &Node) {
     gauge!("gossip_version").set(node.store().own().watermark as f64);
     gauge!("gossip_known_origins").set(node.store().len() as f64);
     gauge!("gossip_local_health").set(f64::from(node.health()));
+    gauge!("gossip_state_bytes").set(node.store().bytes() as f64);
+    for (outcome, n) in [
+        ("completed", c.fetches_completed),
+        ("refused", c.fetches_refused),
+        ("abandoned", c.fetches_abandoned),
+        ("corrupt", c.fetches_corrupt),
+    ] {
+        counter!("gossip_fetches_total", "outcome" => outcome).absolute(n);
+    }
+    counter!("gossip_pieces_served_total").absolute(c.pieces_served);
+    counter!("gossip_keys_expired_total").absolute(c.keys_expired);
+    counter!("gossip_tombstones_collected_total").absolute(c.tombstones_collected);
 }

@@ -138,6 +138,36 @@ fn draw(s: &Snapshot, log: &[String]) -> String {
     )
 }
 
+/// Help text (and units) for the monitor's metrics.
+fn describe() {
+    use metrics::{describe_gauge, describe_histogram, Unit};
+    describe_gauge!(
+        "gossip_cluster_nodes",
+        Unit::Count,
+        "Watched nodes, by whether they answered the last poll."
+    );
+    describe_gauge!(
+        "gossip_cluster_origins",
+        Unit::Count,
+        "Origins seen anywhere in the cluster."
+    );
+    describe_gauge!(
+        "gossip_cluster_unconverged_origins",
+        Unit::Count,
+        "Origins whose newest version is not yet held by every live node."
+    );
+    describe_gauge!(
+        "gossip_oldest_unconverged_age_seconds",
+        Unit::Seconds,
+        "How long the oldest version not yet held by every live node has existed."
+    );
+    describe_histogram!(
+        "gossip_commit_latency_seconds",
+        Unit::Seconds,
+        "Time from a version's birth until every live node held it."
+    );
+}
+
 /// Cluster-wide figures only a monitor can know, for `top --metrics`.
 fn publish(s: &Snapshot) {
     use metrics::gauge;
@@ -176,6 +206,7 @@ pub async fn run(
             eprintln!("error: cannot serve metrics on {addr}: {e}");
             return ExitCode::FAILURE;
         }
+        describe();
     }
     let clock = Instant::now();
     let mut monitor = Monitor::default();
