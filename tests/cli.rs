@@ -191,3 +191,69 @@ fn the_short_flags_from_the_tutorial_work() {
     assert!(joined.is_some(), "a node started with -b never joined");
     drop(b);
 }
+
+/// `gossip status PORT --json`'s state for the peer named `id`, if listed.
+fn peer_state(port: u16, id: &str) -> Option<String> {
+    let s = common::status(port)?;
+    s["peers"]
+        .as_array()?
+        .iter()
+        .find(|p| p["id"] == id)
+        .and_then(|p| p["state"].as_str())
+        .map(str::to_string)
+}
+
+#[test]
+fn sigterm_leaves_gracefully_and_peers_show_the_node_as_left_at_once() {
+    let a = start_node(&["--id", "stays"]);
+    let b = start_node(&["--id", "goes", "--bootstrap", &a.port.to_string()]);
+    let alive = common::wait_for(Duration::from_secs(20), || {
+        peer_state(a.port, "goes").as_deref() == Some("alive")
+    });
+    assert!(alive.is_some(), "the second node never showed as alive");
+    let pid = b.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill")
+        .success());
+    // Left at once: well before suspicion could time out (about a second here).
+    let left = common::wait_for(Duration::from_secs(5), || {
+        peer_state(a.port, "goes").as_deref() == Some("left")
+    });
+    let left = left.expect("the peer never showed the node as left");
+    assert!(
+        left < Duration::from_millis(900),
+        "took {left:?}: that is suspicion, not a leave"
+    );
+}
+
+#[test]
+fn delay_ms_holds_back_a_nodes_datagrams() {
+    let fast = start_node(&["--id", "fast"]);
+    let slow = start_node(&["--id", "slow", "--delay-ms", "400"]);
+    // A status reply is a datagram the node sends: with --delay-ms 400 it cannot come back in
+    // under 400 ms, while the undelayed node answers at once.
+    let time = |port: u16| {
+        let started = Instant::now();
+        let out = gossip(&[
+            "status",
+            &port.to_string(),
+            "--json",
+            "--timeout-ms",
+            "2000",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        started.elapsed()
+    };
+    let (quick, held) = (time(fast.port), time(slow.port));
+    assert!(
+        held >= Duration::from_millis(400),
+        "delayed reply took only {held:?}"
+    );
+    assert!(quick < held, "undelayed {quick:?} vs delayed {held:?}");
+}

@@ -236,7 +236,7 @@ fn promtool_accepts(response: &str) {
 }
 
 #[test]
-fn a_node_redraws_its_book_and_the_new_one_reaches_its_peer() {
+fn a_node_redraws_its_book_and_the_new_one_reaches_every_node() {
     let a = start(&["--port", "0", "--resample-secs", "0"], &[]);
     let seed = format!("127.0.0.1:{}", a.port);
     let b = start(
@@ -250,18 +250,42 @@ fn a_node_redraws_its_book_and_the_new_one_reaches_its_peer() {
         ],
         &[],
     );
+    let c = start(
+        &["--port", "0", "--bootstrap", &seed, "--resample-secs", "0"],
+        &[],
+    );
     let b_id = format!("n{}", b.port);
-    // Version 2 holds the first book; every re-draw is a new version that a must learn.
+    // Version 2 holds the first book; every re-draw is a new version. Wait for a re-drawn
+    // book on b itself, then for exactly that version and title on every other node.
+    let mut drawn = None;
     let redrawn = wait_for(Duration::from_secs(20), || {
-        common::status(a.port).is_some_and(|s| {
-            s["known"].as_array().is_some_and(|known| {
-                known
-                    .iter()
-                    .any(|k| k["origin"] == b_id.as_str() && k["version"].as_u64() >= Some(4))
-            })
-        })
+        drawn = common::status(b.port).and_then(|s| {
+            let v = s["version"].as_u64()?;
+            let book = s["book"].as_str()?.to_string();
+            (v >= 4).then_some((v, book))
+        });
+        drawn.is_some()
     });
-    assert!(redrawn.is_some(), "b's re-drawn books never reached a");
+    assert!(redrawn.is_some(), "b never re-drew its book");
+    let (version, book) = drawn.expect("drawn");
+    for node in [&a, &c] {
+        let reached = wait_for(Duration::from_secs(20), || {
+            common::status(node.port).is_some_and(|s| {
+                s["known"].as_array().is_some_and(|known| {
+                    known.iter().any(|k| {
+                        k["origin"] == b_id.as_str()
+                            && k["version"].as_u64() >= Some(version)
+                            && (k["version"].as_u64() > Some(version) || k["book"] == book.as_str())
+                    })
+                })
+            })
+        });
+        assert!(
+            reached.is_some(),
+            "b's re-drawn book v{version} never reached {}",
+            node.port
+        );
+    }
 }
 
 /// `GET /metrics` from `addr`: the whole HTTP response, empty if nothing answers.
