@@ -257,3 +257,51 @@ fn delay_ms_holds_back_a_nodes_datagrams() {
     );
     assert!(quick < held, "undelayed {quick:?} vs delayed {held:?}");
 }
+
+#[test]
+fn status_lists_the_recent_messages_a_node_received() {
+    let a = start_node(&["--id", "hears", "--resample-secs", "0"]);
+    let b = start_node(&[
+        "--id",
+        "speaks",
+        "--bootstrap",
+        &a.port.to_string(),
+        "--resample-secs",
+        "0",
+    ]);
+    let joined = common::wait_for(Duration::from_secs(20), || {
+        peer_state(a.port, "speaks").as_deref() == Some("alive")
+    });
+    assert!(joined.is_some());
+    let out = gossip(&["set", &b.port.to_string(), "color", "blue"]);
+    assert!(out.status.success());
+    let mut entry = serde_json::Value::Null;
+    let heard = common::wait_for(Duration::from_secs(10), || {
+        let Some(s) = common::status(a.port) else {
+            return false;
+        };
+        let found = s["recent"].as_array().and_then(|r| {
+            r.iter()
+                .find(|m| m["kind"] == "rumor" && m["origin"] == "speaks")
+                .cloned()
+        });
+        entry = found.unwrap_or_default();
+        !entry.is_null()
+    });
+    assert!(heard.is_some(), "no rumor from speaks in recent");
+    assert_eq!(entry["from"], format!("127.0.0.1:{}", b.port));
+    assert_eq!(entry["hops"], 1);
+    assert!(entry["version"].as_u64().unwrap() >= 2, "{entry}");
+    assert_eq!(
+        entry["id"].as_str().map(str::len),
+        Some(36),
+        "a UUID: {entry}"
+    );
+    assert!(entry["age_ms"].is_u64());
+    let text =
+        String::from_utf8_lossy(&gossip(&["status", &a.port.to_string()]).stdout).into_owned();
+    assert!(
+        text.contains("RECENT MESSAGES") && text.contains("speaks"),
+        "{text}"
+    );
+}

@@ -9,6 +9,9 @@ use crate::ui::format::age;
 use crate::ui::format::bytes;
 use crate::wire::{MemberState, StatusReport};
 
+/// Recent messages listed by `gossip status` (the JSON has all the node keeps).
+const RECENT_SHOWN: usize = 10;
+
 /// The whole `gossip status` screen.
 pub fn render_status(r: &StatusReport) -> String {
     let mut out = String::new();
@@ -112,6 +115,29 @@ pub fn render_status(r: &StatusReport) -> String {
         if r.known.len() == 1 { "" } else { "s" },
         bytes(r.state_bytes)
     );
+
+    if !r.recent.is_empty() {
+        let mut recent = Table::new();
+        recent.load_style(presets::UTF8_HORIZONTAL_ONLY);
+        recent.set_header(["when", "message", "origin", "version", "from", "hops", "id"]);
+        for m in r.recent.iter().rev().take(RECENT_SHOWN) {
+            recent.add_row([
+                format!("{} ago", age(m.age_ms)),
+                m.kind.clone(),
+                m.origin.clone(),
+                format!("v{}", m.version),
+                m.from.to_string(),
+                m.hops.to_string(),
+                m.id.as_deref().map_or("-".into(), |id| id.chars().take(8).collect()),
+            ]);
+        }
+        let _ = writeln!(
+            out,
+            "\nRECENT MESSAGES (newest first, {} of the last {})\n{recent}",
+            r.recent.len().min(RECENT_SHOWN),
+            r.recent.len()
+        );
+    }
 
     let c = |name: &str| r.counters.get(name).copied().unwrap_or(0);
     let _ = writeln!(

@@ -11,6 +11,7 @@ pub mod hash;
 pub mod membership;
 pub mod node;
 pub mod peers;
+pub mod recent;
 pub mod replay;
 pub mod seen;
 pub mod store;

@@ -234,6 +234,7 @@ mod tests {
             state_bytes: 0,
             fetching: 0,
             fetching_bytes: 0,
+            recent: vec![],
         }
     }
 

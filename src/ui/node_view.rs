@@ -273,6 +273,7 @@ mod tests {
             state_bytes: 4 * 4 + 22,
             fetching: 0,
             fetching_bytes: 0,
+            recent: vec![],
         };
         let feed = [
             "learned \"Emma\" from n7000 v4 via 127.0.0.1:7001 (hops 2)",

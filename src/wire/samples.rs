@@ -55,6 +55,7 @@ pub fn one_of_each() -> Vec<Message> {
         state_bytes: 8,
         fetching: 0,
         fetching_bytes: 0,
+        recent: vec![],
     };
     vec![
         Message::Rumor(typical_rumor()),

@@ -31,6 +31,24 @@ pub struct StatusReport {
     /// Large values being fetched right now, and the bytes held of them so far.
     pub fetching: u64,
     pub fetching_bytes: u64,
+    /// The last messages received that carried state, oldest first (bounded).
+    pub recent: Vec<RecentMessage>,
+}
+
+/// One recently received message.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct RecentMessage {
+    /// `rumor`, `duplicate` or `delta`.
+    pub kind: String,
+    /// The rumor's id (null for a delta).
+    pub id: Option<String>,
+    pub origin: String,
+    pub version: u64,
+    pub from: SocketAddr,
+    /// Hops the rumor had travelled when it reached this node (0 for a delta).
+    pub hops: u8,
+    /// Milliseconds since it arrived.
+    pub age_ms: u64,
 }
 
 impl StatusReport {

@@ -283,6 +283,7 @@ pub(super) struct Facts<'a> {
     pub(super) store: &'a Store,
     pub(super) peers: &'a PeerSet,
     pub(super) counters: &'a Counters,
+    pub(super) recent: &'a crate::core::recent::Recent,
     pub(super) started: Time,
     pub(super) incarnation: u64,
     pub(super) health: u8,
@@ -345,6 +346,19 @@ pub(super) fn report(f: &Facts, now: Time) -> StatusReport {
         state_bytes: f.store.bytes(),
         fetching: f.fetching.0 as u64,
         fetching_bytes: f.fetching.1,
+        recent: f
+            .recent
+            .iter()
+            .map(|m| crate::wire::RecentMessage {
+                kind: m.kind.name().to_string(),
+                id: m.id.map(|id| id.to_string()),
+                origin: m.origin.to_string(),
+                version: m.version,
+                from: m.from,
+                hops: m.hops,
+                age_ms: ms(now.since(m.at)),
+            })
+            .collect(),
     }
 }
 

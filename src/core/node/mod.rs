@@ -14,6 +14,7 @@ macro_rules! shared {
             transport: &mut $node.transport,
             events: &mut $node.events,
             counters: &mut $node.counters,
+            recent: &mut $node.recent,
             hasher: &$node.hasher,
         }
     };
@@ -47,6 +48,7 @@ use super::fault::Transmit;
 use super::guard::FloodGuard;
 use super::hash;
 use super::peers::{PeerSet, PeerSource};
+use super::recent::Recent;
 use super::replay::ReplayGuard;
 use super::seen::SeenCache;
 use super::store::Store;
@@ -70,6 +72,8 @@ pub struct Node {
     /// Events at the front of `events` already sent to watchers.
     events_watched: usize,
     counters: Counters,
+    /// The last messages received that carried state.
+    recent: Recent,
     /// Seeded hasher for the node's short-lived maps.
     hasher: hash::Seeded,
     rumors: rumor::Rumors,
@@ -127,6 +131,7 @@ impl Node {
             events: VecDeque::new(),
             events_watched: 0,
             counters: Counters::default(),
+            recent: Recent::default(),
             hasher,
             rumors: rumor::Rumors::new(seen, push_at),
             sync: sync::AntiEntropy::new(first_sync),
@@ -339,6 +344,7 @@ impl Node {
             store: &self.store,
             peers: &self.peers,
             counters: &self.counters,
+            recent: &self.recent,
             started: self.started,
             incarnation: self.incarnation(),
             health: self.health(),
@@ -670,6 +676,15 @@ impl Node {
     /// by anti-entropy, and what was new is learned (the origin joins our peers) and reported.
     fn on_delta(&mut self, now: Time, from: SocketAddr, delta: wire::Delta) {
         for od in delta.origins {
+            self.recent.push(crate::core::recent::Received {
+                kind: crate::core::recent::Kind::Delta,
+                id: None,
+                origin: od.origin.id.clone(),
+                version: od.upto,
+                from,
+                hops: 0,
+                at: now,
+            });
             if od.origin.id == self.config.id {
                 self.on_news_about_self(now, od.upto);
                 continue;

@@ -10,6 +10,7 @@ use crate::wire::{Message, Rumor, SyncPull, VersionClaim};
 use super::shared::Shared;
 use crate::core::config::{NodeConfig, RumorMode, SyncMode};
 use crate::core::event::{Event, Route};
+use crate::core::recent::{self, Kind};
 use crate::core::seen::SeenCache;
 use crate::core::store::{Applied, Provenance, Stored};
 use crate::core::time::Time;
@@ -103,7 +104,17 @@ impl Rumors {
         from: SocketAddr,
         rumor: &Rumor,
     ) -> Received {
-        if !self.seen.insert(rumor.id, now) {
+        let fresh = self.seen.insert(rumor.id, now);
+        cx.recent.push(recent::Received {
+            kind: if fresh { Kind::Rumor } else { Kind::Duplicate },
+            id: Some(rumor.id),
+            origin: rumor.origin.id.clone(),
+            version: rumor.version,
+            from,
+            hops: rumor.hops.saturating_add(1),
+            at: now,
+        });
+        if !fresh {
             cx.counters.duplicates += 1;
             cx.emit(Event::Duplicate {
                 origin: rumor.origin.id.clone(),

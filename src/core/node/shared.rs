@@ -31,6 +31,8 @@ pub(super) struct Shared<'a> {
     pub(super) transport: &'a mut Transport,
     pub(super) events: &'a mut VecDeque<Event>,
     pub(super) counters: &'a mut Counters,
+    /// The last messages received that carried state.
+    pub(super) recent: &'a mut crate::core::recent::Recent,
     /// Seeded hasher for short-lived maps.
     pub(super) hasher: &'a Seeded,
 }
