@@ -152,9 +152,14 @@ pub async fn run(args: NodeArgs) -> ExitCode {
         .collect();
     let _watcher = (!watched.is_empty()).then_some(()).and_then(|()| {
         let reload_args = args.clone();
-        let load = move || reload_config(&reload_args, local);
+        let running = settings.clone();
+        let load = move || reload_config(&reload_args, local, &running);
         match reload::watch_config(&watched, handle.commands(), resample, load) {
-            Ok(w) => Some(w),
+            Ok(w) => {
+                let files: Vec<String> = watched.iter().map(|p| p.display().to_string()).collect();
+                info!("watching {} for edits", files.join(" and "));
+                Some(w)
+            }
             Err(e) => {
                 warn!("{e}; edits to the config and key files will need a restart");
                 None
@@ -196,13 +201,51 @@ pub async fn run(args: NodeArgs) -> ExitCode {
 }
 
 /// The config a reload applies: the file re-read, flags re-applied, the real bound address.
+/// Re-reads the config. Settings the running process fixed at start (the books file, the
+/// log format, the seed, the data dir) are compared with `running` and named if they changed:
+/// they need a restart.
 fn reload_config(
     args: &NodeArgs,
     local: SocketAddr,
-) -> Result<(crate::core::NodeConfig, Option<Duration>), String> {
+    running: &NodeSettings,
+) -> Result<reload::Reloaded, String> {
     let mut settings = load_settings(args)?;
     settings.bound_to(local);
-    Ok((settings.node, settings.resample))
+    let mut need_restart = Vec::new();
+    let shown = |p: &Option<std::path::PathBuf>| {
+        p.as_ref()
+            .map_or("none".to_string(), |p| p.display().to_string())
+    };
+    if settings.books != running.books {
+        need_restart.push(format!(
+            "books {} → {}",
+            shown(&running.books),
+            shown(&settings.books)
+        ));
+    }
+    if settings.log != running.log {
+        need_restart.push(format!("log {:?} → {:?}", running.log, settings.log));
+    }
+    if settings.seed != running.seed {
+        let seed = |s: Option<u64>| s.map_or("random".to_string(), |s| s.to_string());
+        need_restart.push(format!(
+            "seed {} → {}",
+            seed(running.seed),
+            seed(settings.seed)
+        ));
+    }
+    if settings.data_dir != running.data_dir {
+        need_restart.push(format!(
+            "data_dir {} → {}",
+            shown(&running.data_dir),
+            shown(&settings.data_dir)
+        ));
+    }
+    Ok(reload::Reloaded {
+        config: settings.node,
+        resample: settings.resample,
+        need_restart,
+    })
 }
 
 /// A key file others can read is a key others may have: say so (like ssh, but without

@@ -29,11 +29,19 @@ pub struct ConfigWatcher {
 /// result to `node`.
 /// `load` also returns the book re-draw interval, which goes to `resample` (the book loop
 /// is the binary's, not the node's).
+/// A re-read config: the protocol settings, the book re-draw interval, and the changed
+/// settings that only a restart applies (named, for the log).
+pub struct Reloaded {
+    pub config: NodeConfig,
+    pub resample: Option<Duration>,
+    pub need_restart: Vec<String>,
+}
+
 pub fn watch_config(
     paths: &[PathBuf],
     node: mpsc::UnboundedSender<Command>,
     resample: watch::Sender<Option<Duration>>,
-    load: impl Fn() -> Result<(NodeConfig, Option<Duration>), String> + Send + 'static,
+    load: impl Fn() -> Result<Reloaded, String> + Send + 'static,
 ) -> Result<ConfigWatcher, String> {
     let mut names = Vec::new();
     let mut dirs: Vec<PathBuf> = Vec::new();
@@ -90,7 +98,11 @@ pub fn watch_config(
             last = now;
             match load() {
                 Err(e) => error!("config reload rejected, keeping the running config: {e}"),
-                Ok((config, every)) => {
+                Ok(Reloaded {
+                    config,
+                    resample: every,
+                    need_restart,
+                }) => {
                     let (reply, answer) = tokio::sync::oneshot::channel();
                     let command = Command::Reconfigure {
                         config: Box::new(config),
@@ -100,6 +112,7 @@ pub fn watch_config(
                         return;
                     }
                     let Ok(mut done) = answer.await else { return };
+                    done.need_restart.extend(need_restart);
                     let before = *resample.borrow();
                     if before != every {
                         let secs = |d: Option<Duration>| {

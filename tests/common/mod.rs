@@ -65,6 +65,57 @@ pub fn start(args: &[&str], env: &[(&str, &str)]) -> NodeProcess {
     NodeProcess { child, port }
 }
 
+/// As [`start`], and every later log line arrives on the returned channel.
+pub fn start_logged(args: &[&str]) -> (NodeProcess, std::sync::mpsc::Receiver<String>) {
+    let mut child = Command::new(BIN)
+        .args(["node", "--log", "json"])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn gossip node");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let port = loop {
+        let line = lines
+            .next()
+            .expect("node exited before listening")
+            .expect("read");
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            let addr: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
+            if let Ok(addr) = addr
+                .trim_end_matches([',', '"'])
+                .parse::<std::net::SocketAddr>()
+            {
+                break addr.port();
+            }
+        }
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (NodeProcess { child, port }, rx)
+}
+
+/// Waits up to `limit` for a line on `log` containing every one of `parts`; returns it.
+pub fn await_line(
+    log: &std::sync::mpsc::Receiver<String>,
+    limit: Duration,
+    parts: &[&str],
+) -> Option<String> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = log.recv_timeout(left).ok()?;
+        if parts.iter().all(|p| line.contains(p)) {
+            return Some(line);
+        }
+    }
+}
+
 /// Runs `gossip ARGS…` to completion.
 pub fn gossip(args: &[&str]) -> std::process::Output {
     Command::new(BIN).args(args).output().expect("run gossip")

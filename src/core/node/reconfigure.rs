@@ -84,6 +84,21 @@ impl Node {
             new.max_peers.to_string(),
         );
         change(
+            "probe_ms",
+            old.probe_interval.as_millis().to_string(),
+            new.probe_interval.as_millis().to_string(),
+        );
+        change(
+            "probe_timeout_ms",
+            old.probe_timeout.as_millis().to_string(),
+            new.probe_timeout.as_millis().to_string(),
+        );
+        change(
+            "suspicion_mult",
+            old.suspicion_mult.to_string(),
+            new.suspicion_mult.to_string(),
+        );
+        change(
             "max_value_bytes",
             old.max_value_bytes.to_string(),
             new.max_value_bytes.to_string(),
