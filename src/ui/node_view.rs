@@ -75,13 +75,23 @@ fn members_line(report: &StatusReport) -> Vec<Span<'static>> {
     spans
 }
 
+/// Recent messages the view lists when the pane is tall enough.
+const RECENT_LINES: u16 = 5;
+
 /// Draws the whole view into `area`.
 pub fn render(frame: &mut Frame, area: Rect, view: &View) {
     let r = &view.report;
     let feed_height = (area.height / 3).clamp(3, 12);
-    let [header, table, feed] = Layout::vertical([
+    // Recent messages get a few lines when the pane is tall enough to spare them.
+    let recent_height = if area.height >= 30 && !r.recent.is_empty() {
+        (r.recent.len() as u16).min(RECENT_LINES) + 1
+    } else {
+        0
+    };
+    let [header, table, recent, feed] = Layout::vertical([
         Constraint::Length(4),
         Constraint::Min(3),
+        Constraint::Length(recent_height),
         Constraint::Length(feed_height),
     ])
     .areas(area);
@@ -188,6 +198,41 @@ pub fn render(frame: &mut Frame, area: Rect, view: &View) {
         table,
     );
 
+    if recent_height > 0 {
+        let lines: Vec<Line> = r
+            .recent
+            .iter()
+            .rev()
+            .take(RECENT_LINES as usize)
+            .map(|m| {
+                let id = m
+                    .id
+                    .as_deref()
+                    .map_or(String::new(), |id| format!(" {}", &id[..id.len().min(8)]));
+                Line::from(vec![
+                    Span::styled(
+                        format!("{:>6} ", age(m.age_ms)),
+                        Style::default().fg(Color::DarkGray),
+                    ),
+                    Span::raw(format!(
+                        "{} {} v{} from {} ({} hop{}){id}",
+                        m.kind,
+                        m.origin,
+                        m.version,
+                        m.from,
+                        m.hops,
+                        if m.hops == 1 { "" } else { "s" }
+                    )),
+                ])
+            })
+            .collect();
+        frame.render_widget(
+            Paragraph::new(lines)
+                .block(Block::default().borders(Borders::TOP).title(" recent messages ")),
+            recent,
+        );
+    }
+
     let shown = feed.height.saturating_sub(1) as usize;
     let lines: Vec<Line> = view
         .feed
@@ -273,7 +318,15 @@ mod tests {
             state_bytes: 4 * 4 + 22,
             fetching: 0,
             fetching_bytes: 0,
-            recent: vec![],
+            recent: vec![crate::wire::RecentMessage {
+                kind: "rumor".into(),
+                id: Some("3f2a9c1e-0000-4000-8000-000000000000".into()),
+                origin: "n7000".into(),
+                version: 4,
+                from: "127.0.0.1:7001".parse().unwrap(),
+                hops: 2,
+                age_ms: 1200,
+            }],
         };
         let feed = [
             "learned \"Emma\" from n7000 v4 via 127.0.0.1:7001 (hops 2)",
@@ -330,6 +383,18 @@ mod tests {
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }
+    }
+
+    #[test]
+    fn a_tall_pane_lists_the_recent_messages() {
+        let (text, _) = screen(110, 40);
+        assert!(text.contains("recent messages"), "{text}");
+        assert!(
+            text.contains("rumor n7000 v4 from 127.0.0.1:7001 (2 hops) 3f2a9c1e"),
+            "{text}"
+        );
+        let (short, _) = screen(110, 24);
+        assert!(!short.contains("recent messages"), "{short}");
     }
 
     #[test]
