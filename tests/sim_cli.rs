@@ -123,3 +123,31 @@ fn a_swarm_measures_real_processes_and_leaves_none_behind() {
         .collect();
     assert!(left.is_empty(), "still running: {left:?}");
 }
+
+#[test]
+fn peers_can_be_a_range_as_in_the_thousand_node_tutorial() {
+    let out = gossip(&[
+        "sim",
+        "--nodes",
+        "1000",
+        "--peers",
+        "3..5",
+        "--strategy",
+        "flood",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["topology"], "random-3..5-out");
+    assert!(
+        v["coverage_pct"].as_f64().unwrap() > 90.0,
+        "{}",
+        v["coverage_pct"]
+    );
+    let bad = gossip(&["sim", "--peers", "5..3"]);
+    assert_eq!(bad.status.code(), Some(2));
+}

@@ -32,9 +32,9 @@ pub struct SimArgs {
     /// Graph shape (ignored with --config-dir).
     #[arg(long, value_enum, default_value = "random")]
     pub topology: SimShape,
-    /// Peers each node knows in the random topology.
-    #[arg(long, default_value_t = 4)]
-    pub peers: usize,
+    /// Peers each node knows in the random topology: `K`, or `MIN..MAX` drawn per node.
+    #[arg(long, default_value = "4", value_parser = parse_peers)]
+    pub peers: (usize, usize),
     /// Take the graph from a directory of node TOML files (bind and peers) instead.
     #[arg(long)]
     pub config_dir: Option<PathBuf>,
@@ -92,6 +92,26 @@ pub struct SimArgs {
     pub csv: bool,
 }
 
+/// `K` or `MIN..MAX` peers per node, at least one.
+fn parse_peers(s: &str) -> Result<(usize, usize), String> {
+    let num = |t: &str| -> Result<usize, String> {
+        t.trim()
+            .parse()
+            .map_err(|_| format!("`{t}` is not a number of peers"))
+    };
+    let (min, max) = match s.split_once("..") {
+        Some((a, b)) => (num(a)?, num(b.trim_start_matches('='))?),
+        None => {
+            let k = num(s)?;
+            (k, k)
+        }
+    };
+    if min == 0 || max < min {
+        return Err(format!("peers `{s}`: give K ≥ 1 or MIN..MAX with 1 ≤ MIN ≤ MAX"));
+    }
+    Ok((min, max))
+}
+
 impl SimArgs {
     fn scenario(&self) -> Result<Scenario, String> {
         if self.nodes < 2 && self.config_dir.is_none() {
@@ -117,7 +137,10 @@ impl SimArgs {
             None => (
                 self.nodes,
                 match self.topology {
-                    SimShape::Random => Topology::RandomOut(self.peers),
+                    SimShape::Random if self.peers.0 == self.peers.1 => {
+                        Topology::RandomOut(self.peers.0)
+                    }
+                    SimShape::Random => Topology::RandomRange(self.peers.0, self.peers.1),
                     SimShape::Mesh => Topology::FullMesh,
                     SimShape::Ring => Topology::Ring,
                 },

@@ -2,7 +2,7 @@
 
 use rand::rngs::SmallRng;
 use rand::seq::index;
-use rand::SeedableRng;
+use rand::{RngExt, SeedableRng};
 
 /// Each node knows `k` distinct random others (the classic 1000-node / 4-peer tutorial graph).
 /// Edges are directed: being known by someone does not mean knowing them.
@@ -15,6 +15,28 @@ pub fn random_k_out(n: usize, k: usize, seed: u64) -> Vec<Vec<usize>> {
             }
             let k = k.min(n - 1);
             // Sample from the n-1 other nodes and skip over ourselves.
+            index::sample(&mut rng, n - 1, k)
+                .into_iter()
+                .map(|j| if j >= i { j + 1 } else { j })
+                .collect()
+        })
+        .collect()
+}
+
+/// Each node knows between `min` and `max` random others (directed), its count drawn
+/// uniformly: the tutorial's "random 3–5 peers". With `min == max` this is
+/// [`random_k_out`], graph for graph.
+pub fn random_range_out(n: usize, min: usize, max: usize, seed: u64) -> Vec<Vec<usize>> {
+    if min >= max {
+        return random_k_out(n, min, seed);
+    }
+    let mut rng = SmallRng::seed_from_u64(seed);
+    (0..n)
+        .map(|i| {
+            if n <= 1 {
+                return Vec::new();
+            }
+            let k = rng.random_range(min..=max).min(n - 1);
             index::sample(&mut rng, n - 1, k)
                 .into_iter()
                 .map(|j| if j >= i { j + 1 } else { j })
@@ -88,6 +110,18 @@ pub fn from_config_dir(dir: &std::path::Path) -> Result<Vec<Vec<usize>>, String>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_degree_range_draws_each_nodes_peers_from_it() {
+        let g = random_range_out(1000, 3, 5, 7);
+        assert!(g.iter().all(|p| (3..=5).contains(&p.len())));
+        for k in 3..=5 {
+            let with = g.iter().filter(|p| p.len() == k).count();
+            assert!(with > 250, "{with} nodes with {k} peers: not uniform");
+        }
+        assert!(g.iter().enumerate().all(|(i, p)| !p.contains(&i)));
+        assert_eq!(random_range_out(50, 4, 4, 3), random_k_out(50, 4, 3));
+    }
 
     #[test]
     fn random_k_out_has_k_distinct_others() {

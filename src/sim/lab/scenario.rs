@@ -16,6 +16,8 @@ use super::strategy::Strategy;
 pub enum Topology {
     /// Each node knows K random others (directed).
     RandomOut(usize),
+    /// Each node knows between MIN and MAX random others (directed), drawn per node.
+    RandomRange(usize, usize),
     /// Everyone knows everyone.
     FullMesh,
     /// Each node knows its two neighbours.
@@ -29,6 +31,9 @@ impl Topology {
     pub fn build(&self, nodes: usize, seed: u64) -> Vec<Vec<usize>> {
         match self {
             Topology::RandomOut(k) => topology::random_k_out(nodes, *k, seed),
+            Topology::RandomRange(min, max) => {
+                topology::random_range_out(nodes, *min, *max, seed)
+            }
             Topology::FullMesh => topology::full_mesh(nodes),
             Topology::Ring => topology::ring(nodes),
             Topology::Given(g) => g.clone(),
@@ -39,6 +44,7 @@ impl Topology {
     pub fn label(&self) -> String {
         match self {
             Topology::RandomOut(k) => format!("random-{k}-out"),
+            Topology::RandomRange(min, max) => format!("random-{min}..{max}-out"),
             Topology::FullMesh => "full-mesh".into(),
             Topology::Ring => "ring".into(),
             Topology::Given(g) => format!("config ({} nodes)", g.len()),
