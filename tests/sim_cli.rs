@@ -60,7 +60,9 @@ fn a_sweep_prints_one_row_per_cell_and_draws_the_curves() {
     assert!(lines[1].starts_with("1,push,push,full-mesh,200,"));
     let plot = std::fs::read_to_string(&svg).unwrap();
     assert!(plot.contains("<svg"));
-    assert!(plot.contains("fanout=3 strategy=push-pull"), "legend");
+    // One panel per strategy, fanout in the legend beside them.
+    assert!(plot.contains("strategy=push-pull"), "panel title");
+    assert!(plot.contains("fanout=3"), "legend");
     assert!(plot.contains("time since the update"), "x axis label");
     let _ = std::fs::remove_dir_all(&dir);
 }
