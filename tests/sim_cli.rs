@@ -153,3 +153,42 @@ fn peers_can_be_a_range_as_in_the_thousand_node_tutorial() {
     let bad = gossip(&["sim", "--peers", "5..3"]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn origin_random_starts_each_update_at_a_random_node() {
+    let out = gossip(&[
+        "sim",
+        "--nodes",
+        "300",
+        "--peers",
+        "3..5",
+        "--strategy",
+        "flood",
+        "--origin",
+        "random",
+        "--updates",
+        "4",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["origin"], "random");
+    let origins: std::collections::BTreeSet<&str> = v["commits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["origin"].as_str().unwrap())
+        .collect();
+    assert!(
+        origins.len() >= 3,
+        "updates did not start at different nodes: {origins:?}"
+    );
+    // The default is node 0, as before.
+    let out = gossip(&["sim", "--nodes", "100", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["origin"], "n0");
+}

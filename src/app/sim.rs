@@ -65,9 +65,12 @@ pub struct SimArgs {
     /// Share of nodes on the origin's side of the partition.
     #[arg(long, default_value_t = 0.5)]
     pub partition_fraction: f64,
-    /// Updates the origin (node 0) makes.
+    /// Updates the origin makes.
     #[arg(long, default_value_t = 1)]
     pub updates: usize,
+    /// Where each update starts: `0` (node 0) or `random` (a random live node per update).
+    #[arg(long, default_value = "0", value_parser = ["0", "random"])]
+    pub origin: String,
     /// Milliseconds between updates.
     #[arg(long, default_value_t = 1000)]
     pub update_every_ms: u64,
@@ -162,6 +165,7 @@ impl SimArgs {
             }),
             seed: self.seed,
             updates: self.updates.max(1),
+            random_origin: self.origin == "random",
             update_every: Duration::from_millis(self.update_every_ms),
             max_time: Duration::from_millis(self.max_time_ms),
         })

@@ -11,8 +11,10 @@ pub struct CoveragePoint {
 }
 
 /// When one update was held by every live node.
-#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct VersionCommit {
+    /// The node that made the update.
+    pub origin: String,
     pub version: u64,
     /// Milliseconds from the update to the last live node holding it; None if never.
     pub commit_ms: Option<f64>,
@@ -30,6 +32,8 @@ pub struct Outcome {
     pub ttl: Option<u8>,
     pub loss: f64,
     pub seed: u64,
+    /// Where updates start: a node id, or `random` (a random live node per update).
+    pub origin: String,
     /// Percent of live nodes holding every update at the end.
     pub coverage_pct: f64,
     pub time_to_50_ms: Option<f64>,

@@ -34,9 +34,8 @@ type Arrival = (Duration, Option<u8>);
 
 /// First arrival of each update at each node.
 struct Tracker {
-    origin: NodeId,
-    /// Version of update k, and when it was made.
-    updates: Vec<(u64, Time)>,
+    /// Origin and version of update k, and when it was made.
+    updates: Vec<(NodeId, u64, Time)>,
     /// arrivals[k][i]
     arrivals: Vec<Vec<Option<Arrival>>>,
 }
@@ -52,15 +51,13 @@ impl Tracker {
         else {
             return;
         };
-        if *origin != self.origin {
-            return;
-        }
         let hops = match route {
             Route::Rumor { hops } => Some(*hops),
             _ => None,
         };
-        for (k, &(v, at)) in self.updates.iter().enumerate() {
-            if *version >= v {
+        for (k, (by, v, at)) in self.updates.iter().enumerate() {
+            let (v, at) = (*v, *at);
+            if origin == by && *version >= v {
                 let slot = &mut self.arrivals[k][node];
                 if slot.is_none() {
                     *slot = Some((now.since(at), hops));
@@ -106,7 +103,6 @@ pub fn run(scenario: &Scenario, progress: &dyn Fn(f64)) -> Outcome {
             .configure(c, n, scenario.fanout, scenario.ttl);
     });
     let tracker = Rc::new(RefCell::new(Tracker {
-        origin: sim_id(ORIGIN),
         updates: Vec::new(),
         arrivals: Vec::new(),
     }));
@@ -162,7 +158,7 @@ pub fn run(scenario: &Scenario, progress: &dyn Fn(f64)) -> Outcome {
             let Some((_, action)) = pending.next() else {
                 break;
             };
-            apply(&mut sim, action, &tracker, &mut rng);
+            apply(&mut sim, action, &tracker, &mut rng, scenario.random_origin);
         }
         let now = sim.now();
         let scheduled = pending.peek().is_some();
@@ -226,28 +222,49 @@ fn knobs(node: &crate::core::Node) -> (Option<u8>, String) {
     }
 }
 
-fn apply(sim: &mut SimNet, action: Action, tracker: &Rc<RefCell<Tracker>>, rng: &mut SmallRng) {
+fn apply(
+    sim: &mut SimNet,
+    action: Action,
+    tracker: &Rc<RefCell<Tracker>>,
+    rng: &mut SmallRng,
+    random_origin: bool,
+) {
     match action {
         Action::Update => {
             let k = tracker.borrow().updates.len();
             let value = format!("update {}", k + 1);
             let now = sim.now();
+            let origin = if random_origin {
+                let live: Vec<usize> = (0..sim.len()).filter(|&i| sim.node(i).is_some()).collect();
+                rand::seq::IndexedRandom::choose(live.as_slice(), rng)
+                    .copied()
+                    .unwrap_or(ORIGIN)
+            } else {
+                ORIGIN
+            };
             // Register first: the origin's own Originated event is not a Learned one.
             let version = sim
-                .node(ORIGIN)
+                .node(origin)
                 .map_or(0, |o| o.store().own().watermark + 1);
             {
                 let mut t = tracker.borrow_mut();
-                t.updates.push((version, now));
+                t.updates.push((sim_id(origin), version, now));
                 let mut row = vec![None; sim.len()];
-                row[ORIGIN] = Some((Duration::ZERO, Some(0)));
+                row[origin] = Some((Duration::ZERO, Some(0)));
                 t.arrivals.push(row);
             }
-            sim.set(ORIGIN, KEY, &value);
+            sim.set(origin, KEY, &value);
         }
         Action::Kill(amount) => {
+            // Never an update's origin (its news must have a source).
+            let origins: Vec<NodeId> = tracker
+                .borrow()
+                .updates
+                .iter()
+                .map(|(o, ..)| o.clone())
+                .collect();
             let mut live: Vec<usize> = (0..sim.len())
-                .filter(|&i| i != ORIGIN && sim.node(i).is_some())
+                .filter(|&i| i != ORIGIN && !origins.contains(&sim_id(i)) && sim.node(i).is_some())
                 .collect();
             let count = match amount {
                 Amount::Count(c) => c,
@@ -325,8 +342,9 @@ fn summarize(
         .updates
         .iter()
         .zip(&tracker.arrivals)
-        .map(|(&(version, _), row)| VersionCommit {
-            version,
+        .map(|((origin, version, _), row)| VersionCommit {
+            origin: origin.to_string(),
+            version: *version,
             commit_ms: live
                 .iter()
                 .map(|&i| row[i].map(|(d, _)| d))
@@ -343,6 +361,11 @@ fn summarize(
         ttl,
         loss: scenario.loss,
         seed: scenario.seed,
+        origin: if scenario.random_origin {
+            "random".into()
+        } else {
+            sim_id(ORIGIN).to_string()
+        },
         coverage_pct: 100.0 * arrivals.len() as f64 / total.max(1) as f64,
         time_to_50_ms: mark(50.0).map(|(d, _)| ms(d)),
         time_to_99_ms: mark(99.0).map(|(d, _)| ms(d)),

@@ -145,8 +145,10 @@ pub struct Scenario {
     pub kills: Vec<Kill>,
     pub partition: Option<Partition>,
     pub seed: u64,
-    /// Updates made at the origin (node 0), `update_every` apart.
+    /// Updates made at the origin (node 0, or a random live node each when `random_origin`),
+    /// `update_every` apart.
     pub updates: usize,
+    pub random_origin: bool,
     pub update_every: Duration,
     /// Give up this long after the first update.
     pub max_time: Duration,
@@ -167,6 +169,7 @@ impl Default for Scenario {
             partition: None,
             seed: 1,
             updates: 1,
+            random_origin: false,
             update_every: Duration::from_millis(1000),
             max_time: Duration::from_secs(60),
         }
