@@ -104,3 +104,81 @@ fn settings_fixed_at_start_are_named_as_needing_a_restart() {
         &["data_dir none →", "needs a restart"],
     );
 }
+
+#[test]
+fn every_other_key_takes_effect_and_is_logged_or_needs_a_restart() {
+    let (node, log, path) = node_with_file("reload-every", "");
+    let other = free_port();
+    let other_peer = format!("127.0.0.1:{other}");
+    // One case per key the earlier tests do not cover: the line written after `bind`, `id`
+    // and `resample_secs = 0`, and what the log must say.
+    let cases: Vec<(String, Vec<String>)> = vec![
+        ("fanout = 3".into(), vec!["fanout auto → 3".into()]),
+        ("ttl = 5".into(), vec!["ttl auto → 5".into()]),
+        (
+            "anti_entropy_ms = 500".into(),
+            vec!["anti_entropy_ms 1000 → 500".into()],
+        ),
+        ("drop_rate = 0.1".into(), vec!["drop_rate 0 → 0.1".into()]),
+        ("delay_ms = 5".into(), vec!["delay 0..0ms → 5..5ms".into()]),
+        ("mtu = 1200".into(), vec!["mtu 1400 → 1200".into()]),
+        (
+            "max_peers = 100".into(),
+            vec!["max_peers 4096 → 100".into()],
+        ),
+        (
+            "admin_from = \"any\"".into(),
+            vec!["admin_from loopback → any".into()],
+        ),
+        (
+            format!("peers = [\"{other_peer}\"]"),
+            vec![format!("peers +{other_peer}")],
+        ),
+        (
+            format!("bootstrap = [\"{other_peer}\"]"),
+            vec![format!("bootstrap [] → [{other_peer}]")],
+        ),
+        (
+            "max_value_bytes = 2000000".into(),
+            vec!["max_value_bytes 1048576 → 2000000".into()],
+        ),
+        (
+            "max_state_bytes = 1000000".into(),
+            vec!["max_state_bytes 67108864 → 1000000".into()],
+        ),
+        (
+            "tombstone_grace_secs = 60".into(),
+            vec!["tombstone_grace_secs 600 → 60".into()],
+        ),
+        (
+            "cluster = \"elsewhere\"".into(),
+            vec!["cluster".into(), "needs a restart".into()],
+        ),
+    ];
+    for (line, expect) in cases {
+        let parts: Vec<&str> = expect.iter().map(String::as_str).collect();
+        edit_and_expect(&path, &log, node.port, &format!("{line}\n"), &parts);
+    }
+    // resample_secs is in the fixed lines; the id too: both change by rewriting the file.
+    write(
+        &path,
+        &format!("bind = {}\nid = \"r2\"\nresample_secs = 5\n", node.port),
+    );
+    let line = await_line(&log, WAIT, &["id r → r2", "needs a restart"]);
+    assert!(
+        line.is_some(),
+        "an id edit was not named as needing a restart"
+    );
+    let line = await_line(&log, WAIT, &["resample never → 5s"]);
+    assert!(line.is_some(), "a resample edit was not logged");
+    // A new bind address (and so a new advertised one) needs a restart too.
+    write(
+        &path,
+        &format!("bind = {other}\nid = \"r2\"\nresample_secs = 5\n"),
+    );
+    let line = await_line(&log, WAIT, &["address", "needs a restart"]);
+    assert!(
+        line.is_some(),
+        "a bind edit was not named as needing a restart"
+    );
+}
