@@ -21,7 +21,7 @@ use gossip::runtime::local::{start_local_node_with_sink, Shards};
 use gossip::runtime::NodeHandle;
 
 mod common;
-use common::gather;
+use common::{env, gather};
 use gossip::wire::{MessageKind, NodeId};
 
 #[derive(Default)]
@@ -285,10 +285,7 @@ fn main() {
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
-    let updates: usize = std::env::var("GOSSIP_BENCH_UPDATES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10);
+    let updates: usize = env("GOSSIP_BENCH_UPDATES", 10);
     if std::env::var_os("GOSSIP_BENCH_CHILD").is_none() {
         // Each size in a fresh process, so one run's heap and sockets cannot slow the next.
         // Hosting a thousand nodes in one process frees and refills memory constantly; tell

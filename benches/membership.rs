@@ -22,15 +22,8 @@ use gossip::runtime::local::{start_local_node_with_sink, Shards};
 use gossip::runtime::NodeHandle;
 
 mod common;
-use common::gather;
+use common::{env, gather};
 use gossip::wire::{MemberState, NodeId};
-
-fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
 
 #[derive(Default)]
 struct Probe {

@@ -24,29 +24,10 @@ use bytes::Bytes;
 use gossip::core::{Event, Node, NodeConfig, Time};
 use gossip::runtime::local::{start_local_node_with_sink, Shards};
 use gossip::runtime::NodeHandle;
+use gossip::wire::samples::blob;
 
 mod common;
-use common::gather;
-
-fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
-
-fn blob(len: usize, seed: u64) -> Bytes {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect::<Vec<u8>>()
-        .into()
-}
+use common::{env, gather};
 
 /// What the sinks report: nodes that know every node, holders of the large value, and the
 /// time (µs since the epoch) of the last of each.
@@ -122,6 +103,11 @@ fn start_node(
     start_local_node_with_sink(epoch, vec!["Dune".into()], i as u64, tune, sink).expect("bind")
 }
 
+/// Milliseconds from `start_us` to the time a sink last stamped into `last_us`.
+fn ms_after(last_us: &AtomicU64, start_us: u64) -> f64 {
+    last_us.load(Ordering::SeqCst).saturating_sub(start_us) as f64 / 1000.0
+}
+
 async fn bytes_out(nodes: &[NodeHandle]) -> u64 {
     gather(nodes, |node| node.counters().bytes_out)
         .await
@@ -162,7 +148,7 @@ async fn run(setup: &Setup, run: usize) {
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     // 1. One large value.
-    let value = blob(setup.value_bytes, run as u64);
+    let value = Bytes::from(blob(setup.value_bytes, run as u64));
     let before = bytes_out(&nodes).await;
     let t_set = epoch.elapsed().as_micros() as u64;
     nodes[1]
@@ -175,11 +161,7 @@ async fn run(setup: &Setup, run: usize) {
         probe.holders.load(Ordering::SeqCst) >= n
     })
     .await;
-    let ms = probe
-        .holders_last_us
-        .load(Ordering::SeqCst)
-        .saturating_sub(t_set) as f64
-        / 1000.0;
+    let ms = ms_after(&probe.holders_last_us, t_set);
     let sent = bytes_out(&nodes).await - before;
     let floor = (n as u64 - 1) * setup.value_bytes as u64;
     println!(
@@ -196,7 +178,7 @@ async fn run(setup: &Setup, run: usize) {
         for (i, node) in nodes.iter().enumerate() {
             node.write(
                 "state",
-                Some(blob(setup.state_bytes, 1000 + i as u64)),
+                Some(blob(setup.state_bytes, 1000 + i as u64).into()),
                 None,
             )
             .await
@@ -253,11 +235,7 @@ async fn run(setup: &Setup, run: usize) {
             probe.full.load(Ordering::SeqCst) > already
         })
         .await;
-        let ms = probe
-            .full_last_us
-            .load(Ordering::SeqCst)
-            .saturating_sub(t_join) as f64
-            / 1000.0;
+        let ms = ms_after(&probe.full_last_us, t_join);
         let held: usize = joiner
             .inspect(|node, _| node.store().bytes() as usize)
             .await
@@ -293,7 +271,7 @@ fn simulated(setup: &Setup, seed: u64) {
     });
     net.run_until(Time::from_millis(3_000));
     let origin = sim::sim_id(1);
-    let value = blob(setup.value_bytes, seed);
+    let value = Bytes::from(blob(setup.value_bytes, seed));
     let before = net.stats().bytes;
     let t0 = net.now();
     net.set_bytes(1, "blob", value.clone(), None).expect("set");

@@ -128,22 +128,7 @@ fn a_swarm_measures_real_processes_and_leaves_none_behind() {
 
 #[test]
 fn peers_can_be_a_range_as_in_the_thousand_node_tutorial() {
-    let out = gossip(&[
-        "sim",
-        "--nodes",
-        "1000",
-        "--peers",
-        "3..5",
-        "--strategy",
-        "flood",
-        "--json",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let v = sim_json(&["--nodes", "1000", "--peers", "3..5", "--strategy", "flood"]);
     assert_eq!(v["topology"], "random-3..5-out");
     assert!(
         v["coverage_pct"].as_f64().unwrap() > 90.0,
@@ -156,8 +141,7 @@ fn peers_can_be_a_range_as_in_the_thousand_node_tutorial() {
 
 #[test]
 fn origin_random_starts_each_update_at_a_random_node() {
-    let out = gossip(&[
-        "sim",
+    let v = sim_json(&[
         "--nodes",
         "300",
         "--peers",
@@ -168,14 +152,7 @@ fn origin_random_starts_each_update_at_a_random_node() {
         "random",
         "--updates",
         "4",
-        "--json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["origin"], "random");
     let origins: std::collections::BTreeSet<&str> = v["commits"]
         .as_array()
@@ -188,7 +165,19 @@ fn origin_random_starts_each_update_at_a_random_node() {
         "updates did not start at different nodes: {origins:?}"
     );
     // The default is node 0, as before.
-    let out = gossip(&["sim", "--nodes", "100", "--json"]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(v["origin"], "n0");
+    assert_eq!(sim_json(&["--nodes", "100"])["origin"], "n0");
+}
+
+/// `gossip sim ARGS… --json`, which must succeed, parsed.
+fn sim_json(args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["sim"];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let out = gossip(&all);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json")
 }

@@ -8,20 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use gossip::core::{Event, Time};
 use gossip::sim::{self, topology, Delay, NetConfig, SimNet};
-
-/// `len` bytes that differ from any other seed's.
-fn blob(len: usize, seed: u64) -> Bytes {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect::<Vec<u8>>()
-        .into()
-}
+use gossip::wire::samples::blob;
 
 /// How many live nodes hold exactly `value` under `origin`'s `key`.
 fn holding(net: &SimNet, origin: &gossip::wire::NodeId, key: &str, value: &[u8]) -> usize {
@@ -57,7 +44,7 @@ fn large_value_reaches_everyone(n: usize, len: usize, loss: f64, seed: u64) {
     let mut net = sim::build(&topo, seed, lossy(loss), &[], |_, _| {});
     net.run_until(Time::from_millis(3_000));
     let old = Bytes::from_static(b"small and old");
-    let new = blob(len, seed);
+    let new = Bytes::from(blob(len, seed));
     let seen: Rc<RefCell<Shown>> = Rc::default();
     let log = seen.clone();
     net.on_event(move |i, _, e| {
@@ -119,7 +106,7 @@ fn each_node_receives_a_large_value_about_once() {
     let mut net = sim::build(&topo, 5, NetConfig::default(), &[], |_, _| {});
     net.run_until(Time::from_millis(3_000));
     let before = net.stats().bytes;
-    let value = blob(len, 5);
+    let value = Bytes::from(blob(len, 5));
     net.set_bytes(0, "blob", value.clone(), None).expect("set");
     let origin = sim::sim_id(0);
     let deadline = net.now() + Duration::from_secs(30);

@@ -8,19 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
-
-/// `len` reproducible, incompressible bytes.
-fn blob(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
+use gossip::wire::samples::blob;
 
 fn node(id: &str, extra: &[&str]) -> NodeProcess {
     let mut args = vec!["--port", "0", "--id", id, "--resample-secs", "0"];

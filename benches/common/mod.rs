@@ -17,3 +17,11 @@ pub async fn gather<T: Send + 'static>(
     }
     out
 }
+
+/// The benchmark setting `name` from the environment, or `default` if unset or unreadable.
+pub fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::wire::{Announce, MAX_FETCH_PIECES};
+use crate::wire::{Announce, Fetch, Piece, MAX_FETCH_PIECES};
 
 use super::time::Time;
 
@@ -238,6 +238,23 @@ impl Assembly {
             Err(Corrupt)
         }
     }
+}
+
+/// The pieces of `value` a fetch names, cut as it asks (indexes past the end are skipped):
+/// what a node serving a fetch sends, and what the admin client sends a node taking its upload.
+pub fn pieces<'a>(fetch: &'a Fetch, value: &'a [u8]) -> impl Iterator<Item = Piece> + 'a {
+    let piece = fetch.piece as usize;
+    fetch.pieces.iter().filter_map(move |&index| {
+        let start = (index as usize).saturating_mul(piece);
+        let bytes = value.get(start..(start.saturating_add(piece)).min(value.len()))?;
+        (!bytes.is_empty()).then(|| Piece {
+            origin: fetch.origin.clone(),
+            key: fetch.key.clone(),
+            version: fetch.version,
+            index,
+            bytes: bytes.to_vec(),
+        })
+    })
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use crate::core::assembly::Assembly;
 use crate::core::Time;
 use crate::wire::{
     decode_status, open_datagram, seal, Announce, Change, ClusterId, DecodeError, Fetch, Found,
-    GetRequest, Keyring, Message, NodeId, Packer, Payload, Piece, SetRequest, StatusReport,
+    GetRequest, Keyring, Message, NodeId, Packer, Payload, SetRequest, StatusReport,
     StatusRequest, WatchRequest, DEFAULT_MTU, MAX_DATAGRAM, MAX_INLINE_VALUE, MAX_VERSION,
 };
 
@@ -303,22 +303,9 @@ impl AdminClient {
 
     /// Sends the pieces a node's fetch names.
     async fn serve(&self, fetch: &Fetch, value: &Bytes) -> Result<(), ClientError> {
-        let piece = fetch.piece as usize;
-        let mut pieces = Vec::with_capacity(fetch.pieces.len());
-        for &index in &fetch.pieces {
-            let start = (index as usize).saturating_mul(piece);
-            if start >= value.len() {
-                continue;
-            }
-            let end = (start + piece).min(value.len());
-            pieces.push(Message::Piece(Piece {
-                origin: fetch.origin.clone(),
-                key: fetch.key.clone(),
-                version: fetch.version,
-                index,
-                bytes: value[start..end].to_vec(),
-            }));
-        }
+        let pieces: Vec<Message> = crate::core::assembly::pieces(fetch, value)
+            .map(Message::Piece)
+            .collect();
         let datagrams = self
             .pieces
             .pack(&pieces)

@@ -15,6 +15,20 @@ pub fn origin() -> Origin {
     }
 }
 
+/// `len` reproducible, incompressible bytes (a large value for tests and benchmarks); each
+/// seed gives different ones.
+pub fn blob(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
 /// A typical entry: a favorite book at version `v`.
 pub fn entry(v: u64) -> Entry {
     Entry {

@@ -29,9 +29,12 @@ impl NodeProcess {
     }
 }
 
-/// Starts `gossip node ARGS…` (add `--port 0` for a kernel-chosen port) and waits for its
-/// "listening on" line, which names the real port.
-pub fn start(args: &[&str], env: &[(&str, &str)]) -> NodeProcess {
+/// The log lines of a node process, as they come.
+type LogLines = std::io::Lines<BufReader<std::process::ChildStderr>>;
+
+/// Spawns `gossip node ARGS…` and reads its log until the "listening on" line, which names
+/// the real port; the rest of the log is the caller's.
+fn spawn_listening(args: &[&str], env: &[(&str, &str)]) -> (NodeProcess, LogLines) {
     let mut child = Command::new(BIN)
         .args(["node", "--log", "json"])
         .args(args)
@@ -60,44 +63,28 @@ pub fn start(args: &[&str], env: &[(&str, &str)]) -> NodeProcess {
         }
         assert!(Instant::now() < deadline, "no listening line");
     };
+    (NodeProcess { child, port }, lines)
+}
+
+/// Starts `gossip node ARGS…` (add `--port 0` for a kernel-chosen port) and waits for its
+/// "listening on" line, which names the real port.
+pub fn start(args: &[&str], env: &[(&str, &str)]) -> NodeProcess {
+    let (node, lines) = spawn_listening(args, env);
     // Keep draining the log so the node never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    NodeProcess { child, port }
+    node
 }
 
 /// As [`start`], and every later log line arrives on the returned channel.
 pub fn start_logged(args: &[&str]) -> (NodeProcess, std::sync::mpsc::Receiver<String>) {
-    let mut child = Command::new(BIN)
-        .args(["node", "--log", "json"])
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn gossip node");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let port = loop {
-        let line = lines
-            .next()
-            .expect("node exited before listening")
-            .expect("read");
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            let addr: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
-            if let Ok(addr) = addr
-                .trim_end_matches([',', '"'])
-                .parse::<std::net::SocketAddr>()
-            {
-                break addr.port();
-            }
-        }
-    };
+    let (node, lines) = spawn_listening(args, &[]);
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in lines.map_while(Result::ok) {
             let _ = tx.send(line);
         }
     });
-    (NodeProcess { child, port }, rx)
+    (node, rx)
 }
 
 /// Waits up to `limit` for a line on `log` containing every one of `parts`; returns it.

@@ -400,22 +400,8 @@ pub(super) fn serve(cx: &mut Shared, from: SocketAddr, fetch: Fetch) {
         );
         return;
     };
-    for index in fetch.pieces {
-        let start = (index as usize).saturating_mul(piece);
-        if start >= value.len() {
-            continue;
-        }
-        let end = (start + piece).min(value.len());
+    for piece in crate::core::assembly::pieces(&fetch, &value) {
         cx.counters.pieces_served += 1;
-        cx.send(
-            from,
-            Message::Piece(Piece {
-                origin: fetch.origin.clone(),
-                key: fetch.key.clone(),
-                version: fetch.version,
-                index,
-                bytes: value[start..end].to_vec(),
-            }),
-        );
+        cx.send(from, Message::Piece(piece));
     }
 }
