@@ -201,6 +201,16 @@ impl Values {
     pub fn bytes(&self) -> u64 {
         self.bytes
     }
+
+    /// Bytes these values would hold with `key` set to a value of `len` bytes (replacing
+    /// its current one, or adding the key): what the state limits are checked against.
+    pub fn bytes_with(&self, key: &str, len: usize) -> u64 {
+        let len = len as u64;
+        match self.get(key) {
+            Some(held) => self.bytes - held.size() + len,
+            None => self.bytes + key.len() as u64 + len,
+        }
+    }
 }
 
 /// Everything this node holds about one origin.
@@ -926,4 +936,16 @@ mod tests {
         assert_eq!(b.get(&"a".into()).unwrap().values.len(), 5);
         assert_eq!(b.get(&"a".into()).unwrap().watermark, 5);
     }
+
+    #[test]
+    fn state_size_counts_keys_and_values_and_a_replaced_value_once() {
+        let mut store = Store::new("me".into(), addr(1), Time::ZERO, Seeded::default());
+        let form = Form::INLINE;
+        store.set_own("ab", Some(Bytes::from_static(b"12345")), None, Time::ZERO, form);
+        let own = &store.own().values;
+        assert_eq!(own.bytes(), 7);
+        assert_eq!(own.bytes_with("ab", 2), 4, "replaces the 5-byte value");
+        assert_eq!(own.bytes_with("xyz", 2), 12, "adds a key and its value");
+    }
+
 }

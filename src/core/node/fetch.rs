@@ -143,13 +143,12 @@ impl Fetches {
             self.active.swap_remove(i);
         }
         let size = want.announce.size as usize;
-        // What the origin's state would hold once this value replaces the key's current one.
-        let held = cx.store.get(&origin.id).map_or(0, |s| {
-            let replaced = s.values.get(&want.key).map_or(0, |v| v.size());
-            s.values.bytes().saturating_sub(replaced)
-        }) as usize;
+        // What the origin's state would hold once this value is stored.
+        let state = cx.store.get(&origin.id).map_or(want.key.len() + size, |s| {
+            s.values.bytes_with(&want.key, size) as usize
+        });
         if size > cx.config.max_value_bytes
-            || held + size > cx.config.max_state_bytes
+            || state > cx.config.max_state_bytes
             || self.active.len() >= MAX_ACTIVE
         {
             cx.counters.fetches_refused += 1;

@@ -88,11 +88,7 @@ impl Node {
         if len > packer.inline_max() && packer.piece_len() == 0 {
             return Err(SetError::TooLarge);
         }
-        let own = &self.store.own().values;
-        let replaced = own
-            .get(key)
-            .map_or(key.len() as u64, |v| v.size());
-        let state = (own.bytes() + len as u64).saturating_sub(replaced) as usize;
+        let state = self.store.own().values.bytes_with(key, len) as usize;
         let max = self.config.max_state_bytes;
         if value.is_some() && state > max {
             return Err(SetError::State { len: state, max });
