@@ -171,10 +171,10 @@ fn metrics_are_served_in_prometheus_text_with_the_gossip_prefix() {
     let names = [
         "gossip_members{state=\"alive\"} 1",
         "gossip_datagrams_in_total",
-        "gossip_bytes_out_total",
+        "gossip_sent_bytes_total",
         "gossip_messages_in_total{type=\"ping\"}",
-        "gossip_message_bytes_out_total{type=\"ping\"}",
-        "gossip_message_bytes_in_total{type=\"ack\"}",
+        "gossip_message_sent_bytes_total{type=\"ping\"}",
+        "gossip_message_received_bytes_total{type=\"ack\"}",
         "gossip_anti_entropy_exchanges_total",
         "gossip_decode_errors_total",
     ];
@@ -197,7 +197,7 @@ fn metrics_are_served_in_prometheus_text_with_the_gossip_prefix() {
         .collect();
     assert!(got.is_some(), "{missing:?} missing from\n{body}");
     assert!(
-        body.contains("# HELP gossip_bytes_out_total "),
+        body.contains("# HELP gossip_sent_bytes_total "),
         "no help text:\n{body}"
     );
     promtool_accepts(&body);

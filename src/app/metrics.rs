@@ -42,44 +42,46 @@ pub fn serve(addr: SocketAddr, node: &NodeHandle) -> Result<tokio::task::JoinHan
 
 /// Help text (and units) for every metric a node serves, so `promtool check metrics` and
 /// dashboards know what each one is.
+const COUNTERS: [(&str, Unit, &str); 24] = [
+    ("gossip_datagrams_in_total", Unit::Count, "Datagrams received (before any check)."),
+    ("gossip_datagrams_out_total", Unit::Count, "Datagrams sent."),
+    ("gossip_received_bytes_total", Unit::Bytes, "Bytes of datagrams received."),
+    ("gossip_sent_bytes_total", Unit::Bytes, "Bytes of datagrams sent."),
+    ("gossip_rumors_originated_total", Unit::Count, "Rumors this node started (its own changes)."),
+    ("gossip_rumors_relayed_total", Unit::Count, "Rumors passed on to other peers."),
+    ("gossip_duplicates_total", Unit::Count, "Rumors received again and dropped."),
+    ("gossip_anti_entropy_exchanges_total", Unit::Count, "Push-pull exchanges this node started."),
+    ("gossip_anti_entropy_served_total", Unit::Count, "Push-pull exchanges other nodes started with this one."),
+    ("gossip_gap_pulls_total", Unit::Count, "Rumors that arrived ahead of a missing change, answered by an immediate pull."),
+    ("gossip_probes_failed_total", Unit::Count, "SWIM probes that got no answer, directly or indirectly."),
+    ("gossip_refutations_total", Unit::Count, "Suspicions of this node it refuted."),
+    ("gossip_fault_dropped_total", Unit::Count, "Datagrams dropped by this node's fault injection (drop_rate)."),
+    ("gossip_decode_errors_total", Unit::Count, "Datagrams refused, all reasons together."),
+    ("gossip_sources_banned_total", Unit::Count, "Sources ignored for a while after sending bad datagrams."),
+    ("gossip_rejected_datagrams_total", Unit::Count, "Datagrams refused, by reason."),
+    ("gossip_messages_in_total", Unit::Count, "Messages received, by type."),
+    ("gossip_messages_out_total", Unit::Count, "Messages sent, by type."),
+    ("gossip_message_received_bytes_total", Unit::Bytes, "Encoded bytes of the messages received, by type."),
+    ("gossip_message_sent_bytes_total", Unit::Bytes, "Encoded bytes of the messages sent, by type."),
+    ("gossip_fetches_total", Unit::Count, "Fetches of announced values, by outcome (completed, refused, abandoned, corrupt)."),
+    ("gossip_pieces_served_total", Unit::Count, "Pieces of values served to fetching peers."),
+    ("gossip_keys_expired_total", Unit::Count, "Keys whose TTL ran out."),
+    ("gossip_tombstones_collected_total", Unit::Count, "Deleted and expired keys forgotten after the grace period."),
+];
+
+const GAUGES: [(&str, Unit, &str); 5] = [
+    ("gossip_members", Unit::Count, "Members this node knows, by state (alive, suspect, dead, left)."),
+    ("gossip_version", Unit::Count, "This node's own version counter."),
+    ("gossip_known_origins", Unit::Count, "Origins whose state this node holds, itself included."),
+    ("gossip_local_health", Unit::Count, "Lifeguard local health score (0 = healthy; higher = probing more slowly)."),
+    ("gossip_state_bytes", Unit::Bytes, "Bytes of keys and values this node holds, every origin's together."),
+];
+
 fn describe() {
-    let counters: [(&'static str, Unit, &'static str); 24] = [
-        ("gossip_datagrams_in_total", Unit::Count, "Datagrams received (before any check)."),
-        ("gossip_datagrams_out_total", Unit::Count, "Datagrams sent."),
-        ("gossip_bytes_in_total", Unit::Bytes, "Bytes of datagrams received."),
-        ("gossip_bytes_out_total", Unit::Bytes, "Bytes of datagrams sent."),
-        ("gossip_rumors_originated_total", Unit::Count, "Rumors this node started (its own changes)."),
-        ("gossip_rumors_relayed_total", Unit::Count, "Rumors passed on to other peers."),
-        ("gossip_duplicates_total", Unit::Count, "Rumors received again and dropped."),
-        ("gossip_anti_entropy_exchanges_total", Unit::Count, "Push-pull exchanges this node started."),
-        ("gossip_anti_entropy_served_total", Unit::Count, "Push-pull exchanges other nodes started with this one."),
-        ("gossip_gap_pulls_total", Unit::Count, "Rumors that arrived ahead of a missing change, answered by an immediate pull."),
-        ("gossip_probes_failed_total", Unit::Count, "SWIM probes that got no answer, directly or indirectly."),
-        ("gossip_refutations_total", Unit::Count, "Suspicions of this node it refuted."),
-        ("gossip_fault_dropped_total", Unit::Count, "Datagrams dropped by this node's fault injection (drop_rate)."),
-        ("gossip_decode_errors_total", Unit::Count, "Datagrams refused, all reasons together."),
-        ("gossip_sources_banned_total", Unit::Count, "Sources ignored for a while after sending bad datagrams."),
-        ("gossip_rejected_datagrams_total", Unit::Count, "Datagrams refused, by reason."),
-        ("gossip_messages_in_total", Unit::Count, "Messages received, by type."),
-        ("gossip_messages_out_total", Unit::Count, "Messages sent, by type."),
-        ("gossip_message_bytes_in_total", Unit::Bytes, "Encoded bytes of the messages received, by type."),
-        ("gossip_message_bytes_out_total", Unit::Bytes, "Encoded bytes of the messages sent, by type."),
-        ("gossip_fetches_total", Unit::Count, "Fetches of announced values, by outcome (completed, refused, abandoned, corrupt)."),
-        ("gossip_pieces_served_total", Unit::Count, "Pieces of values served to fetching peers."),
-        ("gossip_keys_expired_total", Unit::Count, "Keys whose TTL ran out."),
-        ("gossip_tombstones_collected_total", Unit::Count, "Deleted and expired keys forgotten after the grace period."),
-    ];
-    for (name, unit, help) in counters {
+    for (name, unit, help) in COUNTERS {
         describe_counter!(name, unit, help);
     }
-    let gauges: [(&'static str, Unit, &'static str); 5] = [
-        ("gossip_members", Unit::Count, "Members this node knows, by state (alive, suspect, dead, left)."),
-        ("gossip_version", Unit::Count, "This node's own version counter."),
-        ("gossip_known_origins", Unit::Count, "Origins whose state this node holds, itself included."),
-        ("gossip_local_health", Unit::Count, "Lifeguard local health score (0 = healthy; higher = probing more slowly)."),
-        ("gossip_state_bytes", Unit::Bytes, "Bytes of keys and values this node holds, every origin's together."),
-    ];
-    for (name, unit, help) in gauges {
+    for (name, unit, help) in GAUGES {
         describe_gauge!(name, unit, help);
     }
 }
@@ -89,8 +91,8 @@ pub fn publish(node: &Node) {
     let c = node.counters();
     counter!("gossip_datagrams_in_total").absolute(c.datagrams_in);
     counter!("gossip_datagrams_out_total").absolute(c.datagrams_out);
-    counter!("gossip_bytes_in_total").absolute(c.bytes_in);
-    counter!("gossip_bytes_out_total").absolute(c.bytes_out);
+    counter!("gossip_received_bytes_total").absolute(c.bytes_in);
+    counter!("gossip_sent_bytes_total").absolute(c.bytes_out);
     counter!("gossip_rumors_originated_total").absolute(c.rumors_originated);
     counter!("gossip_rumors_relayed_total").absolute(c.rumors_relayed);
     counter!("gossip_duplicates_total").absolute(c.duplicates);
@@ -112,10 +114,10 @@ pub fn publish(node: &Node) {
         counter!("gossip_messages_out_total", "type" => kind.name()).absolute(*n);
     }
     for (kind, n) in &c.message_bytes_out {
-        counter!("gossip_message_bytes_out_total", "type" => kind.name()).absolute(*n);
+        counter!("gossip_message_sent_bytes_total", "type" => kind.name()).absolute(*n);
     }
     for (kind, n) in &c.message_bytes_in {
-        counter!("gossip_message_bytes_in_total", "type" => kind.name()).absolute(*n);
+        counter!("gossip_message_received_bytes_total", "type" => kind.name()).absolute(*n);
     }
     let counts = node.peers().counts();
     for state in MemberState::ALL {
@@ -136,4 +138,27 @@ pub fn publish(node: &Node) {
     counter!("gossip_pieces_served_total").absolute(c.pieces_served);
     counter!("gossip_keys_expired_total").absolute(c.keys_expired);
     counter!("gossip_tombstones_collected_total").absolute(c.tombstones_collected);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Prometheus' naming guide: a counter ends in `_total`, and a unit comes right before it
+    /// (`_bytes_total`), or last for a gauge (`_bytes`).
+    #[test]
+    fn names_carry_their_unit_where_prometheus_expects_it() {
+        for (name, unit, _) in COUNTERS {
+            assert!(name.starts_with("gossip_") && name.ends_with("_total"), "{name}");
+            if unit == Unit::Bytes {
+                assert!(name.ends_with("_bytes_total"), "{name}");
+            }
+        }
+        for (name, unit, _) in GAUGES {
+            assert!(!name.ends_with("_total"), "{name}");
+            if unit == Unit::Bytes {
+                assert!(name.ends_with("_bytes"), "{name}");
+            }
+        }
+    }
 }
