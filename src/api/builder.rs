@@ -212,6 +212,15 @@ impl GossipBuilder {
         self
     }
 
+    /// How long members declared dead are still pinged now and then, also after they are
+    /// forgotten, so that a partition longer than [`forget_after`](Self::forget_after) heals
+    /// once the network does (default 1 hour). Until then they count as unreachable for
+    /// [`Event::Partitioned`](crate::Event::Partitioned).
+    pub fn rejoin_window(mut self, window: Duration) -> Self {
+        self.tune.rejoin_window = window;
+        self
+    }
+
     /// Largest value this node sets or fetches (default 1 MiB, at most 16 MiB). Values over
     /// 512 bytes are announced and fetched in pieces.
     pub fn max_value_bytes(mut self, bytes: usize) -> Self {

@@ -35,6 +35,23 @@ pub enum Event {
     },
     /// A member joined, or its state changed (alive, suspect, dead, left).
     Member(Member),
+    /// This node can no longer reach more than half of the members it knew: a network split
+    /// cut it off, or most of the cluster failed. Members that left are not counted.
+    Partitioned {
+        /// Members it knew that it cannot reach.
+        unreachable: usize,
+        /// Members it knew, reachable or not.
+        known: usize,
+    },
+    /// At least half of the members it knows are reachable again.
+    Reconnected {
+        /// How long the partition lasted.
+        after: std::time::Duration,
+        /// Members reachable now.
+        reachable: usize,
+        /// Members it knows, reachable or not.
+        known: usize,
+    },
     /// This subscriber fell behind and `missed` events were dropped for it: read
     /// [`GossipHandle::snapshot`](crate::GossipHandle::snapshot) and
     /// [`members`](crate::GossipHandle::members) again to catch up.
@@ -200,6 +217,19 @@ pub(super) fn event_of(node: &core::Node, event: &core::Event) -> Option<Event> 
             state: (*state).into(),
             incarnation: *incarnation,
         })),
+        core::Event::Partitioned { unreachable, known } => Some(Event::Partitioned {
+            unreachable: *unreachable,
+            known: *known,
+        }),
+        core::Event::Reconnected {
+            after,
+            reachable,
+            known,
+        } => Some(Event::Reconnected {
+            after: *after,
+            reachable: *reachable,
+            known: *known,
+        }),
         core::Event::PeerAdded {
             addr, id: Some(id), ..
         } => {

@@ -192,6 +192,24 @@ impl EventLogger {
                 "we were reported {}; refuted with incarnation {incarnation}",
                 accused.name()
             ),
+            Event::Partitioned { unreachable, known } => warn!(
+                unreachable,
+                known,
+                "partitioned: {unreachable} of the {known} members we knew are unreachable (a \
+                 network split, or they failed); still trying them, and the cluster heals when \
+                 the network does"
+            ),
+            Event::Reconnected {
+                after,
+                reachable,
+                known,
+            } => info!(
+                reachable,
+                known,
+                after_secs = after.as_secs(),
+                "partition over after {}: {reachable} of {known} members reachable",
+                humantime::format_duration(Duration::from_secs(after.as_secs()))
+            ),
             // Rare by construction (a source is banned once per ban period), so never throttled.
             Event::SourceBanned { from, ban } => warn!(
                 from = %from,

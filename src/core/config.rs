@@ -215,6 +215,10 @@ pub struct NodeConfig {
     pub retransmit_mult: u32,
     /// Dead and left members are forgotten after this long.
     pub forget_after: Duration,
+    /// Members declared dead are pinged now and then for this long (also after they are
+    /// forgotten), so a partition that outlasts `forget_after` still heals; they count as
+    /// unreachable in the partition report until then.
+    pub rejoin_window: Duration,
     /// Rumor, anti-entropy and membership switches (the simulation lab's strategies).
     pub dissemination: Dissemination,
     /// A keyed cluster: everything we send is sealed with the primary key, and only what
@@ -301,6 +305,7 @@ impl NodeConfig {
             suspicion_max_mult: 6.0,
             retransmit_mult: 4,
             forget_after: Duration::from_secs(60),
+            rejoin_window: Duration::from_secs(3600),
             dissemination: Dissemination::default(),
             keyring: None,
             admin_from: AdminAccess::Loopback,

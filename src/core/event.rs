@@ -69,6 +69,15 @@ pub enum Event {
         accused: MemberState,
         incarnation: u64,
     },
+    /// We can no longer reach more than half of the members we knew (a partition, or most of
+    /// the cluster failed).
+    Partitioned { unreachable: usize, known: usize },
+    /// Contact is back with at least half of the members we know, `after` the partition began.
+    Reconnected {
+        after: std::time::Duration,
+        reachable: usize,
+        known: usize,
+    },
     /// A source sent so many bad datagrams that it is ignored for `ban`.
     SourceBanned {
         from: SocketAddr,

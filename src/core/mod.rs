@@ -20,5 +20,5 @@ pub mod time;
 pub use config::{AdminAccess, Dissemination, Fanout, NodeConfig, RumorMode, SyncMode};
 pub use event::{Event, Route};
 pub use fault::{FaultConfig, Transmit};
-pub use node::{Node, Reconfigured, SetError};
+pub use node::{Node, Partitioned, Reconfigured, SetError};
 pub use time::Time;

@@ -216,6 +216,17 @@ impl SimNet {
         }
     }
 
+    /// Applies a config edit to live node `i`, as a reload of its file does.
+    pub fn reconfigure(&mut self, i: usize, edit: impl FnOnce(&mut crate::core::NodeConfig)) {
+        let now = self.now;
+        if let Some(node) = self.nodes.get_mut(i).and_then(Option::as_mut) {
+            let mut config = node.config().clone();
+            edit(&mut config);
+            node.reconfigure(now, config);
+            self.drain(i);
+        }
+    }
+
     /// Splits the network: datagrams only flow between nodes with equal group numbers.
     pub fn partition(&mut self, groups: Vec<u8>) {
         self.partition = Some(groups);

@@ -55,6 +55,7 @@ use super::store::Store;
 use super::time::Time;
 
 pub use admin::{abbreviate, size_text};
+pub use members::Partitioned;
 pub use own::SetError;
 pub use reconfigure::Reconfigured;
 
@@ -240,6 +241,11 @@ impl Node {
                 | Message::WatchEvents(_)
                 | Message::Refused(_) => {}
             }
+        }
+        if let Some(sender) = &sender {
+            // A member we forgot is talking to us; unless what it sent lifted that, tell it.
+            self.membership
+                .tell_if_buried(&mut shared!(self), now, sender);
         }
     }
 
@@ -511,6 +517,12 @@ impl Node {
     /// Our SWIM incarnation.
     pub fn incarnation(&self) -> u64 {
         self.membership.incarnation()
+    }
+
+    /// Whether we have lost contact with more than half of the members we knew (and since
+    /// when); None while at least half are reachable.
+    pub fn partition(&self) -> Option<Partitioned> {
+        self.membership.partition()
     }
 
     /// Lifeguard's local health score (0 = healthy).

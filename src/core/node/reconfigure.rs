@@ -126,11 +126,10 @@ impl Node {
             }
             out.changes.push(format!("peers {}", parts.join(" ")));
         }
-        let new_bootstrap: Vec<SocketAddr> = new
-            .bootstrap
-            .iter()
-            .filter(|a| !old.bootstrap.contains(a))
-            .copied()
+        let new_bootstrap = missing_from(&new.bootstrap, &old.bootstrap);
+        let dropped_bootstrap: Vec<SocketAddr> = missing_from(&old.bootstrap, &new.bootstrap)
+            .into_iter()
+            .filter(|a| !new.static_peers.contains(a))
             .collect();
         if new.bootstrap != old.bootstrap {
             out.changes.push(format!(
@@ -154,7 +153,7 @@ impl Node {
         };
         self.transport.reconfigure(&self.config, &old);
         self.peers.set_max_learned(self.config.max_peers);
-        for addr in removed {
+        for addr in removed.into_iter().chain(dropped_bootstrap) {
             // A peer we were told to stop naming: keep it as an ordinary member if there is
             // room for learned peers (it is still part of the cluster), otherwise drop it.
             if !self.peers.demote(&addr) {

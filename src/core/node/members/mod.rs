@@ -12,13 +12,15 @@ use crate::core::event::Event;
 use crate::core::membership::supersedes;
 use crate::core::peers::{PeerSource, Suspicion};
 use crate::core::time::Time;
-use crate::wire::{MemberState, MemberUpdate, Members, Message, NodeId};
+use crate::wire::{MemberState, MemberUpdate, Members, Message, NodeId, Origin};
 
+mod partition;
 mod probe;
 mod state;
 
 pub(super) use state::Membership;
-use state::Source;
+pub use state::Partitioned;
+use state::{Source, Tombstone};
 
 use super::shared::Shared;
 
@@ -54,11 +56,11 @@ impl Membership {
             Source::Peer { from, first_hand } => (Some(from), first_hand),
         };
         if update.member.id == cx.config.id {
-            self.hear_about_myself(cx, now, &update);
+            self.hear_about_myself(cx, now, &update, from);
             return;
         }
-        if let Some(&(inc, _)) = self.tombstones.get(&update.member.id) {
-            if !(update.state == MemberState::Alive && update.incarnation > inc) {
+        if let Some(t) = self.tombstones.get(&update.member.id) {
+            if !(update.state == MemberState::Alive && update.incarnation > t.incarnation) {
                 return;
             }
             self.tombstones.remove(&update.member.id);
@@ -71,7 +73,8 @@ impl Membership {
         let news = match known {
             None => {
                 if matches!(update.state, MemberState::Dead | MemberState::Left) {
-                    self.bury(&update.member.id, update.incarnation, now);
+                    // Never known here: not one we lost, just one not to bring back.
+                    self.bury(&update, addr, false, now);
                     return;
                 }
                 if !cx.config.learn_peers
@@ -239,13 +242,33 @@ impl Membership {
 
     /// Someone holds a fact about us. Accusations at our incarnation or above are refuted by
     /// raising our incarnation past them; each one is also a sign our links are poor.
+    /// A sender we do not count as a live member (we forgot it, or believe it down) is also
+    /// answered directly: our gossip would not reach it.
     fn hear_about_myself(
         &mut self,
-        cx: &mut Shared, now: Time, update: &MemberUpdate) {
+        cx: &mut Shared,
+        now: Time,
+        update: &MemberUpdate,
+        from: Option<SocketAddr>,
+    ) {
         if self.leaving
             || update.state == MemberState::Alive && update.incarnation <= self.incarnation
         {
             return;
+        }
+        let unreached = from.filter(|f| cx.peers.get(f).is_none_or(|p| !p.is_live()));
+        if let Some(accuser) = unreached {
+            let refuted = self.incarnation.max(update.incarnation + 1);
+            self.tell(
+                cx,
+                accuser,
+                MemberUpdate {
+                    member: cx.config.origin(),
+                    incarnation: refuted,
+                    state: MemberState::Alive,
+                    by: Some(cx.config.id.clone()),
+                },
+            );
         }
         if update.incarnation < self.incarnation {
             // An accusation older than our incarnation (we restarted with a saved, higher
@@ -308,32 +331,63 @@ impl Membership {
     fn forget_the_long_gone(
         &mut self,
         cx: &mut Shared, now: Time) {
-        let forget: Vec<(SocketAddr, Option<NodeId>, u64)> = cx
+        let forget: Vec<(SocketAddr, Option<MemberUpdate>)> = cx
             .peers
             .iter()
             .filter(|p| !p.is_live() && p.source == PeerSource::Learned)
             .filter(|p| now.since(p.state_since) >= cx.config.forget_after)
-            .map(|p| (p.addr, p.id.clone(), p.incarnation))
+            .map(|p| (p.addr, believed(p)))
             .collect();
-        for (addr, id, inc) in forget {
+        for (addr, fact) in forget {
             cx.peers.remove(&addr);
-            if let Some(id) = id {
-                self.bury(&id, inc, now);
+            if let Some(fact) = fact {
+                let lost = fact.state == MemberState::Dead;
+                self.bury(&fact, addr, lost, now);
             }
         }
-        let ttl = cx.config.forget_after * 10;
-        self.tombstones.retain(|_, (_, at)| now.since(*at) < ttl);
+        let keep = (cx.config.forget_after * 10).max(cx.config.rejoin_window);
+        self.tombstones.retain(|_, t| now.since(t.at) < keep);
     }
 
-    fn bury(&mut self, id: &NodeId, incarnation: u64, now: Time) {
+    /// Remembers `fact`'s member (dead or left) as forgotten; `lost` for one we knew.
+    fn bury(&mut self, fact: &MemberUpdate, addr: SocketAddr, lost: bool, now: Time) {
+        if let Some(t) = self.tombstones.get_mut(&fact.member.id) {
+            t.incarnation = t.incarnation.max(fact.incarnation);
+            return;
+        }
         if self.tombstones.len() >= MAX_TOMBSTONES {
             return;
         }
-        let entry = self
-            .tombstones
-            .entry(id.clone())
-            .or_insert((incarnation, now));
-        entry.0 = entry.0.max(incarnation);
+        self.tombstones.insert(
+            fact.member.id.clone(),
+            Tombstone {
+                incarnation: fact.incarnation,
+                state: fact.state,
+                addr,
+                lost,
+                at: now,
+                told_at: None,
+            },
+        );
+    }
+
+    /// A member we forgot is talking to us (back from a partition, or restarted without its
+    /// state): tell it what we believe, so it refutes and we take it back. Rate-limited.
+    pub(super) fn tell_if_buried(&mut self, cx: &mut Shared, now: Time, sender: &Origin) {
+        let Some(t) = self.tombstones.get_mut(&sender.id) else {
+            return;
+        };
+        if t.told_at.is_some_and(|at| now.since(at) < TELL_EVERY) {
+            return;
+        }
+        t.told_at = Some(now);
+        let fact = MemberUpdate {
+            member: sender.clone(),
+            incarnation: t.incarnation,
+            state: t.state,
+            by: None,
+        };
+        self.tell(cx, sender.addr, fact);
     }
 
     /// Whether gossip about `id` must not re-add it (it was declared dead or left and

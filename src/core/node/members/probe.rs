@@ -129,6 +129,7 @@ impl Membership {
         cx: &mut Shared, now: Time) {
         self.probe.ticks += 1;
         self.forget_the_long_gone(cx, now);
+        self.watch_partition(cx, now);
         if self.probe.ticks.is_multiple_of(DEAD_PROBE_EVERY) {
             self.ping_one_dead(cx, now);
         }
@@ -325,6 +326,10 @@ impl Membership {
         cx.send(req.target.addr, Message::Ping(Ping { seq }));
     }
 
+    /// Pings one member we lost, in case it is back: a dead one still listed, or one forgotten
+    /// within the rejoin window (so a partition longer than the forget time heals too). Its
+    /// answer, or its silence, is all it takes: a member that hears it is believed gone
+    /// refutes, and whoever forgot the other tells it so.
     fn ping_one_dead(
         &mut self,
         cx: &mut Shared, now: Time) {
@@ -333,6 +338,7 @@ impl Membership {
             .iter()
             .filter(|p| p.state == MemberState::Dead)
             .map(|p| p.addr)
+            .chain(self.tombstones.values().filter(|t| t.lost).map(|t| t.addr))
             .collect();
         if let Some(&addr) = dead.choose(&mut *cx.rng) {
             let seq = self.next_seq();

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use crate::core::hash::Seeded;
 use crate::core::membership::{Broadcasts, LocalHealth};
 use crate::core::time::Time;
-use crate::wire::NodeId;
+use crate::wire::{MemberState, NodeId};
 
 /// What membership owns: our incarnation and health, the facts to piggyback, probing,
 /// suspicions, tombstones of forgotten members, and whether we are leaving.
@@ -20,8 +20,11 @@ pub(in crate::core::node) struct Membership {
     /// When the next probe tick runs.
     pub(super) next_probe: Time,
     pub(super) suspects: Vec<SocketAddr>,
-    pub(super) tombstones: HashMap<NodeId, (u64, Time), Seeded>,
+    pub(super) tombstones: HashMap<NodeId, Tombstone, Seeded>,
     pub(super) leaving: bool,
+    /// Whether we have lost contact with more than half of the members we knew, and since
+    /// when (`partition.rs`).
+    pub(super) cut_off: Option<Partitioned>,
     /// When we last announced our incarnation (refutations are rate-limited).
     pub(super) announced_at: Option<Time>,
 }
@@ -38,6 +41,7 @@ impl Membership {
             suspects: Vec::new(),
             tombstones: HashMap::with_hasher(hasher),
             leaving: false,
+            cut_off: None,
             announced_at: None,
         }
     }
@@ -56,6 +60,35 @@ impl Membership {
             self.incarnation = incarnation + 1;
         }
     }
+}
+
+/// A forgotten member. Gossip about it is ignored unless it refutes (alive at a higher
+/// incarnation); a member we lost (declared dead, not left) is pinged now and then until the
+/// rejoin window ends, so a partition that outlasts the forget time still heals.
+#[derive(Debug, Clone)]
+pub(super) struct Tombstone {
+    pub(super) incarnation: u64,
+    /// `Dead` or `Left`.
+    pub(super) state: MemberState,
+    pub(super) addr: SocketAddr,
+    /// True for a member we knew and lost contact with (it did not leave).
+    pub(super) lost: bool,
+    /// When it was forgotten.
+    pub(super) at: Time,
+    /// When we last told it that we believe it gone (rate limit).
+    pub(super) told_at: Option<Time>,
+}
+
+/// Contact lost with more than half of the members this node knew: a partition, or most of
+/// the cluster failed. Members that left are not counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Partitioned {
+    /// When contact fell below half.
+    pub since: Time,
+    /// Members we knew and cannot reach now (declared dead, or forgotten after that).
+    pub unreachable: usize,
+    /// Members we knew: the reachable and the unreachable ones.
+    pub known: usize,
 }
 
 /// Where a membership fact came from, which decides whether we push it on.
