@@ -177,6 +177,7 @@ fn metrics_are_served_in_prometheus_text_with_the_gossip_prefix() {
         "gossip_message_received_bytes_total{type=\"ack\"}",
         "gossip_anti_entropy_exchanges_total",
         "gossip_decode_errors_total",
+        "gossip_partitioned 0",
     ];
     let mut body = String::new();
     // Every series appears once its first event happened (the first ack can trail the first

@@ -271,3 +271,69 @@ fn a_node_restarted_with_its_data_dir_is_alive_again_above_its_reservation() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A node that loses most of the members it knew says so in its log and its status (text and
+/// JSON), and says so again when they are back.
+#[test]
+fn a_node_cut_off_from_most_members_says_so_and_says_when_they_are_back() {
+    let (lone, log) =
+        common::start_logged(&["--port", "0", "--id", "lone", "--resample-secs", "0"]);
+    let at = lone.port.to_string();
+    let ports: Vec<u16> = (0..3).map(|_| common::free_port()).collect();
+    let spawn = |i: usize| {
+        start(
+            &[
+                "--port",
+                &ports[i].to_string(),
+                "--id",
+                &format!("other{i}"),
+                "--bootstrap",
+                &at,
+                "--resample-secs",
+                "0",
+            ],
+            &[],
+        )
+    };
+    let others: Vec<NodeProcess> = (0..3).map(spawn).collect();
+    let alive = |n: usize| {
+        move || {
+            status(lone.port).is_some_and(|v| {
+                v["peers"]
+                    .as_array()
+                    .is_some_and(|p| p.iter().filter(|x| x["state"] == "alive").count() == n)
+            })
+        }
+    };
+    assert!(wait_for(Duration::from_secs(30), alive(3)).is_some());
+    assert!(status(lone.port).is_some_and(|v| v["partition"].is_null()));
+
+    for node in others {
+        node.kill();
+    }
+    // Alone, the node trusts its own verdicts less (Lifeguard), so deaths take a while here.
+    let line = common::await_line(&log, Duration::from_secs(60), &["partitioned"]);
+    let line = line.expect("no partition warning in the log");
+    assert!(
+        line.contains("of the 3 members we knew are unreachable") && line.contains("WARN"),
+        "{line}"
+    );
+    let all_three = wait_for(Duration::from_secs(30), || {
+        status(lone.port).is_some_and(|v| v["partition"]["unreachable"] == 3)
+    });
+    assert!(all_three.is_some(), "status never counted all three");
+    let view = status(lone.port).expect("status");
+    assert_eq!(view["partition"]["known"], 3, "{view}");
+    let text = common::gossip(&["status", &at]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("PARTITIONED for") && text.contains("3 of the 3 members"),
+        "{text}"
+    );
+
+    let _back: Vec<NodeProcess> = (0..3).map(spawn).collect();
+    let line = common::await_line(&log, Duration::from_secs(30), &["partition over"]);
+    let line = line.expect("no word in the log that the partition is over");
+    assert!(line.contains("3 of 3 members reachable"), "{line}");
+    assert!(status(lone.port).is_some_and(|v| v["partition"].is_null()));
+}

@@ -76,7 +76,9 @@ fn a_five_minute_split_is_reported_on_the_cut_off_side_and_heals_completely() {
     let split_at = net.now();
     // Each side changes its state during the split.
     let a = net.set(3, "side", "majority").expect("set on the majority");
-    let b = net.set(12, "side", "minority").expect("set on the minority");
+    let b = net
+        .set(12, "side", "minority")
+        .expect("set on the minority");
 
     // Well past the forget time (60 s): the minority lost 10 of 15 members and says so;
     // the majority lost 6 of 15 and does not.
@@ -91,7 +93,11 @@ fn a_five_minute_split_is_reported_on_the_cut_off_side_and_heals_completely() {
             assert_eq!((p.unreachable, p.known), (MAJORITY, N - 1), "node {i}");
             assert!(
                 node.peers().iter().all(|p| p.id.as_ref().is_some_and(|id| {
-                    id.as_str().trim_start_matches('n').parse::<usize>().unwrap() >= MAJORITY
+                    id.as_str()
+                        .trim_start_matches('n')
+                        .parse::<usize>()
+                        .unwrap()
+                        >= MAJORITY
                         || p.state != MemberState::Alive
                 })),
                 "node {i} still lists a majority member as alive"

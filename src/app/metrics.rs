@@ -69,12 +69,13 @@ const COUNTERS: [(&str, Unit, &str); 24] = [
     ("gossip_tombstones_collected_total", Unit::Count, "Deleted and expired keys forgotten after the grace period."),
 ];
 
-const GAUGES: [(&str, Unit, &str); 5] = [
+const GAUGES: [(&str, Unit, &str); 6] = [
     ("gossip_members", Unit::Count, "Members this node knows, by state (alive, suspect, dead, left)."),
     ("gossip_version", Unit::Count, "This node's own version counter."),
     ("gossip_known_origins", Unit::Count, "Origins whose state this node holds, itself included."),
     ("gossip_local_health", Unit::Count, "Lifeguard local health score (0 = healthy; higher = probing more slowly)."),
     ("gossip_state_bytes", Unit::Bytes, "Bytes of keys and values this node holds, every origin's together."),
+    ("gossip_partitioned", Unit::Count, "1 while this node cannot reach more than half of the members it knew (see the log and status for how many), else 0."),
 ];
 
 fn describe() {
@@ -127,6 +128,7 @@ pub fn publish(node: &Node) {
     gauge!("gossip_known_origins").set(node.store().len() as f64);
     gauge!("gossip_local_health").set(f64::from(node.health()));
     gauge!("gossip_state_bytes").set(node.store().bytes() as f64);
+    gauge!("gossip_partitioned").set(if node.partition().is_some() { 1.0 } else { 0.0 });
     for (outcome, n) in [
         ("completed", c.fetches_completed),
         ("refused", c.fetches_refused),

@@ -33,6 +33,9 @@ pub fn render_status(r: &StatusReport) -> String {
         r.ttl,
         r.incarnation,
     );
+    if let Some(p) = &r.partition {
+        let _ = writeln!(out, "{}", crate::ui::format::partition(p));
+    }
 
     let mut peers = Table::new();
     peers.load_style(presets::UTF8_HORIZONTAL_ONLY);

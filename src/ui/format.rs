@@ -24,6 +24,17 @@ pub fn rate(datagrams: f64, bytes_per_s: f64) -> String {
     format!("{datagrams:.1} dg/s ({}/s)", bytes(bytes_per_s as u64))
 }
 
+/// The partition warning the status screen and the live view print.
+pub fn partition(p: &crate::wire::PartitionStatus) -> String {
+    format!(
+        "PARTITIONED for {}: {} of the {} members this node knew are unreachable (a network \
+         split, or they failed); still trying them",
+        age(p.for_ms),
+        p.unreachable,
+        p.known
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -235,6 +235,7 @@ mod tests {
             fetching: 0,
             fetching_bytes: 0,
             recent: vec![],
+            partition: None,
         }
     }
 

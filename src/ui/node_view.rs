@@ -88,8 +88,9 @@ pub fn render(frame: &mut Frame, area: Rect, view: &View) {
     } else {
         0
     };
+    let warning = r.partition.as_ref().map(crate::ui::format::partition);
     let [header, table, recent, feed] = Layout::vertical([
-        Constraint::Length(4),
+        Constraint::Length(4 + u16::from(warning.is_some())),
         Constraint::Min(3),
         Constraint::Length(recent_height),
         Constraint::Length(feed_height),
@@ -111,6 +112,13 @@ pub fn render(frame: &mut Frame, area: Rect, view: &View) {
             rate(view.rates.datagrams_out, view.rates.bytes_out)
         )),
     ];
+    let mut header_lines = header_lines;
+    if let Some(w) = warning {
+        header_lines.push(Line::from(Span::styled(
+            w,
+            Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+        )));
+    }
     frame.render_widget(
         Paragraph::new(header_lines).block(
             Block::default()
@@ -327,6 +335,7 @@ mod tests {
                 hops: 2,
                 age_ms: 1200,
             }],
+            partition: None,
         };
         let feed = [
             "learned \"Emma\" from n7000 v4 via 127.0.0.1:7001 (hops 2)",
@@ -348,8 +357,12 @@ mod tests {
     }
 
     fn screen(width: u16, height: u16) -> (String, ratatui::buffer::Buffer) {
+        screen_of(&view(), width, height)
+    }
+
+    fn screen_of(view: &View, width: u16, height: u16) -> (String, ratatui::buffer::Buffer) {
         let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-        terminal.draw(|f| render(f, f.area(), &view())).unwrap();
+        terminal.draw(|f| render(f, f.area(), view)).unwrap();
         let buffer = terminal.backend().buffer().clone();
         let text = buffer
             .content
@@ -439,5 +452,25 @@ mod tests {
             })
             .collect();
         assert_eq!(colors, vec![Color::Green, Color::Yellow, Color::Red]);
+    }
+
+    #[test]
+    fn a_partition_is_shown_in_red_above_the_table() {
+        let (calm, _) = screen(110, 24);
+        assert!(!calm.contains("PARTITIONED"), "{calm}");
+        let mut cut = view();
+        cut.report.partition = Some(crate::wire::PartitionStatus {
+            for_ms: 252_000,
+            unreachable: 10,
+            known: 15,
+        });
+        let (text, buffer) = screen_of(&cut, 110, 24);
+        let row = text
+            .lines()
+            .position(|l| l.contains("PARTITIONED for 4m12s: 10 of the 15 members"))
+            .unwrap_or_else(|| panic!("no warning in\n{text}"));
+        let table = text.lines().position(|l| l.starts_with("origin")).unwrap();
+        assert!(row < table, "{text}");
+        assert_eq!(buffer[(0, row as u16)].fg, Color::Red);
     }
 }

@@ -31,4 +31,4 @@ pub use message::{
 };
 pub use pack::Packer;
 pub use seal::{seal, ClusterKey, Keyring, Stamp, MAX_KEYS, SEAL_OVERHEAD};
-pub use status::{KnownOrigin, PeerStatus, RecentMessage, StatusReport};
+pub use status::{KnownOrigin, PartitionStatus, PeerStatus, RecentMessage, StatusReport};

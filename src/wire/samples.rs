@@ -70,6 +70,11 @@ pub fn one_of_each() -> Vec<Message> {
         fetching: 0,
         fetching_bytes: 0,
         recent: vec![],
+        partition: Some(crate::wire::PartitionStatus {
+            for_ms: 1200,
+            unreachable: 6,
+            known: 9,
+        }),
     };
     vec![
         Message::Rumor(typical_rumor()),

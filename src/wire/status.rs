@@ -33,6 +33,20 @@ pub struct StatusReport {
     pub fetching_bytes: u64,
     /// The last messages received that carried state, oldest first (bounded).
     pub recent: Vec<RecentMessage>,
+    /// Set while the node cannot reach more than half of the members it knew.
+    pub partition: Option<PartitionStatus>,
+}
+
+/// A partition as one node sees it: contact lost with more than half of the members it knew
+/// (members that left are not counted).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct PartitionStatus {
+    /// Milliseconds since contact fell below half.
+    pub for_ms: u64,
+    /// Members it knew and cannot reach.
+    pub unreachable: u64,
+    /// Members it knew, reachable or not.
+    pub known: u64,
 }
 
 /// One recently received message.

@@ -290,6 +290,7 @@ pub(super) struct Facts<'a> {
     pub(super) wall_ms: u64,
     /// Fetches under way and the bytes held of them.
     pub(super) fetching: (usize, u64),
+    pub(super) partition: Option<crate::core::Partitioned>,
 }
 
 /// A snapshot of everything `gossip status` shows.
@@ -359,6 +360,11 @@ pub(super) fn report(f: &Facts, now: Time) -> StatusReport {
                 age_ms: ms(now.since(m.at)),
             })
             .collect(),
+        partition: f.partition.map(|p| crate::wire::PartitionStatus {
+            for_ms: ms(now.since(p.since)),
+            unreachable: p.unreachable as u64,
+            known: p.known as u64,
+        }),
     }
 }
 

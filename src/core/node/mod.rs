@@ -356,6 +356,7 @@ impl Node {
             health: self.health(),
             wall_ms: self.wall_ms(now),
             fetching: self.fetches.progress(),
+            partition: self.partition(),
         };
         admin::report(&facts, now)
     }
