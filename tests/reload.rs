@@ -89,11 +89,15 @@ fn settings_fixed_at_start_are_named_as_needing_a_restart() {
             "seed = 5\nbooks = \"books.txt\"\n",
             vec!["books none → books.txt", "needs a restart"],
         ),
+        (
+            "seed = 5\nbooks = \"books.txt\"\nstrategy = \"push-pull\"\n",
+            vec!["strategy default → push-pull", "needs a restart"],
+        ),
     ] {
         edit_and_expect(&path, &log, node.port, body, &parts);
     }
     let with_dir = format!(
-        "seed = 5\nbooks = \"books.txt\"\ndata_dir = \"{}\"\n",
+        "seed = 5\nbooks = \"books.txt\"\nstrategy = \"push-pull\"\ndata_dir = \"{}\"\n",
         data.display()
     );
     edit_and_expect(

@@ -126,6 +126,63 @@ fn a_swarm_measures_real_processes_and_leaves_none_behind() {
     assert!(left.is_empty(), "still running: {left:?}");
 }
 
+/// The seed's 100-process simulator, small: flags go to every node, each setting of a sweep
+/// gets a fresh swarm, and every update is timed.
+#[test]
+fn a_swarm_sweeps_settings_over_real_processes() {
+    let dir = common::temp_dir("swarm-sweep");
+    let plot = dir.join("swarm.svg");
+    let out = gossip(&[
+        "swarm",
+        "--nodes",
+        "6",
+        "--updates",
+        "3",
+        "--strategy",
+        "push-pull",
+        "--interval-ms",
+        "100",
+        "--loss",
+        "0.1",
+        "--delay-ms",
+        "1..2",
+        "--sweep",
+        "fanout=1,2",
+        "--json",
+        "--plot",
+        plot.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let rows = rows.as_array().expect("one row per setting");
+    assert_eq!(rows.len(), 2);
+    for (row, fanout) in rows.iter().zip(["1", "2"]) {
+        assert_eq!(row["setting"]["fanout"], fanout, "{row}");
+        assert_eq!(row["strategy"], "push-pull");
+        assert_eq!(row["updates"], 3);
+        assert_eq!(row["per_update"].as_array().unwrap().len(), 3, "{row}");
+        let worst = row["propagation_ms"].as_f64().unwrap();
+        let median = row["update_median_ms"].as_f64().unwrap();
+        assert!(0.0 < median && median <= worst, "{row}");
+        // Push-pull sends no rumors: the nodes really ran the strategy given.
+        assert_eq!(row["rumor_messages"], 0, "{row}");
+        // And their own fault layer dropped some of what they sent.
+        assert!(row["dropped"].as_u64().unwrap() > 0, "{row}");
+        let coverage = row["coverage"].as_array().unwrap();
+        assert_eq!(coverage.len(), 3 * 5, "five arrivals per update: {row}");
+        assert_eq!(coverage.last().unwrap()["pct"], 100.0);
+    }
+    let svg = std::fs::read_to_string(&plot).expect("plot written");
+    assert!(svg.contains("fanout=2"), "legend names the settings");
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let bad = gossip(&["swarm", "--sweep", "peers=2,3"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("cannot sweep peers"));
+    let bad = gossip(&["swarm", "--delay-ms", "soon"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
 #[test]
 fn peers_can_be_a_range_as_in_the_thousand_node_tutorial() {
     let v = sim_json(&["--nodes", "1000", "--peers", "3..5", "--strategy", "flood"]);

@@ -203,7 +203,7 @@ pub fn run(args: &SimArgs) -> ExitCode {
         }
     };
     if let Some(path) = &args.plot {
-        let runs: Vec<(String, &Outcome)> = results
+        let runs: Vec<lab::Curve> = results
             .iter()
             .map(|(s, o)| {
                 let label = if s.0.is_empty() {
@@ -211,7 +211,7 @@ pub fn run(args: &SimArgs) -> ExitCode {
                 } else {
                     s.to_string()
                 };
-                (label, o)
+                (label, o.coverage.as_slice())
             })
             .collect();
         let title = format!(

@@ -51,6 +51,19 @@ impl TryFrom<NumOrText<usize>> for FanoutValue {
     }
 }
 
+/// A dissemination strategy as written in TOML: `"default"`, `"flood"`, `"push"`, `"pull"` or
+/// `"push-pull"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct StrategyValue(pub crate::core::Strategy);
+
+impl TryFrom<String> for StrategyValue {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse().map(StrategyValue)
+    }
+}
+
 /// An advertised address as written in TOML: `"10.0.0.5"` or `"10.0.0.5:7000"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
@@ -168,6 +181,8 @@ pub struct FileConfig {
     pub max_state_bytes: Option<usize>,
     /// Seconds deleted and expired keys are kept before they are forgotten (default 600).
     pub tombstone_grace_secs: Option<f64>,
+    /// How rumors and anti-entropy spread news (default: `default`, see `gossip node --help`).
+    pub strategy: Option<StrategyValue>,
 }
 
 impl FileConfig {

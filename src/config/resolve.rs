@@ -108,6 +108,12 @@ pub struct NodeArgs {
     /// Seconds deleted and expired keys are kept before they are forgotten (default 600).
     #[arg(long, env = "GOSSIP_TOMBSTONE_GRACE_SECS")]
     pub tombstone_grace_secs: Option<f64>,
+    /// How news spreads, for experiments: `default` (relay at once to --fanout peers, push-pull
+    /// anti-entropy), `flood` (relay to every peer, no anti-entropy), `push` (push to
+    /// --fanout peers every anti-entropy interval for --ttl rounds), `pull` or `push-pull`
+    /// (anti-entropy with --fanout peers per round, no rumors). Membership runs in all of them.
+    #[arg(long, env = "GOSSIP_STRATEGY")]
+    pub strategy: Option<crate::core::Strategy>,
 }
 
 /// Everything needed to start a node.
@@ -217,6 +223,11 @@ pub fn resolve(args: &NodeArgs, file: &FileConfig) -> Result<NodeSettings, Confi
             )));
         }
         node.anti_entropy = Duration::from_millis(ms);
+    }
+    if let Some(strategy) = args.strategy.or(file.strategy.map(|s| s.0)) {
+        let fanout = args.fanout.or(file.fanout.map(|f| f.0));
+        let ttl = node.ttl;
+        strategy.configure(&mut node, None, fanout, ttl);
     }
     let mut resample = Some(Duration::from_secs(10));
     if let Some(secs) = args.resample_secs.or(file.resample_secs) {

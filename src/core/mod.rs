@@ -15,10 +15,12 @@ pub mod recent;
 pub mod replay;
 pub mod seen;
 pub mod store;
+pub mod strategy;
 pub mod time;
 
 pub use config::{AdminAccess, Dissemination, Fanout, NodeConfig, RumorMode, SyncMode};
 pub use event::{Event, Route};
 pub use fault::{FaultConfig, Transmit};
 pub use node::{Node, Partitioned, Reconfigured, SetError};
+pub use strategy::Strategy;
 pub use time::Time;

@@ -223,6 +223,7 @@ mod tests {
                     addr: "127.0.0.1:1".parse().unwrap(),
                     version: *v,
                     age_ms: *age,
+                    learned_unix_us: 0,
                     hops: 1,
                     route: "rumor".into(),
                     via: None,

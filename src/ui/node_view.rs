@@ -278,6 +278,7 @@ mod tests {
             addr: "127.0.0.1:7000".parse().unwrap(),
             version,
             age_ms: 2300,
+            learned_unix_us: 0,
             hops,
             route: if hops == 0 {
                 "self".into()

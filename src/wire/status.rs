@@ -95,6 +95,9 @@ pub struct KnownOrigin {
     pub version: u64,
     /// Milliseconds since this node last learned something new from that origin.
     pub age_ms: u64,
+    /// When it learned it, by this host's wall clock (microseconds since the UNIX epoch):
+    /// processes on one host can compare these exactly, whenever they are polled.
+    pub learned_unix_us: u64,
     /// Hops the newest information travelled as a rumor (0 for our own state or a sync).
     pub hops: u8,
     /// How the newest information arrived: `self`, `rumor` or `sync`.

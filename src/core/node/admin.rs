@@ -288,6 +288,8 @@ pub(super) struct Facts<'a> {
     pub(super) incarnation: u64,
     pub(super) health: u8,
     pub(super) wall_ms: u64,
+    /// Our wall clock now, µs since the UNIX epoch.
+    pub(super) wall_us: u64,
     /// Fetches under way and the bytes held of them.
     pub(super) fetching: (usize, u64),
     pub(super) partition: Option<crate::core::Partitioned>,
@@ -332,6 +334,9 @@ pub(super) fn report(f: &Facts, now: Time) -> StatusReport {
                 addr: s.addr,
                 version: s.watermark,
                 age_ms: ms(now.since(s.changed_at)),
+                learned_unix_us: f
+                    .wall_us
+                    .saturating_sub(now.since(s.changed_at).as_micros() as u64),
                 hops: s.route.hops(),
                 route: s.route.name().to_string(),
                 via: s.via,

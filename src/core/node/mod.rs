@@ -355,6 +355,7 @@ impl Node {
             incarnation: self.incarnation(),
             health: self.health(),
             wall_ms: self.wall_ms(now),
+            wall_us: self.wall_us(now),
             fetching: self.fetches.progress(),
             partition: self.partition(),
         };

@@ -42,6 +42,17 @@ impl Node {
         if new.cluster != old.cluster {
             out.need_restart.push("cluster".into());
         }
+        let modes = |d: &crate::core::Dissemination| (d.rumors, d.sync, d.sync_peers);
+        if modes(&new.dissemination) != modes(&old.dissemination) {
+            let name = |d: &crate::core::Dissemination| {
+                crate::core::Strategy::of(d).map_or("custom".to_string(), |s| s.to_string())
+            };
+            out.need_restart.push(format!(
+                "strategy {} → {}",
+                name(&old.dissemination),
+                name(&new.dissemination)
+            ));
+        }
         let mut change = |name: &str, a: String, b: String| {
             if a != b {
                 out.changes.push(format!("{name} {a} → {b}"));
@@ -149,6 +160,11 @@ impl Node {
             initial_incarnation: old.initial_incarnation,
             wall_clock_at_zero_us: old.wall_clock_at_zero_us,
             entropy: old.entropy,
+            // The strategy stays (a restart changes it); its round follows the interval.
+            dissemination: crate::core::Dissemination {
+                push_interval: new.dissemination.push_interval,
+                ..old.dissemination
+            },
             ..new
         };
         self.transport.reconfigure(&self.config, &old);

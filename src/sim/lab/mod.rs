@@ -6,12 +6,11 @@ mod outcome;
 mod plot;
 mod run;
 mod scenario;
-mod strategy;
 mod sweep;
 
 pub use outcome::{CoveragePoint, Outcome, VersionCommit};
-pub use plot::plot_coverage;
+pub use plot::{plot_coverage, Curve};
 pub use run::run;
 pub use scenario::{Amount, Kill, Partition, Scenario, Topology};
-pub use strategy::Strategy;
+pub use crate::core::Strategy;
 pub use sweep::{grid, run_grid, Axis, Setting, Sweep};

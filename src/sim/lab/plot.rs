@@ -12,7 +12,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::colors::colormaps::ViridisRGB;
 
-use super::outcome::Outcome;
+use super::outcome::CoveragePoint;
 
 /// DejaVu Sans (see assets/fonts/DejaVuSans.LICENSE): bundled so PNG text renders on any
 /// machine, with or without system fonts.
@@ -22,9 +22,12 @@ const HEIGHT: u32 = 620;
 const PANEL_WIDTH: u32 = 620;
 const LEGEND_WIDTH: u32 = 190;
 
-/// Draws one coverage curve per `(label, outcome)` into `path` (.svg or .png). Labels of the
+/// One labelled coverage curve: a run of the simulator or of a swarm of processes.
+pub type Curve<'a> = (String, &'a [CoveragePoint]);
+
+/// Draws one coverage curve per `(label, points)` into `path` (.svg or .png). Labels of the
 /// form `a=1 b=push` (a sweep's settings) choose the colour and the panel.
-pub fn plot_coverage(path: &Path, title: &str, runs: &[(String, &Outcome)]) -> Result<(), String> {
+pub fn plot_coverage(path: &Path, title: &str, runs: &[Curve]) -> Result<(), String> {
     static REGISTER: Once = Once::new();
     REGISTER.call_once(|| {
         // The bundled font is known good; if it were not, drawing reports the error below.
@@ -71,7 +74,7 @@ struct Layout {
 }
 
 impl Layout {
-    fn of(runs: &[(String, &Outcome)]) -> Self {
+    fn of(runs: &[Curve]) -> Self {
         let split = |label: &str| -> (String, Option<String>) {
             let mut parts = label.split_whitespace();
             match (parts.next(), parts.next(), parts.next()) {
@@ -119,7 +122,7 @@ fn index_of(list: &mut Vec<String>, item: String) -> usize {
 fn draw<B: DrawingBackend>(
     area: DrawingArea<B, Shift>,
     title: &str,
-    runs: &[(String, &Outcome)],
+    runs: &[Curve],
     layout: &Layout,
 ) -> Result<(), String> {
     let err = |e: DrawingAreaErrorKind<B::ErrorType>| format!("cannot draw the plot: {e}");
@@ -131,7 +134,7 @@ fn draw<B: DrawingBackend>(
     let (plots, legend) = area.split_horizontally(width.saturating_sub(LEGEND_WIDTH));
     let max_ms = runs
         .iter()
-        .flat_map(|(_, o)| o.coverage.last().map(|p| p.ms))
+        .flat_map(|(_, coverage)| coverage.last().map(|p| p.ms))
         .fold(0.0_f64, f64::max)
         .max(1.0)
         * 1.05;
@@ -155,14 +158,14 @@ fn draw<B: DrawingBackend>(
             .light_line_style(WHITE.mix(0.0))
             .draw()
             .map_err(err)?;
-        for ((_, outcome), &(in_panel, c)) in runs.iter().zip(&layout.placed) {
+        for ((_, coverage), &(in_panel, c)) in runs.iter().zip(&layout.placed) {
             if in_panel != p {
                 continue;
             }
             // A step curve: coverage holds until the next arrival.
-            let mut points = Vec::with_capacity(outcome.coverage.len() * 2 + 1);
+            let mut points = Vec::with_capacity(coverage.len() * 2 + 1);
             let mut last = 0.0;
-            for point in &outcome.coverage {
+            for point in coverage.iter() {
                 points.push((point.ms, last));
                 points.push((point.ms, point.pct));
                 last = point.pct;

@@ -9,7 +9,7 @@ use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
-use crate::core::{Event, Route, RumorMode, SyncMode, Time};
+use crate::core::{Event, Route, RumorMode, Strategy, SyncMode, Time};
 use crate::sim::{build, sim_id, NetConfig, SimNet};
 use crate::wire::NodeId;
 
@@ -98,9 +98,15 @@ pub fn run(scenario: &Scenario, progress: &dyn Fn(f64)) -> Outcome {
     let mut sim = build(&graph, scenario.seed, net, &[], |_, c| {
         c.learn_peers = false;
         c.anti_entropy = scenario.interval;
+        c.dissemination.announce = false;
+        if scenario.strategy != Strategy::Default {
+            // The textbook models: synchronous rounds, no failure detector.
+            c.dissemination.lockstep = true;
+            c.dissemination.membership = false;
+        }
         scenario
             .strategy
-            .configure(c, n, scenario.fanout, scenario.ttl);
+            .configure(c, Some(n), scenario.fanout, scenario.ttl);
     });
     let tracker = Rc::new(RefCell::new(Tracker {
         updates: Vec::new(),

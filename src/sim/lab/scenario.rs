@@ -9,7 +9,7 @@ use crate::core::Fanout;
 use crate::sim::topology;
 use crate::sim::Delay;
 
-use super::strategy::Strategy;
+use crate::core::Strategy;
 
 /// Who starts out knowing whom.
 #[derive(Clone, Debug, PartialEq)]

@@ -11,7 +11,7 @@ use crate::core::Fanout;
 
 use super::outcome::Outcome;
 use super::scenario::{Scenario, Topology};
-use super::strategy::Strategy;
+use crate::core::Strategy;
 
 /// A parameter a sweep can vary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

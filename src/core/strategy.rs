@@ -1,11 +1,12 @@
-//! The dissemination strategies a user can compare, and how each one sets up the real core.
+//! The dissemination strategies a user can compare (`gossip sim --strategy`, `gossip swarm
+//! --strategy`, `gossip node --strategy`), and how each one sets up the core.
 
 use std::fmt;
 use std::str::FromStr;
 
-use crate::core::{Dissemination, Fanout, NodeConfig, RumorMode, SyncMode};
+use super::config::{auto_ttl, Dissemination, Fanout, NodeConfig, RumorMode, SyncMode};
 
-/// How news spreads in a simulated run.
+/// How news spreads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Strategy {
     /// Every node relays to every peer once, on first receipt; nothing repairs losses.
@@ -46,47 +47,49 @@ impl Strategy {
         matches!(self, Strategy::Push | Strategy::Pull | Strategy::PushPull)
     }
 
-    /// Sets `config` up for this strategy. `fanout` and `ttl` are the user's (None: the
-    /// strategy's own default for a cluster of `nodes`).
+    /// Sets `config` up for this strategy: how rumors go out and how anti-entropy runs, with
+    /// the round length set to the anti-entropy interval. `fanout` and `ttl` are the user's
+    /// (None: the strategy's own default). `nodes` is the cluster size when known (the
+    /// simulator): TTL and push rounds are sized for it; a real node (None) sizes its TTL from
+    /// the members it knows, and pushes for rounds enough for a thousand nodes.
+    ///
+    /// Failure detection, jittered timers and start-up announcements stay as they are: the
+    /// simulator turns them off for the textbook models, a real node keeps them.
     pub fn configure(
         self,
         config: &mut NodeConfig,
-        nodes: usize,
+        nodes: Option<usize>,
         fanout: Option<Fanout>,
         ttl: Option<u8>,
     ) {
-        let auto_ttl = crate::core::config::auto_ttl(nodes);
+        let sized_ttl = |ttl: Option<u8>| ttl.or(nodes.map(auto_ttl));
         let count = |f: Option<Fanout>| match f {
             Some(Fanout::Count(n)) => n,
             Some(Fanout::All) => usize::MAX,
             _ => 1,
         };
-        let classic = Dissemination {
-            lockstep: true,
-            membership: false,
-            announce: false,
-            ..Dissemination::default()
-        };
+        let base = config.dissemination;
         config.dissemination = match self {
             Strategy::Flood => {
                 config.fanout = fanout.unwrap_or(Fanout::All);
-                config.ttl = Some(ttl.unwrap_or(auto_ttl));
+                config.ttl = sized_ttl(ttl);
                 Dissemination {
                     rumors: RumorMode::Relay,
                     sync: SyncMode::Off,
-                    ..classic
+                    ..base
                 }
             }
             Strategy::Push => {
                 config.fanout = fanout.unwrap_or(Fanout::Count(1));
                 // Hops never exceed rounds, so the hop limit only needs to exceed the rounds.
-                let per_round = config.fanout.resolve(nodes).min(nodes);
-                let rounds = ttl.unwrap_or_else(|| default_push_rounds(nodes, per_round));
+                let n = nodes.unwrap_or(1000);
+                let per_round = config.fanout.resolve(n).min(n);
+                let rounds = ttl.unwrap_or_else(|| default_push_rounds(n, per_round));
                 config.ttl = Some(rounds.saturating_add(1).min(crate::wire::MAX_TTL));
                 Dissemination {
                     rumors: RumorMode::Rounds(rounds),
                     sync: SyncMode::Off,
-                    ..classic
+                    ..base
                 }
             }
             Strategy::Pull | Strategy::PushPull => Dissemination {
@@ -97,22 +100,36 @@ impl Strategy {
                     SyncMode::PushPull
                 },
                 sync_peers: count(fanout),
-                ..classic
+                ..base
             },
             Strategy::Default => {
                 if let Some(f) = fanout {
                     config.fanout = f;
                 }
                 // The node sizes TTL from the peers it knows; in a fixed sparse topology that
-                // undercounts the cluster, so size it from the real N.
-                config.ttl = Some(ttl.unwrap_or(auto_ttl));
+                // undercounts the cluster, so the simulator sizes it from the real N.
+                config.ttl = sized_ttl(ttl);
                 Dissemination {
-                    announce: false,
-                    ..Dissemination::default()
+                    rumors: RumorMode::Relay,
+                    sync: SyncMode::PushPull,
+                    sync_peers: 1,
+                    ..base
                 }
             }
         };
         config.dissemination.push_interval = config.anti_entropy;
+    }
+
+    /// The strategy `dissemination` runs, if it is one of these.
+    pub fn of(dissemination: &Dissemination) -> Option<Strategy> {
+        match (dissemination.rumors, dissemination.sync) {
+            (RumorMode::Relay, SyncMode::Off) => Some(Strategy::Flood),
+            (RumorMode::Rounds(_), SyncMode::Off) => Some(Strategy::Push),
+            (RumorMode::Off, SyncMode::Pull) => Some(Strategy::Pull),
+            (RumorMode::Off, SyncMode::PushPull) => Some(Strategy::PushPull),
+            (RumorMode::Relay, SyncMode::PushPull) => Some(Strategy::Default),
+            _ => None,
+        }
     }
 }
 
