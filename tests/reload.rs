@@ -53,6 +53,24 @@ fn edit_and_expect(
     );
 }
 
+/// The log format comes from the file here (a `--log` flag would win over it).
+#[test]
+fn a_log_format_edit_is_named_as_needing_a_restart() {
+    let dir = temp_dir("reload-log");
+    let path = dir.join("node.toml");
+    let port = free_port();
+    let fixed = format!("bind = {port}\nid = \"r\"\nresample_secs = 0\n");
+    write(&path, &format!("{fixed}log = \"json\"\n"));
+    let (_node, log) =
+        start_logged_as_configured(&["--config", path.to_str().unwrap(), "--ui", "plain"]);
+    assert!(await_line(&log, WAIT, &["watching", "for edits"]).is_some());
+    write(&path, &format!("{fixed}log = \"pretty\"\n"));
+    let line = await_line(&log, WAIT, &["log json → pretty", "needs a restart"]);
+    let line = line.expect("a log format edit was not named as needing a restart");
+    // Still in the format it started with.
+    assert!(line.starts_with('{'), "{line}");
+}
+
 #[test]
 fn probe_settings_take_effect_and_are_logged() {
     let (node, log, path) = node_with_file("reload-probe", "probe_ms = 200\n");

@@ -152,7 +152,11 @@ fn a_swarm_sweeps_settings_over_real_processes() {
         "--plot",
         plot.to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let rows: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     let rows = rows.as_array().expect("one row per setting");
     assert_eq!(rows.len(), 2);

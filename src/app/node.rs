@@ -224,7 +224,8 @@ fn reload_config(
         ));
     }
     if settings.log != running.log {
-        need_restart.push(format!("log {:?} → {:?}", running.log, settings.log));
+        let name = |f: super::log::LogFormat| format!("{f:?}").to_lowercase();
+        need_restart.push(format!("log {} → {}", name(running.log), name(settings.log)));
     }
     if settings.seed != running.seed {
         let seed = |s: Option<u64>| s.map_or("random".to_string(), |s| s.to_string());

@@ -35,8 +35,15 @@ type LogLines = std::io::Lines<BufReader<std::process::ChildStderr>>;
 /// Spawns `gossip node ARGS…` and reads its log until the "listening on" line, which names
 /// the real port; the rest of the log is the caller's.
 fn spawn_listening(args: &[&str], env: &[(&str, &str)]) -> (NodeProcess, LogLines) {
+    let mut all = vec!["--log", "json"];
+    all.extend_from_slice(args);
+    spawn_node(&all, env)
+}
+
+/// As [`spawn_listening`], with no log format forced: the node's file or defaults choose it.
+fn spawn_node(args: &[&str], env: &[(&str, &str)]) -> (NodeProcess, LogLines) {
     let mut child = Command::new(BIN)
-        .args(["node", "--log", "json"])
+        .arg("node")
         .args(args)
         .envs(env.iter().copied())
         .stdout(Stdio::null())
@@ -77,7 +84,19 @@ pub fn start(args: &[&str], env: &[(&str, &str)]) -> NodeProcess {
 
 /// As [`start`], and every later log line arrives on the returned channel.
 pub fn start_logged(args: &[&str]) -> (NodeProcess, std::sync::mpsc::Receiver<String>) {
-    let (node, lines) = spawn_listening(args, &[]);
+    forward_log(spawn_listening(args, &[]))
+}
+
+/// As [`start_logged`], in the log format the node's own file (or the default) sets.
+pub fn start_logged_as_configured(
+    args: &[&str],
+) -> (NodeProcess, std::sync::mpsc::Receiver<String>) {
+    forward_log(spawn_node(args, &[]))
+}
+
+fn forward_log(
+    (node, lines): (NodeProcess, LogLines),
+) -> (NodeProcess, std::sync::mpsc::Receiver<String>) {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in lines.map_while(Result::ok) {
