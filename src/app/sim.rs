@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use comfy_table::{presets, Table};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::Serialize;
 
 use crate::core::Fanout;
 use crate::sim::lab::{self, Outcome, Partition, Scenario, Setting, Strategy, Sweep, Topology};
@@ -205,14 +204,7 @@ pub fn run(args: &SimArgs) -> ExitCode {
     if let Some(path) = &args.plot {
         let runs: Vec<lab::Curve> = results
             .iter()
-            .map(|(s, o)| {
-                let label = if s.0.is_empty() {
-                    o.strategy.clone()
-                } else {
-                    s.to_string()
-                };
-                (label, o.coverage.as_slice())
-            })
+            .map(|(s, o)| (s.label_or(&o.strategy), o.coverage.as_slice()))
             .collect();
         let title = format!(
             "{} nodes, {}, {}",
@@ -254,27 +246,9 @@ fn style(template: &str) -> ProgressStyle {
     ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar())
 }
 
-#[derive(Serialize)]
-struct SweepRow<'a> {
-    setting: serde_json::Map<String, serde_json::Value>,
-    #[serde(flatten)]
-    outcome: &'a Outcome,
-}
-
 fn json(results: &[(Setting, Outcome)], sweep: bool) -> serde_json::Result<String> {
     let mut text = if sweep {
-        let rows: Vec<SweepRow> = results
-            .iter()
-            .map(|(s, o)| SweepRow {
-                setting: s
-                    .0
-                    .iter()
-                    .map(|(a, v)| (a.to_string(), serde_json::Value::String(v.clone())))
-                    .collect(),
-                outcome: o,
-            })
-            .collect();
-        serde_json::to_string_pretty(&rows)?
+        serde_json::to_string_pretty(&lab::sweep_rows(results))?
     } else {
         serde_json::to_string_pretty(&results[0].1)?
     };

@@ -531,14 +531,7 @@ fn free_ports(count: usize) -> Result<Vec<u16>, String> {
 fn plot(path: &std::path::Path, args: &SwarmArgs, results: &[(Setting, Summary)]) -> Result<(), String> {
     let curves: Vec<lab::Curve> = results
         .iter()
-        .map(|(s, o)| {
-            let label = if s.0.is_empty() {
-                o.strategy.clone()
-            } else {
-                s.to_string()
-            };
-            (label, o.coverage.as_slice())
-        })
+        .map(|(s, o)| (s.label_or(&o.strategy), o.coverage.as_slice()))
         .collect();
     let title = format!(
         "{} node processes on loopback, {} update(s) each",
@@ -547,28 +540,10 @@ fn plot(path: &std::path::Path, args: &SwarmArgs, results: &[(Setting, Summary)]
     lab::plot_coverage(path, &title, &curves)
 }
 
-#[derive(Serialize)]
-struct SweepRow<'a> {
-    setting: serde_json::Map<String, serde_json::Value>,
-    #[serde(flatten)]
-    summary: &'a Summary,
-}
-
 fn print_results(results: &[(Setting, Summary)], json: bool, sweep: bool) {
     let text = if json {
         let encoded = if sweep {
-            let rows: Vec<SweepRow> = results
-                .iter()
-                .map(|(s, summary)| SweepRow {
-                    setting: s
-                        .0
-                        .iter()
-                        .map(|(a, v)| (a.to_string(), serde_json::Value::String(v.clone())))
-                        .collect(),
-                    summary,
-                })
-                .collect();
-            serde_json::to_string_pretty(&rows)
+            serde_json::to_string_pretty(&lab::sweep_rows(results))
         } else {
             serde_json::to_string_pretty(&results[0].1)
         };

@@ -13,4 +13,4 @@ pub use plot::{plot_coverage, Curve};
 pub use run::run;
 pub use scenario::{Amount, Kill, Partition, Scenario, Topology};
 pub use crate::core::Strategy;
-pub use sweep::{grid, run_grid, Axis, Setting, Sweep};
+pub use sweep::{grid, run_grid, sweep_rows, Axis, Setting, Sweep, SweepRow};

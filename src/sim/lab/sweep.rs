@@ -177,6 +177,40 @@ impl fmt::Display for Setting {
     }
 }
 
+impl Setting {
+    /// How a run is labelled in a plot's legend: its settings, or `otherwise` outside a sweep.
+    pub fn label_or(&self, otherwise: &str) -> String {
+        if self.0.is_empty() {
+            otherwise.to_string()
+        } else {
+            self.to_string()
+        }
+    }
+}
+
+/// One row of a sweep's JSON: the cell's settings (`setting`), then what it measured.
+#[derive(serde::Serialize)]
+pub struct SweepRow<'a, T: serde::Serialize> {
+    pub setting: serde_json::Map<String, serde_json::Value>,
+    #[serde(flatten)]
+    pub measured: &'a T,
+}
+
+/// The JSON rows of a sweep's results, in grid order.
+pub fn sweep_rows<T: serde::Serialize>(results: &[(Setting, T)]) -> Vec<SweepRow<'_, T>> {
+    results
+        .iter()
+        .map(|(s, measured)| SweepRow {
+            setting: s
+                .0
+                .iter()
+                .map(|(a, v)| (a.to_string(), serde_json::Value::String(v.clone())))
+                .collect(),
+            measured,
+        })
+        .collect()
+}
+
 /// Every combination of the sweeps' values, first sweep outermost.
 pub fn grid(sweeps: &[Sweep]) -> Vec<Setting> {
     sweeps
