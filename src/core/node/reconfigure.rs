@@ -29,7 +29,7 @@ fn list(addrs: &[SocketAddr]) -> String {
 
 impl Node {
     /// Applies `new` to the running node and says what changed.
-    pub fn reconfigure(&mut self, now: Time, new: NodeConfig) -> Reconfigured {
+    pub fn reconfigure(&mut self, now: Time, mut new: NodeConfig) -> Reconfigured {
         let mut out = Reconfigured::default();
         let old = self.config.clone();
         if new.id != old.id {
@@ -48,10 +48,14 @@ impl Node {
                 crate::core::Strategy::of(d).map_or("custom".to_string(), |s| s.to_string())
             };
             out.need_restart.push(format!(
-                "strategy {} → {}",
+                "strategy {} → {} (with the fanout and TTL it implies)",
                 name(&old.dissemination),
                 name(&new.dissemination)
             ));
+            // A strategy comes with its own fanout and TTL: none of it changes until the
+            // restart, so the node never runs half of one strategy and half of another.
+            new.fanout = self.config.fanout;
+            new.ttl = self.config.ttl;
         }
         let mut change = |name: &str, a: String, b: String| {
             if a != b {

@@ -542,3 +542,27 @@ fn uploads_beyond_what_a_node_fetches_at_once_are_refused_as_busy() {
     assert!(errors.iter().all(|e| e.contains("try again")), "{errors:?}");
     assert_eq!(a.fetching().0, 32);
 }
+
+#[test]
+fn a_strategy_edit_waits_for_a_restart_with_its_fanout_and_ttl() {
+    let mut n = node(7000, &[7001], |_| {});
+    let before = n.config().clone();
+    let mut edited = before.clone();
+    crate::core::Strategy::Flood.configure(&mut edited, None, None, None);
+    edited.anti_entropy = Duration::from_millis(500);
+    let done = n.reconfigure(Time::ZERO, edited);
+    assert!(
+        done.need_restart
+            .iter()
+            .any(|r| r.starts_with("strategy default → flood")),
+        "{:?}",
+        done.need_restart
+    );
+    // Nothing of the new strategy runs yet; other edits still apply.
+    assert_eq!(n.config().fanout, before.fanout);
+    assert_eq!(n.config().ttl, before.ttl);
+    assert_eq!(n.config().dissemination.rumors, before.dissemination.rumors);
+    assert_eq!(n.config().dissemination.sync, before.dissemination.sync);
+    assert_eq!(n.config().anti_entropy, Duration::from_millis(500));
+    assert!(!done.changes.iter().any(|c| c.starts_with("fanout")));
+}
