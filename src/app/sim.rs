@@ -324,6 +324,14 @@ fn render_one(o: &Outcome) -> String {
             "redundancy",
             o.redundancy.map_or("-".into(), |r| format!("{r:.2}")),
         ),
+        (
+            "rumor datagrams (RMR)",
+            format!(
+                "{} ({})",
+                o.rumor_datagrams,
+                o.rmr.map_or("-".into(), |r| format!("{r:.2}"))
+            ),
+        ),
         ("datagrams lost", o.lost.to_string()),
         (
             "simulated / wall time",
@@ -369,6 +377,8 @@ fn render_sweep(results: &[(Setting, Outcome)]) -> String {
             "datagrams/node",
             "bytes/node",
             "redundancy",
+            "rumors",
+            "rmr",
         ]
         .map(String::from),
     );
@@ -389,6 +399,8 @@ fn render_sweep(results: &[(Setting, Outcome)]) -> String {
             format!("{:.1}", o.datagrams_per_node),
             format!("{:.0}", o.bytes_per_node),
             o.redundancy.map_or("-".into(), |r| format!("{r:.2}")),
+            o.rumor_datagrams.to_string(),
+            o.rmr.map_or("-".into(), |r| format!("{r:.2}")),
         ]);
         t.add_row(row);
     }

@@ -125,6 +125,9 @@ pub enum RumorMode {
     /// `push_interval` (Demers' blind-counter rumor mongering; Pittel's push model when `n` is
     /// large).
     Rounds(u8),
+    /// Push along the eager links of a self-pruning broadcast tree (Plumtree's eager half;
+    /// anti-entropy is the lazy half that repairs and grafts): about one datagram per node.
+    Tree,
 }
 
 /// Which way data flows in an anti-entropy exchange, seen from the node that starts it.

@@ -21,6 +21,9 @@ pub struct Counters {
     pub deltas_applied: u64,
     /// Rumors that arrived ahead of a change we lack, answered by an immediate pull.
     pub gap_pulls: u64,
+    /// Broadcast tree: eager links dropped on a duplicate, and asked for after a repair.
+    pub tree_prunes: u64,
+    pub tree_grafts: u64,
     pub joins_sent: u64,
     pub joins_served: u64,
     pub fault_dropped: u64,
@@ -79,6 +82,8 @@ impl Counters {
             ("anti_entropy_served", self.anti_entropy_served),
             ("deltas_applied", self.deltas_applied),
             ("gap_pulls", self.gap_pulls),
+            ("tree_prunes", self.tree_prunes),
+            ("tree_grafts", self.tree_grafts),
             ("joins_sent", self.joins_sent),
             ("joins_served", self.joins_served),
             ("fault_dropped", self.fault_dropped),

@@ -20,16 +20,20 @@ pub enum Strategy {
     /// What `gossip node` runs: relay at once with fanout and TTL, push-pull anti-entropy
     /// repairing losses, SWIM membership, jittered timers.
     Default,
+    /// An epidemic broadcast tree: push along self-pruning eager links (`fanout` random
+    /// ones to start), push-pull anti-entropy repairing and grafting.
+    Tree,
 }
 
 impl Strategy {
     /// Every strategy, in the order tables list them.
-    pub const ALL: [Strategy; 5] = [
+    pub const ALL: [Strategy; 6] = [
         Strategy::Flood,
         Strategy::Push,
         Strategy::Pull,
         Strategy::PushPull,
         Strategy::Default,
+        Strategy::Tree,
     ];
 
     /// True when nodes keep talking after the news is everywhere (anti-entropy, probes): such
@@ -37,7 +41,7 @@ impl Strategy {
     pub fn has_background(self) -> bool {
         matches!(
             self,
-            Strategy::Pull | Strategy::PushPull | Strategy::Default
+            Strategy::Pull | Strategy::PushPull | Strategy::Default | Strategy::Tree
         )
     }
 
@@ -102,6 +106,18 @@ impl Strategy {
                 sync_peers: count(fanout),
                 ..base
             },
+            Strategy::Tree => {
+                // Three random links per node make a connected graph to prune a tree from.
+                config.fanout = fanout.unwrap_or(Fanout::Count(3));
+                // Hops only count here: a tree's depth is not bounded by log2 N.
+                config.ttl = Some(ttl.unwrap_or(crate::wire::MAX_TTL));
+                Dissemination {
+                    rumors: RumorMode::Tree,
+                    sync: SyncMode::PushPull,
+                    sync_peers: 1,
+                    ..base
+                }
+            }
             Strategy::Default => {
                 if let Some(f) = fanout {
                     config.fanout = f;
@@ -128,6 +144,7 @@ impl Strategy {
             (RumorMode::Off, SyncMode::Pull) => Some(Strategy::Pull),
             (RumorMode::Off, SyncMode::PushPull) => Some(Strategy::PushPull),
             (RumorMode::Relay, SyncMode::PushPull) => Some(Strategy::Default),
+            (RumorMode::Tree, SyncMode::PushPull) => Some(Strategy::Tree),
             _ => None,
         }
     }
@@ -151,6 +168,7 @@ impl fmt::Display for Strategy {
             Strategy::Pull => "pull",
             Strategy::PushPull => "push-pull",
             Strategy::Default => "default",
+            Strategy::Tree => "tree",
         })
     }
 }
@@ -162,7 +180,9 @@ impl FromStr for Strategy {
             .into_iter()
             .find(|k| k.to_string() == s.trim())
             .ok_or_else(|| {
-                format!("unknown strategy `{s}`: use flood, push, pull, push-pull or default")
+                format!(
+                    "unknown strategy `{s}`: use flood, push, pull, push-pull, default or tree"
+                )
             })
     }
 }

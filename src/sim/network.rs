@@ -144,6 +144,12 @@ enum Pending {
 
 type EventHook = Box<dyn FnMut(usize, Time, &Event)>;
 
+/// Rumor messages `node` has sent.
+fn rumors_of(node: &Node) -> u64 {
+    let kind = crate::wire::MessageKind::Rumor;
+    node.counters().messages_out.get(&kind).copied().unwrap_or(0)
+}
+
 /// The simulated cluster.
 pub struct SimNet {
     now: Time,
@@ -160,6 +166,8 @@ pub struct SimNet {
     in_flight: usize,
     /// When each node's uplink is next free (with `NetConfig::uplink`).
     link_free: Vec<Time>,
+    /// Rumor messages sent by nodes since killed or replaced.
+    retired_rumors: u64,
 }
 
 impl SimNet {
@@ -179,6 +187,7 @@ impl SimNet {
             hook: None,
             in_flight: 0,
             link_free: Vec::new(),
+            retired_rumors: 0,
         }
     }
 
@@ -201,6 +210,7 @@ impl SimNet {
     /// Stops node `i` dead: it neither sends nor receives from now on.
     pub fn kill(&mut self, i: usize) {
         if let Some(slot) = self.nodes.get_mut(i) {
+            self.retired_rumors += slot.as_ref().map_or(0, rumors_of);
             *slot = None;
             self.wake_at[i] = None;
         }
@@ -209,11 +219,17 @@ impl SimNet {
     /// Puts a fresh node in slot `i` (a restart).
     pub fn restart(&mut self, i: usize, node: Node) {
         if i < self.nodes.len() {
+            self.retired_rumors += self.nodes[i].as_ref().map_or(0, rumors_of);
             self.index.insert(node.addr(), i);
             self.nodes[i] = Some(node);
             self.wake_at[i] = None;
             self.drain(i);
         }
+    }
+
+    /// Rumor messages every node ever added has sent, killed ones included.
+    pub fn rumors_sent(&self) -> u64 {
+        self.retired_rumors + self.nodes.iter().flatten().map(rumors_of).sum::<u64>()
     }
 
     /// Applies a config edit to live node `i`, as a reload of its file does.

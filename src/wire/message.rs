@@ -198,6 +198,16 @@ pub struct PeerList {
     pub your_incarnation: u64,
 }
 
+/// Broadcast tree: "make the link between us eager: push me every rumor you see", sent by a
+/// node that missed news the tree should have brought (or lost its neighbours).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct Graft {}
+
+/// Broadcast tree: "drop the eager link between us: your rumors reach me another way", sent
+/// on a duplicate.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct Prune {}
+
 /// SWIM probe: "are you there?"
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct Ping {
@@ -424,6 +434,8 @@ pub enum Message {
     WatchRequest(WatchRequest),
     WatchEvents(WatchEvents),
     Refused(Refused),
+    Graft(Graft),
+    Prune(Prune),
 }
 
 /// Message type without payload, for per-type counters and metrics labels.
@@ -452,6 +464,8 @@ pub enum MessageKind {
     WatchRequest,
     WatchEvents,
     Refused,
+    Graft,
+    Prune,
 }
 
 impl MessageKind {
@@ -481,6 +495,8 @@ impl MessageKind {
             MessageKind::WatchRequest => "watch_request",
             MessageKind::WatchEvents => "watch_events",
             MessageKind::Refused => "refused",
+            MessageKind::Graft => "graft",
+            MessageKind::Prune => "prune",
         }
     }
 }
@@ -512,6 +528,8 @@ impl Message {
             Message::WatchRequest(_) => MessageKind::WatchRequest,
             Message::WatchEvents(_) => MessageKind::WatchEvents,
             Message::Refused(_) => MessageKind::Refused,
+            Message::Graft(_) => MessageKind::Graft,
+            Message::Prune(_) => MessageKind::Prune,
         }
     }
 

@@ -199,5 +199,7 @@ pub fn one_of_each() -> Vec<Message> {
             request: 9,
             reason: "this node's admin endpoint is off".into(),
         }),
+        Message::Graft(crate::wire::Graft {}),
+        Message::Prune(crate::wire::Prune {}),
     ]
 }

@@ -31,6 +31,7 @@ mod rumor;
 mod shared;
 mod sync;
 mod transport;
+mod tree;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -240,6 +241,8 @@ impl Node {
                 | Message::GetReply(_)
                 | Message::WatchEvents(_)
                 | Message::Refused(_) => {}
+                Message::Graft(_) => self.rumors.on_graft(&mut shared!(self), from),
+                Message::Prune(_) => self.rumors.on_prune(from),
             }
         }
         if let Some(sender) = &sender {
@@ -274,6 +277,7 @@ impl Node {
         if self.discovery.join_due(now) {
             self.discovery.ask(&mut shared!(self), now);
         }
+        self.rumors.maintain_tree(&mut shared!(self), now);
         self.fetches.tick(&mut shared!(self), now);
         self.expire(now);
     }
@@ -711,6 +715,9 @@ impl Node {
                 from,
             };
             if let Some(applied) = self.sync.apply(&mut shared!(self), now, from, od) {
+                if !applied.changed.is_empty() || !applied.withheld.is_empty() {
+                    self.rumors.repaired_by(&mut shared!(self), from);
+                }
                 let origin = &source.origin;
                 self.learn_peer(origin.addr, Some(origin.id.clone()), now);
                 shared!(self).emit_learned(&origin.id, applied.changed, from, Route::Sync);

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::wire::{Message, Rumor, SyncPull, VersionClaim};
 
 use super::shared::Shared;
+use super::tree::EagerTree;
 use crate::core::config::{NodeConfig, RumorMode, SyncMode};
 use crate::core::event::{Event, Route};
 use crate::core::recent::{self, Kind};
@@ -27,6 +28,8 @@ pub(super) struct Rumors {
     hot: VecDeque<(Rumor, u8)>,
     /// Next push round (`RumorMode::Rounds` only).
     push_at: Option<Time>,
+    /// Eager links (`RumorMode::Tree` only).
+    tree: EagerTree,
 }
 
 impl Rumors {
@@ -36,6 +39,7 @@ impl Rumors {
             seen,
             hot: VecDeque::new(),
             push_at,
+            tree: EagerTree::default(),
         }
     }
 
@@ -89,7 +93,11 @@ impl Rumors {
         } else if cx.config.dissemination.rumors == RumorMode::Off {
             return 0;
         }
-        let targets = cx.fanout_targets(&[]);
+        let targets = if cx.config.dissemination.rumors == RumorMode::Tree {
+            self.tree.targets(cx, now, &[])
+        } else {
+            cx.fanout_targets(&[])
+        };
         for &to in &targets {
             cx.send(to, Message::Rumor(rumor.clone()));
         }
@@ -114,6 +122,14 @@ impl Rumors {
             hops: rumor.hops.saturating_add(1),
             at: now,
         });
+        let tree = cx.config.dissemination.rumors == RumorMode::Tree;
+        if tree {
+            if fresh {
+                self.tree.first_from(from);
+            } else {
+                self.tree.duplicate_from(cx, from);
+            }
+        }
         if !fresh {
             cx.counters.duplicates += 1;
             cx.emit(Event::Duplicate {
@@ -169,7 +185,14 @@ impl Rumors {
             return;
         }
         match cx.config.dissemination.rumors {
-            RumorMode::Relay => relay(cx, from, rumor),
+            RumorMode::Relay => {
+                let targets = cx.fanout_targets(&[from, rumor.origin.addr]);
+                relay(cx, rumor, targets);
+            }
+            RumorMode::Tree => {
+                let targets = self.tree.targets(cx, now, &[from, rumor.origin.addr]);
+                relay(cx, rumor, targets);
+            }
             RumorMode::Rounds(rounds) => {
                 let mut rumor = rumor;
                 rumor.ttl -= 1;
@@ -219,6 +242,34 @@ impl Rumors {
     }
 }
 
+impl Rumors {
+    /// `from` asked for the tree's pushes.
+    pub(super) fn on_graft(&mut self, cx: &mut Shared, from: SocketAddr) {
+        if cx.config.dissemination.rumors == RumorMode::Tree {
+            self.tree.on_graft(cx, from);
+        }
+    }
+
+    /// `from` gets our rumors another way.
+    pub(super) fn on_prune(&mut self, from: SocketAddr) {
+        self.tree.on_prune(from);
+    }
+
+    /// Anti-entropy from `from` brought news: in a tree, a sign the tree missed us there.
+    pub(super) fn repaired_by(&mut self, cx: &mut Shared, from: SocketAddr) {
+        if cx.config.dissemination.rumors == RumorMode::Tree {
+            self.tree.repaired_by(cx, from);
+        }
+    }
+
+    /// Keeps the tree's view full of live members (`RumorMode::Tree` only).
+    pub(super) fn maintain_tree(&mut self, cx: &mut Shared, now: Time) {
+        if cx.config.dissemination.rumors == RumorMode::Tree {
+            self.tree.maintain(cx, now);
+        }
+    }
+}
+
 /// How a rumor reached us: one hop more than it says it travelled.
 pub(super) fn route(rumor: &Rumor) -> Route {
     Route::Rumor {
@@ -248,12 +299,11 @@ fn pull_gap(cx: &mut Shared, from: SocketAddr, rumor: &Rumor) {
     cx.send(from, Message::SyncPull(SyncPull { wants }));
 }
 
-/// Relays a rumor with one hop less to live, to `fanout` peers other than the sender and
-/// the origin.
-fn relay(cx: &mut Shared, from: SocketAddr, mut rumor: Rumor) {
+/// Relays a rumor with one hop less to live, to `targets` (random peers, or the tree's eager
+/// links; never the sender or the origin).
+fn relay(cx: &mut Shared, mut rumor: Rumor, targets: Vec<SocketAddr>) {
     rumor.ttl -= 1;
     rumor.hops = rumor.hops.saturating_add(1);
-    let targets = cx.fanout_targets(&[from, rumor.origin.addr]);
     if targets.is_empty() {
         return;
     }

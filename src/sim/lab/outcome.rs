@@ -51,6 +51,11 @@ pub struct Outcome {
     pub bytes_per_node: f64,
     /// Datagrams delivered per node that needed the news, minus one: 0 is perfect economy.
     pub redundancy: Option<f64>,
+    /// Rumor messages sent (each in a datagram of its own unless batched with others).
+    pub rumor_datagrams: u64,
+    /// Relative message redundancy: rumor messages per node that needed the news, minus
+    /// one (Plumtree's RMR; 0 for a perfect tree, N/A for strategies without rumors).
+    pub rmr: Option<f64>,
     pub lost: u64,
     pub commits: Vec<VersionCommit>,
     pub coverage: Vec<CoveragePoint>,
@@ -66,7 +71,7 @@ impl Outcome {
     pub const CSV_HEADER: &'static str = "strategy,topology,nodes,live,fanout,ttl,loss,seed,\
 coverage_pct,time_to_50_ms,time_to_99_ms,time_to_100_ms,rounds_to_50,rounds_to_99,\
 rounds_to_100,datagrams,bytes,datagrams_per_node,bytes_per_node,redundancy,lost,\
-simulated_ms,wall_ms,peak_rss_bytes";
+simulated_ms,wall_ms,peak_rss_bytes,rumor_datagrams,rmr";
 
     /// One CSV line (no quoting needed: no field holds a comma).
     pub fn csv_row(&self) -> String {
@@ -98,6 +103,8 @@ simulated_ms,wall_ms,peak_rss_bytes";
             format!("{:.1}", self.simulated_ms),
             format!("{:.1}", self.wall_ms),
             opt(self.peak_rss_bytes),
+            self.rumor_datagrams.to_string(),
+            opt(self.rmr.map(|r| format!("{r:.3}"))),
         ]
         .join(",")
     }

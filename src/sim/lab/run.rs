@@ -18,6 +18,8 @@ use super::scenario::{Amount, Scenario};
 
 /// Virtual time the cluster runs before the first update (startup traffic is not counted).
 const WARMUP: Duration = Duration::from_millis(50);
+/// Warm-up for the broadcast tree: long enough for every node's view to be drawn.
+const TREE_WARMUP: Duration = Duration::from_millis(1000);
 
 /// Points in the coverage curve.
 const CURVE_POINTS: usize = 200;
@@ -99,7 +101,7 @@ pub fn run(scenario: &Scenario, progress: &dyn Fn(f64)) -> Outcome {
         c.learn_peers = false;
         c.anti_entropy = scenario.interval;
         c.dissemination.announce = false;
-        if scenario.strategy != Strategy::Default {
+        if !matches!(scenario.strategy, Strategy::Default | Strategy::Tree) {
             // The textbook models: synchronous rounds, no failure detector.
             c.dissemination.lockstep = true;
             c.dissemination.membership = false;
@@ -122,11 +124,17 @@ pub fn run(scenario: &Scenario, progress: &dyn Fn(f64)) -> Outcome {
     let t0 = if scenario.strategy.in_rounds() {
         let round = scenario.interval.as_micros().max(1) as u64;
         Time::ZERO + Duration::from_micros((WARMUP.as_micros() as u64).div_ceil(round) * round + 1)
+    } else if scenario.strategy == Strategy::Tree {
+        // The tree's views are drawn and grafted on the first timer ticks; the first update
+        // then prunes the sparse random graph into a tree (as a real cluster's start-up
+        // announcements do before any update of a user's).
+        Time::ZERO + TREE_WARMUP
     } else {
         Time::ZERO + WARMUP
     };
     sim.run_until(t0);
     let start = sim.stats();
+    let rumors_before = sim.rumors_sent();
 
     let mut actions: Vec<(Time, Action)> = Vec::new();
     for k in 0..scenario.updates.max(1) {
@@ -205,7 +213,8 @@ pub fn run(scenario: &Scenario, progress: &dyn Fn(f64)) -> Outcome {
     let end = sim.now();
     let stats = sim.stats();
     let tracker = tracker.borrow();
-    summarize(scenario, &sim, &tracker, n, ttl, fanout, end.since(t0), {
+    let rumors = sim.rumors_sent() - rumors_before;
+    summarize(scenario, &sim, &tracker, n, ttl, fanout, end.since(t0), rumors, {
         let mut s = stats;
         s.sent -= start.sent;
         s.bytes -= start.bytes;
@@ -224,7 +233,9 @@ fn knobs(node: &crate::core::Node) -> (Option<u8>, String) {
     match (d.rumors, d.sync) {
         (RumorMode::Rounds(n), _) => (Some(n), c.fanout.to_string()),
         (RumorMode::Off, _) => (None, d.sync_peers.to_string()),
-        (_, SyncMode::Off) | (RumorMode::Relay, _) => (c.ttl, c.fanout.to_string()),
+        (_, SyncMode::Off) | (RumorMode::Relay | RumorMode::Tree, _) => {
+            (c.ttl, c.fanout.to_string())
+        }
     }
 }
 
@@ -312,6 +323,7 @@ fn summarize(
     ttl: Option<u8>,
     fanout: String,
     simulated: Duration,
+    rumors: u64,
     stats: crate::sim::NetStats,
 ) -> Outcome {
     let live: Vec<usize> = (0..sim.len()).filter(|&i| sim.node(i).is_some()).collect();
@@ -384,6 +396,8 @@ fn summarize(
         datagrams_per_node: stats.sent as f64 / n.max(1) as f64,
         bytes_per_node: stats.bytes as f64 / n.max(1) as f64,
         redundancy: (needed > 0).then(|| stats.delivered as f64 / needed as f64 - 1.0),
+        rumor_datagrams: rumors,
+        rmr: (needed > 0 && rumors > 0).then(|| rumors as f64 / needed as f64 - 1.0),
         lost: stats.lost,
         commits,
         coverage,
