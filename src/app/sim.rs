@@ -332,6 +332,7 @@ fn render_one(o: &Outcome) -> String {
                 o.rmr.map_or("-".into(), |r| format!("{r:.2}"))
             ),
         ),
+        ("lazy announcements (tree)", o.announcements.to_string()),
         ("datagrams lost", o.lost.to_string()),
         (
             "simulated / wall time",
@@ -379,6 +380,7 @@ fn render_sweep(results: &[(Setting, Outcome)]) -> String {
             "redundancy",
             "rumors",
             "rmr",
+            "ihave",
         ]
         .map(String::from),
     );
@@ -401,6 +403,7 @@ fn render_sweep(results: &[(Setting, Outcome)]) -> String {
             o.redundancy.map_or("-".into(), |r| format!("{r:.2}")),
             o.rumor_datagrams.to_string(),
             o.rmr.map_or("-".into(), |r| format!("{r:.2}")),
+            o.announcements.to_string(),
         ]);
         t.add_row(row);
     }

@@ -45,6 +45,11 @@ impl SeenCache {
         true
     }
 
+    /// Whether `id` was seen (and is still remembered).
+    pub fn contains(&self, id: &Uuid) -> bool {
+        self.ids.contains_key(id)
+    }
+
     /// Number of ids held: exposed so tests and status can show memory stays bounded.
     pub fn len(&self) -> usize {
         self.ids.len()

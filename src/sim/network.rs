@@ -10,6 +10,7 @@ use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 
 use crate::core::{Event, Node, Time};
+use crate::wire::MessageKind;
 
 /// One-way latency of a simulated datagram; unequal latencies reorder datagrams.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -144,10 +145,11 @@ enum Pending {
 
 type EventHook = Box<dyn FnMut(usize, Time, &Event)>;
 
-/// Rumor messages `node` has sent.
-fn rumors_of(node: &Node) -> u64 {
-    let kind = crate::wire::MessageKind::Rumor;
-    node.counters().messages_out.get(&kind).copied().unwrap_or(0)
+/// Keeps what `node` sent, by message type, once it leaves the network.
+fn retire(retired: &mut HashMap<MessageKind, u64>, node: &Node) {
+    for (kind, n) in &node.counters().messages_out {
+        *retired.entry(*kind).or_default() += n;
+    }
 }
 
 /// The simulated cluster.
@@ -166,8 +168,8 @@ pub struct SimNet {
     in_flight: usize,
     /// When each node's uplink is next free (with `NetConfig::uplink`).
     link_free: Vec<Time>,
-    /// Rumor messages sent by nodes since killed or replaced.
-    retired_rumors: u64,
+    /// Messages sent by nodes since killed or replaced, by type.
+    retired: HashMap<MessageKind, u64>,
 }
 
 impl SimNet {
@@ -187,7 +189,7 @@ impl SimNet {
             hook: None,
             in_flight: 0,
             link_free: Vec::new(),
-            retired_rumors: 0,
+            retired: HashMap::new(),
         }
     }
 
@@ -210,8 +212,9 @@ impl SimNet {
     /// Stops node `i` dead: it neither sends nor receives from now on.
     pub fn kill(&mut self, i: usize) {
         if let Some(slot) = self.nodes.get_mut(i) {
-            self.retired_rumors += slot.as_ref().map_or(0, rumors_of);
-            *slot = None;
+            if let Some(node) = slot.take() {
+                retire(&mut self.retired, &node);
+            }
             self.wake_at[i] = None;
         }
     }
@@ -219,7 +222,9 @@ impl SimNet {
     /// Puts a fresh node in slot `i` (a restart).
     pub fn restart(&mut self, i: usize, node: Node) {
         if i < self.nodes.len() {
-            self.retired_rumors += self.nodes[i].as_ref().map_or(0, rumors_of);
+            if let Some(old) = self.nodes[i].take() {
+                retire(&mut self.retired, &old);
+            }
             self.index.insert(node.addr(), i);
             self.nodes[i] = Some(node);
             self.wake_at[i] = None;
@@ -227,9 +232,10 @@ impl SimNet {
         }
     }
 
-    /// Rumor messages every node ever added has sent, killed ones included.
-    pub fn rumors_sent(&self) -> u64 {
-        self.retired_rumors + self.nodes.iter().flatten().map(rumors_of).sum::<u64>()
+    /// Messages of `kind` every node ever added has sent, killed ones included.
+    pub fn messages_sent(&self, kind: MessageKind) -> u64 {
+        let sent = |n: &Node| n.counters().messages_out.get(&kind).copied().unwrap_or(0);
+        self.retired.get(&kind).copied().unwrap_or(0) + self.nodes.iter().flatten().map(sent).sum::<u64>()
     }
 
     /// Applies a config edit to live node `i`, as a reload of its file does.

@@ -51,3 +51,5 @@ pub const MAX_TTL: u8 = 64;
 pub const MAX_VERSION: u64 = 1 << 48;
 /// Most peers one peer list may carry (a join answer fills one datagram: about 60).
 pub const MAX_PEER_LIST: usize = 256;
+/// Most rumors one `IHave` announces.
+pub const MAX_ANNOUNCED: usize = 64;

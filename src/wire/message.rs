@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::codec::{Absurd, DecodeError};
 use super::limits::{
-    MAX_FETCH_PIECES, MAX_ID_LEN, MAX_INLINE_VALUE, MAX_KEY_LEN, MAX_PEER_LIST, MAX_PIECE,
+    MAX_ANNOUNCED, MAX_FETCH_PIECES, MAX_ID_LEN, MAX_INLINE_VALUE, MAX_KEY_LEN, MAX_PEER_LIST, MAX_PIECE,
     MAX_PREFIX_LEN, MAX_TTL, MAX_TTL_MS, MAX_VALUE_LEN, MAX_VERSION, MAX_WATCH_CHANGES,
     MIN_PIECE, SYNC_BUCKETS,
 };
@@ -199,9 +199,30 @@ pub struct PeerList {
 }
 
 /// Broadcast tree: "make the link between us eager: push me every rumor you see", sent by a
-/// node that missed news the tree should have brought (or lost its neighbours).
+/// node that missed news the tree should have brought, or that draws a new link; `want`
+/// asks for one rumor it was told of and never received.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
-pub struct Graft {}
+pub struct Graft {
+    #[bincode(with_serde)]
+    pub want: Option<Uuid>,
+}
+
+/// Broadcast tree, lazy push: "I have these rumors" (ids only), sent to the links that are
+/// not eager; a node that does not get one of them soon by the tree grafts and asks for it.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct IHave {
+    pub rumors: Vec<Announced>,
+}
+
+/// One rumor announced lazily: its id, and the origin and version it carries (a node that
+/// holds them already, by anti-entropy, needs nothing).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct Announced {
+    #[bincode(with_serde)]
+    pub id: Uuid,
+    pub origin: NodeId,
+    pub version: u64,
+}
 
 /// Broadcast tree: "drop the eager link between us: your rumors reach me another way", sent
 /// on a duplicate.
@@ -436,6 +457,7 @@ pub enum Message {
     Refused(Refused),
     Graft(Graft),
     Prune(Prune),
+    IHave(IHave),
 }
 
 /// Message type without payload, for per-type counters and metrics labels.
@@ -466,6 +488,7 @@ pub enum MessageKind {
     Refused,
     Graft,
     Prune,
+    IHave,
 }
 
 impl MessageKind {
@@ -497,6 +520,7 @@ impl MessageKind {
             MessageKind::Refused => "refused",
             MessageKind::Graft => "graft",
             MessageKind::Prune => "prune",
+            MessageKind::IHave => "ihave",
         }
     }
 }
@@ -530,6 +554,7 @@ impl Message {
             Message::Refused(_) => MessageKind::Refused,
             Message::Graft(_) => MessageKind::Graft,
             Message::Prune(_) => MessageKind::Prune,
+            Message::IHave(_) => MessageKind::IHave,
         }
     }
 
@@ -623,6 +648,15 @@ impl Message {
                 })
             }
             Message::PingReq(p) => check_origin(&p.target),
+            Message::IHave(h) => {
+                if h.rumors.is_empty() || h.rumors.len() > MAX_ANNOUNCED {
+                    return Err(DecodeError::Invalid("announced rumor count"));
+                }
+                h.rumors.iter().try_for_each(|a| {
+                    check_id(&a.origin)?;
+                    check_version(a.version)
+                })
+            }
             Message::Members(m) => m.updates.iter().try_for_each(|u| {
                 check_origin(&u.member)?;
                 check_incarnation(u.incarnation)?;

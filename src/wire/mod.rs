@@ -23,8 +23,8 @@ pub use frame::{
 pub use header::{ClusterId, Header};
 pub use limits::*;
 pub use message::{
-    Ack, Announce, Change, ChangeKind, Delta, Entry, Fetch, FetchMiss, Found, GetReply, Graft,
-    GetRequest, JoinRequest, MemberState, MemberUpdate, Members, Message, MessageKind, NodeId,
+    Ack, Announce, Announced, Change, ChangeKind, Delta, Entry, Fetch, FetchMiss, Found, GetReply, Graft,
+    GetRequest, IHave, JoinRequest, MemberState, MemberUpdate, Members, Message, MessageKind, NodeId,
     Origin, OriginDelta, Payload, PeerList, Piece, Ping, PingReq, Prune, Refused, Rumor, SetReply,
     SetRequest, StatusPage, StatusRequest, SyncDigest, SyncPull, SyncSummary, VersionClaim,
     WatchEvents, WatchRequest,

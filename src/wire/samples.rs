@@ -199,7 +199,16 @@ pub fn one_of_each() -> Vec<Message> {
             request: 9,
             reason: "this node's admin endpoint is off".into(),
         }),
-        Message::Graft(crate::wire::Graft {}),
+        Message::Graft(crate::wire::Graft {
+            want: Some(uuid::Uuid::from_u128(7)),
+        }),
         Message::Prune(crate::wire::Prune {}),
+        Message::IHave(crate::wire::IHave {
+            rumors: vec![crate::wire::Announced {
+                id: uuid::Uuid::from_u128(8),
+                origin: "n7004".into(),
+                version: 41,
+            }],
+        }),
     ]
 }

@@ -241,7 +241,8 @@ impl Node {
                 | Message::GetReply(_)
                 | Message::WatchEvents(_)
                 | Message::Refused(_) => {}
-                Message::Graft(_) => self.rumors.on_graft(&mut shared!(self), from),
+                Message::Graft(g) => self.rumors.on_graft(&mut shared!(self), from, g.want),
+                Message::IHave(h) => self.rumors.on_ihave(&mut shared!(self), now, from, h),
                 Message::Prune(_) => self.rumors.on_prune(from),
             }
         }
@@ -334,6 +335,7 @@ impl Node {
         [
             (dissemination.sync != SyncMode::Off).then_some(self.sync.next()),
             self.rumors.next_push(),
+            self.rumors.next_graft(),
             self.discovery.next_join(),
             self.transport.next_release(),
             self.fetches.next_deadline(),
@@ -612,7 +614,12 @@ impl Node {
             self.events = events;
         }
         self.events_watched = self.events.len();
-        for (to, mut messages) in self.transport.take_queued() {
+        // Rumors leave first: the news is what everyone waits for, and a burst of other
+        // datagrams (lazy announcements, probes, anti-entropy) must not hold it up.
+        let mut queued: Vec<(SocketAddr, Vec<Message>)> =
+            self.transport.take_queued().into_iter().collect();
+        queued.sort_by_key(|(_, m)| !m.iter().any(|x| matches!(x, Message::Rumor(_))));
+        for (to, mut messages) in queued {
             let mut sizes = Vec::with_capacity(messages.len() + 1);
             let packed = self
                 .transport
@@ -715,9 +722,6 @@ impl Node {
                 from,
             };
             if let Some(applied) = self.sync.apply(&mut shared!(self), now, from, od) {
-                if !applied.changed.is_empty() || !applied.withheld.is_empty() {
-                    self.rumors.repaired_by(&mut shared!(self), from);
-                }
                 let origin = &source.origin;
                 self.learn_peer(origin.addr, Some(origin.id.clone()), now);
                 shared!(self).emit_learned(&origin.id, applied.changed, from, Route::Sync);

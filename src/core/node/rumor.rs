@@ -5,10 +5,10 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::wire::{Message, Rumor, SyncPull, VersionClaim};
+use crate::wire::{Announced, IHave, Message, Rumor, SyncPull, VersionClaim};
 
 use super::shared::Shared;
-use super::tree::EagerTree;
+use super::tree::BroadcastTree;
 use crate::core::config::{NodeConfig, RumorMode, SyncMode};
 use crate::core::event::{Event, Route};
 use crate::core::recent::{self, Kind};
@@ -28,8 +28,8 @@ pub(super) struct Rumors {
     hot: VecDeque<(Rumor, u8)>,
     /// Next push round (`RumorMode::Rounds` only).
     push_at: Option<Time>,
-    /// Eager links (`RumorMode::Tree` only).
-    tree: EagerTree,
+    /// The broadcast tree (`RumorMode::Tree` only).
+    tree: BroadcastTree,
 }
 
 impl Rumors {
@@ -39,7 +39,7 @@ impl Rumors {
             seen,
             hot: VecDeque::new(),
             push_at,
-            tree: EagerTree::default(),
+            tree: BroadcastTree::default(),
         }
     }
 
@@ -93,13 +93,18 @@ impl Rumors {
         } else if cx.config.dissemination.rumors == RumorMode::Off {
             return 0;
         }
-        let targets = if cx.config.dissemination.rumors == RumorMode::Tree {
+        let tree = cx.config.dissemination.rumors == RumorMode::Tree;
+        let targets = if tree {
             self.tree.targets(cx, now, &[])
         } else {
             cx.fanout_targets(&[])
         };
         for &to in &targets {
             cx.send(to, Message::Rumor(rumor.clone()));
+        }
+        if tree {
+            // Lazy announcements after the pushes, so they never delay them.
+            self.tree.delivered(cx, now, &rumor, &[]);
         }
         targets.len()
     }
@@ -126,6 +131,7 @@ impl Rumors {
         if tree {
             if fresh {
                 self.tree.first_from(from);
+                self.tree.arrived(&rumor.id);
             } else {
                 self.tree.duplicate_from(cx, from);
             }
@@ -190,8 +196,14 @@ impl Rumors {
                 relay(cx, rumor, targets);
             }
             RumorMode::Tree => {
-                let targets = self.tree.targets(cx, now, &[from, rumor.origin.addr]);
+                let skip = [from, rumor.origin.addr];
+                let targets = self.tree.targets(cx, now, &skip);
+                let mut onward = rumor.clone();
+                onward.ttl -= 1;
+                onward.hops = onward.hops.saturating_add(1);
                 relay(cx, rumor, targets);
+                // Lazy announcements after the pushes, so they never delay them.
+                self.tree.delivered(cx, now, &onward, &skip);
             }
             RumorMode::Rounds(rounds) => {
                 let mut rumor = rumor;
@@ -243,11 +255,32 @@ impl Rumors {
 }
 
 impl Rumors {
-    /// `from` asked for the tree's pushes.
-    pub(super) fn on_graft(&mut self, cx: &mut Shared, from: SocketAddr) {
+    /// `from` asked for the tree's pushes (and perhaps for one rumor).
+    pub(super) fn on_graft(&mut self, cx: &mut Shared, from: SocketAddr, want: Option<uuid::Uuid>) {
         if cx.config.dissemination.rumors == RumorMode::Tree {
-            self.tree.on_graft(cx, from);
+            self.tree.on_graft(cx, from, want);
         }
+    }
+
+    /// `from` has rumors we may lack: await those not seen nor held, then graft.
+    pub(super) fn on_ihave(&mut self, cx: &mut Shared, now: Time, from: SocketAddr, ihave: IHave) {
+        if cx.config.dissemination.rumors != RumorMode::Tree {
+            return;
+        }
+        let lacking: Vec<Announced> = ihave
+            .rumors
+            .into_iter()
+            .filter(|a| !self.seen.contains(&a.id) && cx.store.watermark(&a.origin) < a.version)
+            .filter(|a| a.origin != cx.config.id)
+            .collect();
+        if !lacking.is_empty() {
+            self.tree.announced(now, from, lacking);
+        }
+    }
+
+    /// When an announced rumor is next due for a graft (`RumorMode::Tree` only).
+    pub(super) fn next_graft(&self) -> Option<Time> {
+        self.tree.next_graft()
     }
 
     /// `from` gets our rumors another way.
@@ -255,17 +288,17 @@ impl Rumors {
         self.tree.on_prune(from);
     }
 
-    /// Anti-entropy from `from` brought news: in a tree, a sign the tree missed us there.
-    pub(super) fn repaired_by(&mut self, cx: &mut Shared, from: SocketAddr) {
-        if cx.config.dissemination.rumors == RumorMode::Tree {
-            self.tree.repaired_by(cx, from);
-        }
-    }
-
     /// Keeps the tree's view full of live members (`RumorMode::Tree` only).
     pub(super) fn maintain_tree(&mut self, cx: &mut Shared, now: Time) {
         if cx.config.dissemination.rumors == RumorMode::Tree {
             self.tree.maintain(cx, now);
+            let held: Vec<uuid::Uuid> = self
+                .tree
+                .due(now)
+                .filter(|a| self.seen.contains(&a.id) || cx.store.watermark(&a.origin) >= a.version)
+                .map(|a| a.id)
+                .collect();
+            self.tree.graft_due(cx, now, &held);
         }
     }
 }

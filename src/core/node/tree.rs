@@ -1,5 +1,5 @@
-//! The eager half of an epidemic broadcast tree (Plumtree, Leitão et al. 2007): rumors go
-//! along *eager* links instead of to random peers.
+//! An epidemic broadcast tree (Plumtree, Leitão et al. 2007): rumors go along *eager* links
+//! instead of to random peers, and the other links get lazy announcements.
 //!
 //! Each node keeps a small view of `fanout` random live members (HyParView's active view,
 //! drawn here from SWIM's full membership), made symmetric with a `Graft` as each link is
@@ -8,17 +8,22 @@
 //! leaves a spanning tree of eager links: about one datagram per node per update, from any
 //! origin. Pruned links stay in the view, so the view is not refilled after pruning.
 //!
-//! The lazy half is anti-entropy, which runs anyway: a node that learns by anti-entropy what
-//! the tree should have brought (a lost datagram, a dead relay) grafts the link to the peer
-//! that told it, and a link to a member that died is replaced by a random live one. So the
-//! tree repairs itself, and every live node still gets every update, at worst one
-//! anti-entropy interval late.
+//! Lazy push: a node that delivers a rumor announces its id (`IHave`) to its lazy links,
+//! skipping those that announced it first. A node told of a rumor that does not reach it by
+//! the tree within [`GRAFT_AFTER`] grafts the link to the announcer and asks for the rumor;
+//! the announcer sends it and pushes along that link from then on. So a lost datagram or a
+//! dead relay costs milliseconds, not an anti-entropy round, and the tree repairs itself
+//! where it broke. Anti-entropy still runs and repairs what every announcement missed. A link
+//! to a member that died is replaced by a random live one.
 
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use uuid::Uuid;
+
 use crate::core::time::Time;
-use crate::wire::{Graft, Message, Prune};
+use crate::wire::{Announced, Graft, IHave, Message, Prune, Rumor, MAX_ANNOUNCED};
 
 use super::shared::Shared;
 
@@ -27,19 +32,48 @@ use super::shared::Shared;
 const MAX_VIEW: usize = 16;
 /// How often the view is checked for dead links and refilled.
 const CHECK_EVERY: Duration = Duration::from_millis(100);
+/// How long an announced rumor may take to arrive by the tree before the node grafts: above
+/// the spread of a tree's path latencies, far below an anti-entropy interval.
+pub(super) const GRAFT_AFTER: Duration = Duration::from_millis(80);
+/// How long a graft's answer may take before the next announcer is asked.
+const GRAFT_AGAIN: Duration = Duration::from_millis(40);
+/// Announced rumors awaited at once; announcers remembered per rumor.
+const MAX_MISSING: usize = 1024;
+const MAX_ANNOUNCERS: usize = 4;
+/// Grafts sent for one rumor before it is left to anti-entropy.
+const MAX_GRAFTS: usize = 6;
+/// Rumors kept to answer grafts, and for how long.
+const CACHE: usize = 1024;
+const CACHE_FOR: Duration = Duration::from_secs(30);
 
-/// A node's links in the broadcast tree.
+/// A rumor announced to us and not received yet.
+#[derive(Debug)]
+struct Missing {
+    announced: Announced,
+    /// Who announced it, in order (the first is asked first).
+    announcers: Vec<SocketAddr>,
+    /// When to graft the next announcer.
+    at: Time,
+    /// Grafts sent for it so far.
+    grafts: usize,
+}
+
+/// A node's place in the broadcast tree.
 #[derive(Debug, Default)]
-pub(super) struct EagerTree {
+pub(super) struct BroadcastTree {
     /// Links rumors are pushed along.
     eager: Vec<SocketAddr>,
-    /// Pruned links: still in the view, not pushed along.
+    /// Pruned links: still in the view, told of rumors lazily.
     lazy: Vec<SocketAddr>,
     /// When the view is next checked.
     check_at: Option<Time>,
+    /// Announced rumors not received yet, by id (ordered, so runs are deterministic).
+    missing: BTreeMap<Uuid, Missing>,
+    /// Recent rumors as this node pushed them on, to answer grafts.
+    cache: VecDeque<(Time, Rumor)>,
 }
 
-impl EagerTree {
+impl BroadcastTree {
     /// Drops links to members no longer live and draws random live members (grafting each)
     /// until the view holds `fanout` links. Runs on the node's other timers (probes tick
     /// five times a second), at most every [`CHECK_EVERY`], and before every push.
@@ -48,6 +82,8 @@ impl EagerTree {
             return;
         }
         self.check_at = Some(now + CHECK_EVERY);
+        self.cache
+            .retain(|(at, _)| now.since(*at) < CACHE_FOR);
         // A link to a peer we do not track (it pushed to us) stays in a fixed topology; a
         // node that learns its peers tracks every member, and drops links to the gone.
         let keep_unknown = !cx.config.learn_peers;
@@ -64,7 +100,7 @@ impl EagerTree {
         for to in cx.peers.sample(cx.rng, want - have, &skip) {
             self.eager.push(to);
             cx.counters.tree_grafts += 1;
-            cx.send(to, Message::Graft(Graft {}));
+            cx.send(to, Message::Graft(Graft { want: None }));
         }
     }
 
@@ -77,6 +113,112 @@ impl EagerTree {
             .filter(|a| !exclude.contains(a))
             .copied()
             .collect()
+    }
+
+    /// `rumor` was pushed on (or made) here: keep it for grafts, and announce it to the lazy
+    /// links except `exclude` and those that announced it to us.
+    pub(super) fn delivered(&mut self, cx: &mut Shared, now: Time, rumor: &Rumor, exclude: &[SocketAddr]) {
+        let told_us = self
+            .missing
+            .remove(&rumor.id)
+            .map(|m| m.announcers)
+            .unwrap_or_default();
+        if self.cache.len() >= CACHE {
+            self.cache.pop_front();
+        }
+        self.cache.push_back((now, rumor.clone()));
+        let announced = Announced {
+            id: rumor.id,
+            origin: rumor.origin.id.clone(),
+            version: rumor.version,
+        };
+        for &to in &self.lazy {
+            if exclude.contains(&to) || told_us.contains(&to) {
+                continue;
+            }
+            cx.send(
+                to,
+                Message::IHave(IHave {
+                    rumors: vec![announced.clone()],
+                }),
+            );
+        }
+    }
+
+    /// A rumor arrived (by the tree or a graft): nothing to wait for any more.
+    pub(super) fn arrived(&mut self, id: &Uuid) {
+        self.missing.remove(id);
+    }
+
+    /// `from` announced rumors we lack (the caller left out those seen or held): wait for
+    /// each a little, then graft.
+    pub(super) fn announced(&mut self, now: Time, from: SocketAddr, rumors: Vec<Announced>) {
+        for a in rumors.into_iter().take(MAX_ANNOUNCED) {
+            if let Some(m) = self.missing.get_mut(&a.id) {
+                if m.announcers.len() < MAX_ANNOUNCERS && !m.announcers.contains(&from) {
+                    m.announcers.push(from);
+                }
+                continue;
+            }
+            if self.missing.len() >= MAX_MISSING {
+                continue;
+            }
+            self.missing.insert(
+                a.id,
+                Missing {
+                    announced: a,
+                    announcers: vec![from],
+                    at: now + GRAFT_AFTER,
+                    grafts: 0,
+                },
+            );
+        }
+    }
+
+    /// The announced rumors whose graft is due at `now`.
+    pub(super) fn due(&self, now: Time) -> impl Iterator<Item = &Announced> {
+        self.missing
+            .values()
+            .filter(move |m| m.at <= now)
+            .map(|m| &m.announced)
+    }
+
+    /// Grafts for every announced rumor that is overdue: the next announcer is asked for it
+    /// and becomes an eager link. Those in `held` (arrived meanwhile by anti-entropy) need no
+    /// graft.
+    pub(super) fn graft_due(&mut self, cx: &mut Shared, now: Time, held: &[Uuid]) {
+        let due: Vec<Uuid> = self
+            .missing
+            .iter()
+            .filter(|(_, m)| m.at <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            let Some(m) = self.missing.get_mut(&id) else {
+                continue;
+            };
+            if held.contains(&id) || m.announcers.is_empty() {
+                self.missing.remove(&id);
+                continue;
+            }
+            // Announcers in turn, again from the first after the last (the graft or its
+            // answer may have been lost), a bounded number of times.
+            let to = m.announcers[m.grafts % m.announcers.len()];
+            m.grafts += 1;
+            m.at = now + GRAFT_AGAIN;
+            if m.grafts >= MAX_GRAFTS {
+                // Anti-entropy covers the rest.
+                self.missing.remove(&id);
+            }
+            self.make_eager(to);
+            cx.counters.tree_grafts += 1;
+            cx.send(to, Message::Graft(Graft { want: Some(id) }));
+        }
+    }
+
+    /// When the next graft is due, if any rumor is awaited.
+    pub(super) fn next_graft(&self) -> Option<Time> {
+        self.missing.values().map(|m| m.at).min()
     }
 
     /// The first copy of a rumor came from `from`: the link is eager both ways.
@@ -92,27 +234,17 @@ impl EagerTree {
         cx.send(from, Message::Prune(Prune {}));
     }
 
-    /// Anti-entropy from `from` brought news the tree should have: ask it for the tree's
-    /// pushes from now on (nothing to do if it already pushes to us: a datagram was lost).
-    pub(super) fn repaired_by(&mut self, cx: &mut Shared, from: SocketAddr) {
-        if self.eager.contains(&from) || !self.room_for(from) {
-            return;
-        }
-        let keep_unknown = !cx.config.learn_peers;
-        if !cx.peers.get(&from).map_or(keep_unknown, |p| p.is_live()) {
+    /// `from` asked for our pushes (and perhaps for one rumor): granted while the view has
+    /// room, else the link is lazy at both ends.
+    pub(super) fn on_graft(&mut self, cx: &mut Shared, from: SocketAddr, want: Option<Uuid>) {
+        if !self.room_for(from) {
+            cx.send(from, Message::Prune(Prune {}));
             return;
         }
         self.make_eager(from);
-        cx.counters.tree_grafts += 1;
-        cx.send(from, Message::Graft(Graft {}));
-    }
-
-    /// `from` asked for our pushes: granted while the view has room, else the link is lazy.
-    pub(super) fn on_graft(&mut self, cx: &mut Shared, from: SocketAddr) {
-        if self.room_for(from) {
-            self.make_eager(from);
-        } else {
-            cx.send(from, Message::Prune(Prune {}));
+        let cached = want.and_then(|id| self.cache.iter().find(|(_, r)| r.id == id));
+        if let Some((_, rumor)) = cached {
+            cx.send(from, Message::Rumor(rumor.clone()));
         }
     }
 
@@ -151,9 +283,17 @@ mod tests {
         SocketAddr::from(([127, 0, 0, 1], port))
     }
 
+    fn announced(n: u128) -> Announced {
+        Announced {
+            id: Uuid::from_u128(n),
+            origin: "n1".into(),
+            version: 3,
+        }
+    }
+
     #[test]
     fn a_pruned_link_stays_in_the_view_and_a_graft_makes_it_eager_again() {
-        let mut t = EagerTree::default();
+        let mut t = BroadcastTree::default();
         t.first_from(addr(1));
         t.first_from(addr(2));
         t.on_prune(addr(1));
@@ -166,7 +306,7 @@ mod tests {
 
     #[test]
     fn the_view_is_bounded() {
-        let mut t = EagerTree::default();
+        let mut t = BroadcastTree::default();
         for p in 0..40 {
             t.first_from(addr(p));
         }
@@ -176,5 +316,22 @@ mod tests {
         t.first_from(addr(100));
         assert_eq!(t.eager.len() + t.lazy.len(), MAX_VIEW);
         assert!(!t.eager.contains(&addr(100)));
+    }
+
+    #[test]
+    fn an_announced_rumor_is_awaited_from_each_announcer_in_turn_and_bounded() {
+        let mut t = BroadcastTree::default();
+        let now = Time::ZERO;
+        t.announced(now, addr(1), vec![announced(1)]);
+        t.announced(now, addr(2), vec![announced(1)]);
+        t.announced(now, addr(1), vec![announced(1)]);
+        assert_eq!(t.missing[&Uuid::from_u128(1)].announcers, [addr(1), addr(2)]);
+        assert_eq!(t.next_graft(), Some(now + GRAFT_AFTER));
+        t.arrived(&Uuid::from_u128(1));
+        assert_eq!(t.next_graft(), None);
+        for n in 0..(MAX_MISSING as u128 + 10) {
+            t.announced(now, addr(3), vec![announced(n)]);
+        }
+        assert_eq!(t.missing.len(), MAX_MISSING);
     }
 }

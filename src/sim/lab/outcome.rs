@@ -56,6 +56,8 @@ pub struct Outcome {
     /// Relative message redundancy: rumor messages per node that needed the news, minus
     /// one (Plumtree's RMR; 0 for a perfect tree, N/A for strategies without rumors).
     pub rmr: Option<f64>,
+    /// The broadcast tree's lazy announcements (`IHave` messages) sent; 0 for the others.
+    pub announcements: u64,
     pub lost: u64,
     pub commits: Vec<VersionCommit>,
     pub coverage: Vec<CoveragePoint>,
@@ -71,7 +73,7 @@ impl Outcome {
     pub const CSV_HEADER: &'static str = "strategy,topology,nodes,live,fanout,ttl,loss,seed,\
 coverage_pct,time_to_50_ms,time_to_99_ms,time_to_100_ms,rounds_to_50,rounds_to_99,\
 rounds_to_100,datagrams,bytes,datagrams_per_node,bytes_per_node,redundancy,lost,\
-simulated_ms,wall_ms,peak_rss_bytes,rumor_datagrams,rmr";
+simulated_ms,wall_ms,peak_rss_bytes,rumor_datagrams,rmr,announcements";
 
     /// One CSV line (no quoting needed: no field holds a comma).
     pub fn csv_row(&self) -> String {
@@ -105,6 +107,7 @@ simulated_ms,wall_ms,peak_rss_bytes,rumor_datagrams,rmr";
             opt(self.peak_rss_bytes),
             self.rumor_datagrams.to_string(),
             opt(self.rmr.map(|r| format!("{r:.3}"))),
+            self.announcements.to_string(),
         ]
         .join(",")
     }

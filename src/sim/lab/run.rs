@@ -11,7 +11,7 @@ use rand::SeedableRng;
 
 use crate::core::{Event, Route, RumorMode, Strategy, SyncMode, Time};
 use crate::sim::{build, sim_id, NetConfig, SimNet};
-use crate::wire::NodeId;
+use crate::wire::{MessageKind, NodeId};
 
 use super::outcome::{CoveragePoint, Outcome, VersionCommit};
 use super::scenario::{Amount, Scenario};
@@ -134,7 +134,8 @@ pub fn run(scenario: &Scenario, progress: &dyn Fn(f64)) -> Outcome {
     };
     sim.run_until(t0);
     let start = sim.stats();
-    let rumors_before = sim.rumors_sent();
+    let rumors_before = sim.messages_sent(MessageKind::Rumor);
+    let announcements_before = sim.messages_sent(MessageKind::IHave);
 
     let mut actions: Vec<(Time, Action)> = Vec::new();
     for k in 0..scenario.updates.max(1) {
@@ -213,8 +214,11 @@ pub fn run(scenario: &Scenario, progress: &dyn Fn(f64)) -> Outcome {
     let end = sim.now();
     let stats = sim.stats();
     let tracker = tracker.borrow();
-    let rumors = sim.rumors_sent() - rumors_before;
-    summarize(scenario, &sim, &tracker, n, ttl, fanout, end.since(t0), rumors, {
+    let sent = Sent {
+        rumors: sim.messages_sent(MessageKind::Rumor) - rumors_before,
+        announcements: sim.messages_sent(MessageKind::IHave) - announcements_before,
+    };
+    summarize(scenario, &sim, &tracker, n, ttl, fanout, end.since(t0), sent, {
         let mut s = stats;
         s.sent -= start.sent;
         s.bytes -= start.bytes;
@@ -314,6 +318,13 @@ fn uncovered(sim: &SimNet, tracker: &Tracker) -> usize {
         .count()
 }
 
+/// Messages of the news itself the nodes sent during the run.
+struct Sent {
+    rumors: u64,
+    /// Lazy announcements of the broadcast tree (`IHave`).
+    announcements: u64,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn summarize(
     scenario: &Scenario,
@@ -323,9 +334,10 @@ fn summarize(
     ttl: Option<u8>,
     fanout: String,
     simulated: Duration,
-    rumors: u64,
+    sent: Sent,
     stats: crate::sim::NetStats,
 ) -> Outcome {
+    let rumors = sent.rumors;
     let live: Vec<usize> = (0..sim.len()).filter(|&i| sim.node(i).is_some()).collect();
     let updates = tracker.updates.len().max(1);
     // Every (live node, update) arrival, ordered by time since its update.
@@ -398,6 +410,7 @@ fn summarize(
         redundancy: (needed > 0).then(|| stats.delivered as f64 / needed as f64 - 1.0),
         rumor_datagrams: rumors,
         rmr: (needed > 0 && rumors > 0).then(|| rumors as f64 / needed as f64 - 1.0),
+        announcements: sent.announcements,
         lost: stats.lost,
         commits,
         coverage,
