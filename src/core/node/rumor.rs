@@ -264,7 +264,8 @@ impl Rumors {
 
     /// `from` has rumors we may lack: await those not seen nor held, then graft.
     pub(super) fn on_ihave(&mut self, cx: &mut Shared, now: Time, from: SocketAddr, ihave: IHave) {
-        if cx.config.dissemination.rumors != RumorMode::Tree {
+        // Only a live member's announcement can lead to a graft (and a link).
+        if cx.config.dissemination.rumors != RumorMode::Tree || !super::tree::member(cx, &from) {
             return;
         }
         let lacking: Vec<Announced> = ihave

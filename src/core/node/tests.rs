@@ -566,3 +566,59 @@ fn a_strategy_edit_waits_for_a_restart_with_its_fanout_and_ttl() {
     assert_eq!(n.config().anti_entropy, Duration::from_millis(500));
     assert!(!done.changes.iter().any(|c| c.starts_with("fanout")));
 }
+
+/// A tree node: pushes along its view, announces to lazy links, answers a graft that asks
+/// for a rumor it announced, and grafts a rumor announced to it that never arrives.
+#[test]
+fn the_tree_answers_grafts_for_announced_rumors_and_grafts_what_it_misses() {
+    let tree = |c: &mut NodeConfig| {
+        crate::core::Strategy::Tree.configure(c, None, Some(Fanout::Count(1)), None);
+    };
+    let mut a = node(7000, &[7001, 7002], tree);
+    let now = Time::from_millis(1);
+    a.set(now, "k", b"v").unwrap();
+    let pushed: Vec<Rumor> = drain(&mut a, now)
+        .iter()
+        .flat_map(messages)
+        .filter_map(|m| match m {
+            Message::Rumor(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pushed.len(), 1, "one eager link: one push");
+    let id = pushed[0].id;
+    // A graft from a member that asks for it gets it.
+    for d in datagram_from(7002, &[Message::Graft(crate::wire::Graft { want: Some(id) })]) {
+        a.handle_datagram(now, addr(7002), &d);
+    }
+    let answered: Vec<Message> = drain(&mut a, now).iter().flat_map(messages).collect();
+    assert!(
+        answered
+            .iter()
+            .any(|m| matches!(m, Message::Rumor(r) if r.id == id)),
+        "{answered:?}"
+    );
+
+    // Told of a rumor that then never comes, a node grafts the announcer for it.
+    let mut b = node(7003, &[7004], tree);
+    let missed = rumor(7005, 1, 10);
+    let announce = Message::IHave(crate::wire::IHave {
+        rumors: vec![crate::wire::Announced {
+            id: missed.id,
+            origin: missed.origin.id.clone(),
+            version: 1,
+        }],
+    });
+    for d in datagram_from(7004, &[announce]) {
+        b.handle_datagram(now, addr(7004), &d);
+    }
+    drain(&mut b, now);
+    let later = now + tree::GRAFT_AFTER;
+    b.handle_timeout(later);
+    let grafts: Vec<Message> = drain(&mut b, later)
+        .iter()
+        .flat_map(messages)
+        .filter(|m| matches!(m, Message::Graft(g) if g.want == Some(missed.id)))
+        .collect();
+    assert_eq!(grafts.len(), 1);
+}

@@ -84,12 +84,8 @@ impl BroadcastTree {
         self.check_at = Some(now + CHECK_EVERY);
         self.cache
             .retain(|(at, _)| now.since(*at) < CACHE_FOR);
-        // A link to a peer we do not track (it pushed to us) stays in a fixed topology; a
-        // node that learns its peers tracks every member, and drops links to the gone.
-        let keep_unknown = !cx.config.learn_peers;
-        let live = |cx: &Shared, a: &SocketAddr| cx.peers.get(a).map_or(keep_unknown, |p| p.is_live());
-        self.eager.retain(|a| live(cx, a));
-        self.lazy.retain(|a| live(cx, a));
+        self.eager.retain(|a| member(cx, a));
+        self.lazy.retain(|a| member(cx, a));
         let want = cx.config.fanout.resolve(cx.cluster_size()).min(MAX_VIEW);
         let have = self.eager.len() + self.lazy.len();
         if have >= want {
@@ -237,6 +233,10 @@ impl BroadcastTree {
     /// `from` asked for our pushes (and perhaps for one rumor): granted while the view has
     /// room, else the link is lazy at both ends.
     pub(super) fn on_graft(&mut self, cx: &mut Shared, from: SocketAddr, want: Option<Uuid>) {
+        if !member(cx, &from) {
+            // Only members get pushes: never a stream of rumors toward any address.
+            return;
+        }
         if !self.room_for(from) {
             cx.send(from, Message::Prune(Prune {}));
             return;
@@ -273,6 +273,15 @@ impl BroadcastTree {
             self.lazy.push(a);
         }
     }
+}
+
+/// Whether `a` is a live member a link may lead to. A node that learns its peers tracks
+/// every member (senders included), so an address it does not track is not one; in a fixed
+/// topology (the simulator's) a peer that pushed to us stays a link though we do not list it.
+pub(super) fn member(cx: &Shared, a: &SocketAddr) -> bool {
+    cx.peers
+        .get(a)
+        .map_or(!cx.config.learn_peers, |p| p.is_live())
 }
 
 #[cfg(test)]
