@@ -636,19 +636,37 @@ impl Node {
             let room = datagrams
                 .last()
                 .map_or(0, |d| self.transport.packer().piggyback_room(d.len()));
-            let piggyback = self
+            let facts = self
                 .membership
                 .piggyback_for(&mut shared!(self), to, &messages, room);
-            if let Some(piggyback) = piggyback {
+            // Then, in a broadcast tree, announcements of recent rumors in what room is left.
+            let room = room.saturating_sub(
+                facts
+                    .as_ref()
+                    .map_or(0, |f| crate::wire::encoded_len(f) + 4),
+            );
+            let announcements = self
+                .rumors
+                .piggyback(&self.config, now, &messages, room);
+            let facts = facts.map(|f| (f, true));
+            let announcements = announcements.map(|a| (a, false));
+            for (piggyback, must) in facts.into_iter().chain(announcements) {
+                let count = datagrams.len();
                 messages.push(piggyback);
                 let mut resized = Vec::with_capacity(messages.len());
                 let repacked = self
                     .transport
                     .packer()
                     .pack_counted(&messages, |m, len| resized.push((m.kind(), len)));
-                if let Ok(with) = repacked {
-                    datagrams = with;
-                    sizes = resized;
+                match repacked {
+                    // Announcements are a spare chance: never a datagram more for them.
+                    Ok(with) if must || with.len() == count => {
+                        datagrams = with;
+                        sizes = resized;
+                    }
+                    _ => {
+                        messages.pop();
+                    }
                 }
             }
             // What was actually encoded, piggybacks included, counted once here.

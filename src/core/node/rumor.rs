@@ -279,6 +279,19 @@ impl Rumors {
         }
     }
 
+    /// Announcements of recent rumors for the spare room of a datagram (`RumorMode::Tree`).
+    pub(super) fn piggyback(
+        &mut self,
+        config: &NodeConfig,
+        now: Time,
+        outgoing: &[Message],
+        room: usize,
+    ) -> Option<Message> {
+        (config.dissemination.rumors == RumorMode::Tree)
+            .then(|| self.tree.piggyback(now, outgoing, room))
+            .flatten()
+    }
+
     /// When an announced rumor is next due for a graft (`RumorMode::Tree` only).
     pub(super) fn next_graft(&self) -> Option<Time> {
         self.tree.next_graft()

@@ -42,6 +42,13 @@ const MAX_MISSING: usize = 1024;
 const MAX_ANNOUNCERS: usize = 4;
 /// Grafts sent for one rumor before it is left to anti-entropy.
 const MAX_GRAFTS: usize = 6;
+/// Recent rumors ride, as announcements, in the room other datagrams leave (probes, acks,
+/// exchanges) for this long, a few at a time: a second chance, costing no datagram, for a
+/// node whose push and lazy announcements were all lost.
+const PIGGYBACK_FOR: Duration = Duration::from_millis(500);
+const PIGGYBACK_MAX: usize = 8;
+/// Room one piggybacked announcement takes at most (id, origin id, version, framing).
+const ANNOUNCED_ROOM: usize = 96;
 /// Rumors kept to answer grafts, and for how long.
 const CACHE: usize = 1024;
 const CACHE_FOR: Duration = Duration::from_secs(30);
@@ -71,6 +78,8 @@ pub(super) struct BroadcastTree {
     missing: BTreeMap<Uuid, Missing>,
     /// Recent rumors as this node pushed them on, to answer grafts.
     cache: VecDeque<(Time, Rumor)>,
+    /// Recent rumors to announce in other datagrams' spare room.
+    recent: VecDeque<(Time, Announced)>,
 }
 
 impl BroadcastTree {
@@ -128,6 +137,10 @@ impl BroadcastTree {
             origin: rumor.origin.id.clone(),
             version: rumor.version,
         };
+        if self.recent.len() >= PIGGYBACK_MAX {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((now, announced.clone()));
         for &to in &self.lazy {
             if exclude.contains(&to) || told_us.contains(&to) {
                 continue;
@@ -139,6 +152,33 @@ impl BroadcastTree {
                 }),
             );
         }
+    }
+
+    /// Announcements of recent rumors for a datagram to `outgoing` with `room` bytes to spare,
+    /// unless it carries rumors or announcements already.
+    pub(super) fn piggyback(&mut self, now: Time, outgoing: &[Message], room: usize) -> Option<Message> {
+        while self
+            .recent
+            .front()
+            .is_some_and(|(at, _)| now.since(*at) >= PIGGYBACK_FOR)
+        {
+            self.recent.pop_front();
+        }
+        let busy = outgoing
+            .iter()
+            .any(|m| matches!(m, Message::Rumor(_) | Message::IHave(_)));
+        let fit = (room / ANNOUNCED_ROOM).min(self.recent.len());
+        if busy || fit == 0 {
+            return None;
+        }
+        let rumors = self
+            .recent
+            .iter()
+            .rev()
+            .take(fit)
+            .map(|(_, a)| a.clone())
+            .collect();
+        Some(Message::IHave(IHave { rumors }))
     }
 
     /// A rumor arrived (by the tree or a graft): nothing to wait for any more.
