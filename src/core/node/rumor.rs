@@ -130,8 +130,9 @@ impl Rumors {
         let tree = cx.config.dissemination.rumors == RumorMode::Tree;
         if tree {
             if fresh {
+                // (Whoever announced it is forgotten once it is pushed on: `delivered`
+                // skips them, as they have it.)
                 self.tree.first_from(from);
-                self.tree.arrived(&rumor.id);
             } else {
                 self.tree.duplicate_from(cx, from);
             }

@@ -181,11 +181,6 @@ impl BroadcastTree {
         Some(Message::IHave(IHave { rumors }))
     }
 
-    /// A rumor arrived (by the tree or a graft): nothing to wait for any more.
-    pub(super) fn arrived(&mut self, id: &Uuid) {
-        self.missing.remove(id);
-    }
-
     /// `from` announced rumors we lack (the caller left out those seen or held): wait for
     /// each a little, then graft.
     pub(super) fn announced(&mut self, now: Time, from: SocketAddr, rumors: Vec<Announced>) {
@@ -376,8 +371,6 @@ mod tests {
         t.announced(now, addr(1), vec![announced(1)]);
         assert_eq!(t.missing[&Uuid::from_u128(1)].announcers, [addr(1), addr(2)]);
         assert_eq!(t.next_graft(), Some(now + GRAFT_AFTER));
-        t.arrived(&Uuid::from_u128(1));
-        assert_eq!(t.next_graft(), None);
         for n in 0..(MAX_MISSING as u128 + 10) {
             t.announced(now, addr(3), vec![announced(n)]);
         }
