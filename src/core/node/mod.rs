@@ -620,17 +620,9 @@ impl Node {
             self.transport.take_queued().into_iter().collect();
         queued.sort_by_key(|(_, m)| !m.iter().any(|x| matches!(x, Message::Rumor(_))));
         for (to, mut messages) in queued {
-            let mut sizes = Vec::with_capacity(messages.len() + 1);
-            let packed = self
-                .transport
-                .packer()
-                .pack_counted(&messages, |m, len| sizes.push((m.kind(), len)));
-            let mut datagrams = match packed {
-                Ok(d) => d,
-                Err(_) => {
-                    self.counters.encode_errors += 1;
-                    continue;
-                }
+            let Some((mut datagrams, mut sizes)) = pack(self.transport.packer(), &messages) else {
+                self.counters.encode_errors += 1;
+                continue;
             };
             // Membership facts ride in the room the last datagram has left, never in a new one.
             let room = datagrams
@@ -639,28 +631,23 @@ impl Node {
             let facts = self
                 .membership
                 .piggyback_for(&mut shared!(self), to, &messages, room);
-            // Then, in a broadcast tree, announcements of recent rumors in what room is left.
-            let room = room.saturating_sub(
-                facts
-                    .as_ref()
-                    .map_or(0, |f| crate::wire::encoded_len(f) + 4),
-            );
-            let announcements = self
-                .rumors
-                .piggyback(&self.config, now, &messages, room);
-            let facts = facts.map(|f| (f, true));
-            let announcements = announcements.map(|a| (a, false));
-            for (piggyback, must) in facts.into_iter().chain(announcements) {
-                let count = datagrams.len();
-                messages.push(piggyback);
-                let mut resized = Vec::with_capacity(messages.len());
-                let repacked = self
-                    .transport
-                    .packer()
-                    .pack_counted(&messages, |m, len| resized.push((m.kind(), len)));
-                match repacked {
-                    // Announcements are a spare chance: never a datagram more for them.
-                    Ok(with) if must || with.len() == count => {
+            if let Some(facts) = facts {
+                messages.push(facts);
+                if let Some((with, resized)) = pack(self.transport.packer(), &messages) {
+                    datagrams = with;
+                    sizes = resized;
+                }
+            }
+            // Then, in a broadcast tree, announcements of recent rumors in what room is left:
+            // a spare chance, never worth a datagram more.
+            let left = datagrams
+                .last()
+                .map_or(0, |d| self.transport.packer().piggyback_room(d.len()));
+            let announcements = self.rumors.piggyback(&self.config, now, &messages, left);
+            if let Some(announcements) = announcements {
+                messages.push(announcements);
+                match pack(self.transport.packer(), &messages) {
+                    Some((with, resized)) if with.len() == datagrams.len() => {
                         datagrams = with;
                         sizes = resized;
                     }
@@ -818,6 +805,18 @@ impl Node {
         }
         d.mul_f64(self.rng.random_range(0.75..1.25))
     }
+}
+
+/// Datagrams, and each message's type and encoded size.
+type Packed = (Vec<Vec<u8>>, Vec<(wire::MessageKind, usize)>);
+
+/// `messages` packed into datagrams for one destination (None if one cannot be encoded).
+fn pack(packer: &wire::Packer, messages: &[Message]) -> Option<Packed> {
+    let mut sizes = Vec::with_capacity(messages.len());
+    let datagrams = packer
+        .pack_counted(messages, |m, len| sizes.push((m.kind(), len)))
+        .ok()?;
+    Some((datagrams, sizes))
 }
 
 #[cfg(test)]

@@ -191,27 +191,23 @@ impl Rumors {
         if rumor.ttl == 0 {
             return;
         }
+        // What goes on: one hop further, one hop less to live (the caller checked it has one).
+        let skip = [from, rumor.origin.addr];
+        let mut onward = rumor;
+        onward.ttl -= 1;
+        onward.hops = onward.hops.saturating_add(1);
         match cx.config.dissemination.rumors {
             RumorMode::Relay => {
-                let targets = cx.fanout_targets(&[from, rumor.origin.addr]);
-                relay(cx, rumor, targets);
+                let targets = cx.fanout_targets(&skip);
+                relay(cx, &onward, targets);
             }
             RumorMode::Tree => {
-                let skip = [from, rumor.origin.addr];
                 let targets = self.tree.targets(cx, now, &skip);
-                let mut onward = rumor.clone();
-                onward.ttl -= 1;
-                onward.hops = onward.hops.saturating_add(1);
-                relay(cx, rumor, targets);
+                relay(cx, &onward, targets);
                 // Lazy announcements after the pushes, so they never delay them.
                 self.tree.delivered(cx, now, &onward, &skip);
             }
-            RumorMode::Rounds(rounds) => {
-                let mut rumor = rumor;
-                rumor.ttl -= 1;
-                rumor.hops = rumor.hops.saturating_add(1);
-                self.make_hot(cx.config, now, rumor, rounds);
-            }
+            RumorMode::Rounds(rounds) => self.make_hot(cx.config, now, onward, rounds),
             RumorMode::Off => {}
         }
     }
@@ -347,11 +343,9 @@ fn pull_gap(cx: &mut Shared, from: SocketAddr, rumor: &Rumor) {
     cx.send(from, Message::SyncPull(SyncPull { wants }));
 }
 
-/// Relays a rumor with one hop less to live, to `targets` (random peers, or the tree's eager
-/// links; never the sender or the origin).
-fn relay(cx: &mut Shared, mut rumor: Rumor, targets: Vec<SocketAddr>) {
-    rumor.ttl -= 1;
-    rumor.hops = rumor.hops.saturating_add(1);
+/// Relays `rumor` (already one hop on) to `targets` (random peers, or the tree's eager links;
+/// never the sender or the origin).
+fn relay(cx: &mut Shared, rumor: &Rumor, targets: Vec<SocketAddr>) {
     if targets.is_empty() {
         return;
     }

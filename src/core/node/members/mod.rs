@@ -257,19 +257,6 @@ impl Membership {
             return;
         }
         let unreached = from.filter(|f| cx.peers.get(f).is_none_or(|p| !p.is_live()));
-        if let Some(accuser) = unreached {
-            let refuted = self.incarnation.max(update.incarnation + 1);
-            self.tell(
-                cx,
-                accuser,
-                MemberUpdate {
-                    member: cx.config.origin(),
-                    incarnation: refuted,
-                    state: MemberState::Alive,
-                    by: Some(cx.config.id.clone()),
-                },
-            );
-        }
         if update.incarnation < self.incarnation {
             // An accusation older than our incarnation (we restarted with a saved, higher
             // one, or refuted already): the accuser has not heard. Announce again, at most
@@ -280,18 +267,32 @@ impl Membership {
             {
                 self.announce_alive(cx, now);
             }
-            return;
+        } else {
+            if update.state != MemberState::Alive {
+                self.health.worse();
+                cx.counters.refutations += 1;
+            }
+            self.incarnation = update.incarnation + 1;
+            cx.emit(Event::Refuted {
+                accused: update.state,
+                incarnation: self.incarnation,
+            });
+            self.announce_alive(cx, now);
         }
-        if update.state != MemberState::Alive {
-            self.health.worse();
-            cx.counters.refutations += 1;
+        if let Some(accuser) = unreached {
+            let me = self.alive(cx);
+            self.tell(cx, accuser, me);
         }
-        self.incarnation = update.incarnation + 1;
-        cx.emit(Event::Refuted {
-            accused: update.state,
+    }
+
+    /// "We are alive at our incarnation", as a fact to send.
+    fn alive(&self, cx: &Shared) -> MemberUpdate {
+        MemberUpdate {
+            member: cx.config.origin(),
             incarnation: self.incarnation,
-        });
-        self.announce_alive(cx, now);
+            state: MemberState::Alive,
+            by: Some(cx.config.id.clone()),
+        }
     }
 
     /// Pushes "alive at our incarnation" (a refutation) to the cluster.
@@ -299,12 +300,7 @@ impl Membership {
         &mut self,
         cx: &mut Shared, now: Time) {
         self.announced_at = Some(now);
-        let me = MemberUpdate {
-            member: cx.config.origin(),
-            incarnation: self.incarnation,
-            state: MemberState::Alive,
-            by: Some(cx.config.id.clone()),
-        };
+        let me = self.alive(cx);
         self.spread_member_update(cx, None, true, me);
     }
 
