@@ -185,6 +185,24 @@ fn a_swarm_sweeps_settings_over_real_processes() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("cannot sweep peers"));
     let bad = gossip(&["swarm", "--delay-ms", "soon"]);
     assert_eq!(bad.status.code(), Some(2));
+    // What a node would refuse is refused before any process starts, not found out as a
+    // membership timeout.
+    for args in [["--ttl", "70"], ["--interval-ms", "5"]] {
+        let bad = gossip(&[
+            "swarm",
+            "--nodes",
+            "3",
+            "--timeout-secs",
+            "30",
+            args[0],
+            args[1],
+        ]);
+        assert_eq!(bad.status.code(), Some(2), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&bad.stderr).contains("the nodes would refuse"),
+            "{args:?}"
+        );
+    }
 }
 
 #[test]

@@ -13,9 +13,10 @@ use serde::Serialize;
 use tokio::process::{Child, Command};
 use tokio::task::JoinSet;
 
+use crate::config::{parse_delay, resolve, FileConfig, NodeArgs};
 use crate::core::{Fanout, Strategy};
 use crate::runtime::client::ClusterAccess;
-use crate::sim::lab::{self, Axis, CoveragePoint, Setting, Sweep};
+use crate::sim::lab::{self, Axis, CoveragePoint, Scenario, Setting, Sweep};
 use crate::wire::{ClusterId, MemberState, StatusReport};
 
 use super::shutdown::Shutdown;
@@ -72,7 +73,7 @@ pub struct SwarmArgs {
 
 /// Checks a delay the way `gossip node --delay-ms` will, so a typo fails before 100 starts.
 fn validated_delay(s: &str) -> Result<String, String> {
-    crate::config::parse_delay(s).map(|_| s.to_string())
+    parse_delay(s).map(|_| s.to_string())
 }
 
 /// What one swarm is started with: the flags, with one grid cell's values applied.
@@ -86,39 +87,54 @@ struct Knobs {
 }
 
 impl Knobs {
+    /// The flags with `setting` applied by the lab's own sweep rules, then checked by the
+    /// node's own config checks: settings a node would refuse are refused here, before any
+    /// process starts (not found out as a membership timeout).
     fn of(args: &SwarmArgs, setting: &Setting) -> Result<Knobs, String> {
-        let mut k = Knobs {
+        let mut s = Scenario {
             nodes: args.nodes,
             strategy: args.strategy,
             fanout: args.fanout,
             ttl: args.ttl,
             loss: args.loss,
+            ..Scenario::default()
         };
         for (axis, value) in &setting.0 {
-            // The values were checked when the sweep was parsed.
-            let bad = |what: &str| format!("{axis}={value}: {what}");
-            match axis {
-                Axis::Fanout => k.fanout = Some(value.parse().map_err(|e: String| bad(&e))?),
-                Axis::Ttl => k.ttl = Some(value.parse().map_err(|_| bad("not a TTL"))?),
-                Axis::Loss => k.loss = value.parse().map_err(|_| bad("not a probability"))?,
-                Axis::Strategy => k.strategy = value.parse().map_err(|e: String| bad(&e))?,
-                Axis::Nodes => k.nodes = value.parse().map_err(|_| bad("not a count"))?,
-                Axis::Peers | Axis::Seed => {
-                    return Err(format!(
-                        "cannot sweep {axis} in a swarm: its processes join through one \
-                         bootstrap node and draw their own randomness (sweep fanout, ttl, loss, \
-                         strategy or nodes)"
-                    ))
-                }
+            if matches!(axis, Axis::Peers | Axis::Seed) {
+                return Err(format!(
+                    "cannot sweep {axis} in a swarm: its processes join through one \
+                     bootstrap node and draw their own randomness (sweep fanout, ttl, loss, \
+                     strategy or nodes)"
+                ));
             }
+            axis.apply(value, &mut s)?;
         }
-        if k.nodes < 2 {
+        if s.nodes < 2 {
             return Err("need at least 2 nodes".into());
         }
-        if !(0.0..1.0).contains(&k.loss) {
-            return Err(format!("loss {} must be in [0, 1)", k.loss));
+        if !(0.0..1.0).contains(&s.loss) {
+            return Err(format!("loss {} must be in [0, 1)", s.loss));
         }
-        Ok(k)
+        let node = NodeArgs {
+            port: Some(0),
+            strategy: Some(s.strategy),
+            fanout: s.fanout,
+            ttl: s.ttl,
+            anti_entropy_ms: args.interval_ms,
+            drop_rate: Some(s.loss),
+            delay_ms: args.delay_ms.as_deref().map(parse_delay).transpose()?,
+            ..NodeArgs::default()
+        };
+        if let Err(e) = resolve(&node, &FileConfig::default()) {
+            return Err(format!("the nodes would refuse these settings: {e}"));
+        }
+        Ok(Knobs {
+            nodes: s.nodes,
+            strategy: s.strategy,
+            fanout: s.fanout,
+            ttl: s.ttl,
+            loss: s.loss,
+        })
     }
 
     /// The `gossip node` flags these settings become.

@@ -37,7 +37,7 @@ impl Axis {
     ];
 
     /// Checks `value` and writes it into `scenario`.
-    fn apply(self, value: &str, scenario: &mut Scenario) -> Result<(), String> {
+    pub fn apply(self, value: &str, scenario: &mut Scenario) -> Result<(), String> {
         let bad = |e: String| format!("{self}={value}: {e}");
         match self {
             Axis::Fanout => scenario.fanout = Some(value.parse::<Fanout>().map_err(bad)?),
