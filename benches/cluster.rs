@@ -4,9 +4,12 @@
 //!
 //!   cargo bench --bench cluster                          # N = 100 and N = 1000
 //!   GOSSIP_BENCH_NODES=100 GOSSIP_BENCH_UPDATES=20 cargo bench --bench cluster
+//!   GOSSIP_BENCH_NODES=1000 GOSSIP_BENCH_RUNS=10 cargo bench --bench cluster   # 10 runs in a row
+//!   GOSSIP_BENCH_STRATEGY=default cargo bench --bench cluster     # another dissemination strategy
 //!
 //! Reports: time until every node knows every node, time for one update to reach every node
-//! (median and worst of several), coverage, and datagrams and bytes per node per update.
+//! (median and worst of several), coverage, datagrams and bytes per node per update, and the
+//! relative message redundancy of the rumors (RMR = rumor messages / (N − 1) − 1 per update).
 
 /// Same allocator as the `gossip` binary, so the figures match what users run.
 #[global_allocator]
@@ -42,11 +45,19 @@ struct Totals {
     bytes: u64,
     rumor_msgs: u64,
     rumor_bytes: u64,
+    /// Broadcast tree upkeep: announcements, grafts and prunes.
+    tree_msgs: u64,
 }
 
 async fn totals(nodes: &[NodeHandle]) -> Totals {
     let rumor = |m: &std::collections::BTreeMap<MessageKind, u64>| {
         m.get(&MessageKind::Rumor).copied().unwrap_or(0)
+    };
+    let tree = |m: &std::collections::BTreeMap<MessageKind, u64>| {
+        [MessageKind::IHave, MessageKind::Graft, MessageKind::Prune]
+            .iter()
+            .map(|k| m.get(k).copied().unwrap_or(0))
+            .sum::<u64>()
     };
     let all = gather(nodes, move |node| {
         let c = node.counters();
@@ -55,6 +66,7 @@ async fn totals(nodes: &[NodeHandle]) -> Totals {
             c.bytes_out,
             rumor(&c.messages_out),
             rumor(&c.message_bytes_out),
+            tree(&c.messages_out),
         )
     })
     .await;
@@ -63,6 +75,7 @@ async fn totals(nodes: &[NodeHandle]) -> Totals {
         bytes: all.iter().map(|a| a.1).sum(),
         rumor_msgs: all.iter().map(|a| a.2).sum(),
         rumor_bytes: all.iter().map(|a| a.3).sum(),
+        tree_msgs: all.iter().map(|a| a.4).sum(),
     }
 }
 
@@ -131,6 +144,16 @@ fn start(shards: &Shards, n: usize, epoch: Instant, probe: Arc<Probe>) -> Vec<No
         let mut target: Option<(NodeId, u64, u64)> = None;
         let tune = move |c: &mut NodeConfig| {
             c.bootstrap = bootstrap.into_iter().collect();
+            if let Ok(s) = std::env::var("GOSSIP_BENCH_STRATEGY") {
+                let strategy: gossip::core::Strategy = s.parse().expect("GOSSIP_BENCH_STRATEGY");
+                strategy.configure(c, None, None, None);
+            }
+            if let Some(ms) = std::env::var("GOSSIP_BENCH_PROBE_MS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+            {
+                c.probe_interval = Duration::from_millis(ms);
+            }
             if std::env::var_os("GOSSIP_BENCH_NO_PROBES").is_some() {
                 c.probe_interval = Duration::from_secs(3600);
                 c.probe_timeout = Duration::from_secs(1800);
@@ -221,7 +244,7 @@ async fn run(n: usize, updates: usize) {
 
     let mut times = Vec::new();
     let mut coverage = Vec::new();
-    let (mut dg, mut by, mut rm, mut rb) = (0u64, 0u64, 0u64, 0u64);
+    let (mut dg, mut by, mut rm, mut rb, mut tm) = (0u64, 0u64, 0u64, 0u64, 0u64);
     for u in 0..updates {
         let target = &nodes[(u * 37 + 1) % n];
         let (id, next) = target
@@ -255,6 +278,7 @@ async fn run(n: usize, updates: usize) {
         by += after.bytes - before.bytes;
         rm += after.rumor_msgs - before.rumor_msgs;
         rb += after.rumor_bytes - before.rumor_bytes;
+        tm += after.tree_msgs - before.tree_msgs;
         times.push(ms);
         coverage.push(held as f64 * 100.0 / n as f64);
     }
@@ -268,9 +292,11 @@ async fn run(n: usize, updates: usize) {
         min_cov
     );
     println!(
-        "N={n}: per node per update: {:.2} rumor messages ({:.0} B of rumors); all traffic in the 300 ms window incl. background anti-entropy: {:.2} datagrams, {:.0} B",
+        "N={n}: per node per update: {:.2} rumor messages ({:.0} B of rumors), RMR {:.2}, {:.2} tree upkeep messages; all traffic in the 300 ms window incl. background anti-entropy: {:.2} datagrams, {:.0} B",
         rm as f64 / per,
         rb as f64 / per,
+        rm as f64 / (updates * (n - 1)) as f64 - 1.0,
+        tm as f64 / per,
         dg as f64 / per,
         by as f64 / per
     );
@@ -292,7 +318,8 @@ fn main() {
         // mimalloc to keep freed pages instead of returning them to the OS only to fault them
         // back in (that page zeroing was a third of the CPU time).
         let exe = std::env::current_exe().expect("bench executable");
-        for n in sizes {
+        let runs: usize = env("GOSSIP_BENCH_RUNS", 1);
+        for n in sizes.iter().flat_map(|&n| std::iter::repeat_n(n, runs)) {
             let status = std::process::Command::new(&exe)
                 .env("GOSSIP_BENCH_CHILD", "1")
                 .env("GOSSIP_BENCH_NODES", n.to_string())

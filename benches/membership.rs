@@ -51,6 +51,9 @@ fn tune(c: &mut NodeConfig, drop: f64) {
     if let Ok(m) = std::env::var("GOSSIP_BENCH_SUSPICION_MULT") {
         c.suspicion_mult = m.parse().expect("suspicion mult");
     }
+    if let Ok(ms) = std::env::var("GOSSIP_BENCH_ANTI_ENTROPY_MS") {
+        c.anti_entropy = Duration::from_millis(ms.parse().expect("anti-entropy ms"));
+    }
 }
 
 fn start(
@@ -111,6 +114,40 @@ async fn all_known(nodes: &[NodeHandle], n: usize) -> bool {
     live.len() == nodes.len() && live.iter().all(|&c| c >= n - 1)
 }
 
+/// Everything the nodes send in a quiet 10 s, per node per second, and by message type.
+async fn idle(nodes: &[NodeHandle], n: usize) {
+    let sent = || {
+        gather(nodes, |x| {
+            let c = x.counters();
+            (c.datagrams_out, c.bytes_out, c.messages_out.clone())
+        })
+    };
+    let before = sent().await;
+    let secs = 10.0;
+    tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+    let after = sent().await;
+    let per = |v: u64| v as f64 / n as f64 / secs;
+    let dg: u64 = after.iter().zip(&before).map(|(a, b)| a.0 - b.0).sum();
+    let bytes: u64 = after.iter().zip(&before).map(|(a, b)| a.1 - b.1).sum();
+    let mut kinds: std::collections::BTreeMap<String, u64> = Default::default();
+    for (a, b) in after.iter().zip(&before) {
+        for (k, v) in &a.2 {
+            *kinds.entry(format!("{k:?}")).or_default() += v - b.2.get(k).copied().unwrap_or(0);
+        }
+    }
+    let kinds: Vec<String> = kinds
+        .iter()
+        .filter(|(_, v)| **v > 0)
+        .map(|(k, v)| format!("{k} {:.2}", per(*v)))
+        .collect();
+    println!(
+        "N={n}: idle: {:.2} datagrams/s and {:.0} B/s sent per node (messages/s: {})",
+        per(dg),
+        per(bytes),
+        kinds.join(", ")
+    );
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -131,7 +168,9 @@ async fn run(n: usize, kills: usize, soak_secs: u64) {
         "N={n}: membership converged from one bootstrap (every node knows all {n} as live) after {:.2} s",
         epoch.elapsed().as_secs_f64()
     );
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Anti-entropy spaces out after ten quiet exchanges (about 10 s): measure after that.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    idle(&nodes, n).await;
     let (mut firsts, mut alls) = (Vec::new(), Vec::new());
     for k in 0..kills {
         let survivors = nodes.len() - 1;

@@ -143,3 +143,53 @@ fn a_suspected_but_alive_node_refutes() {
         );
     }
 }
+
+/// Issue #13's idle budget with default settings, in virtual time: a quiet cluster of 100
+/// sends under 3 datagrams per node per second (a ping and an ack a second on the probe ring,
+/// anti-entropy spaced out while nothing changes), and still every survivor knows a killed
+/// node is dead within 2 s, every time.
+#[test]
+fn an_idle_cluster_sends_under_three_datagrams_a_second_and_still_detects_within_two() {
+    let n = 100;
+    let topo = topology::random_k_out(n, 4, 13);
+    let mut net = sim::build(&topo, 13, NetConfig::default(), &[], |_, _| {});
+    let all_known =
+        net.run_until_true(Time::from_millis(30_000), Duration::from_millis(100), |s| {
+            s.nodes()
+                .flatten()
+                .all(|node| node.peers().live_count() == n - 1)
+        });
+    assert!(all_known.is_some(), "membership never converged");
+    // Anti-entropy spaces out after ten quiet exchanges; let the start-up settle first.
+    net.run_until(net.now() + Duration::from_secs(30));
+    let before = net.stats().sent;
+    let quiet = Duration::from_secs(60);
+    net.run_until(net.now() + quiet);
+    let per_node = (net.stats().sent - before) as f64 / n as f64 / quiet.as_secs_f64();
+    println!("100 idle nodes: {per_node:.2} datagrams/s sent per node");
+    assert!(per_node <= 3.0, "{per_node:.2} datagrams/s per node");
+    // Five kills, one at a time, each at a different phase of the probe interval.
+    let mut killed = Vec::new();
+    for k in 0..5 {
+        let victim = 1 + k * 19;
+        net.run_until(net.now() + Duration::from_millis(1_700 + 230 * k as u64));
+        let start = net.now();
+        net.kill(victim);
+        killed.push(victim);
+        let knows = |s: &gossip::sim::SimNet| {
+            (0..n).filter(|i| !killed.contains(i)).all(|i| {
+                s.view_of(i, sim_addr(victim))
+                    .is_some_and(|(st, _)| st == MemberState::Dead)
+            })
+        };
+        let done = net.run_until_true(
+            start + Duration::from_secs(10),
+            Duration::from_millis(10),
+            knows,
+        );
+        let took =
+            done.expect("not every survivor marked the killed node dead within 10 s") - start;
+        println!("kill {}: every survivor knew after {took:?}", k + 1);
+        assert!(took <= Duration::from_secs(2), "kill {}: {took:?}", k + 1);
+    }
+}

@@ -63,7 +63,7 @@ impl Gossip {
 
 /// Settings for one node, from [`Gossip::builder`]. Defaults: cluster `gossip`, id
 /// `n<port>`, no cluster key, no admin endpoint, fanout ⌈ln N⌉ + 3, anti-entropy every
-/// second, a probe every 200 ms, MTU 1400.
+/// second (up to every 4 s while nothing changes), a probe every second, MTU 1400.
 #[derive(Debug, Clone)]
 #[must_use = "a builder does nothing until spawn().await"]
 pub struct GossipBuilder {
@@ -168,7 +168,7 @@ impl GossipBuilder {
         self
     }
 
-    /// SWIM: one member is probed per interval (default 200 ms).
+    /// SWIM: the next member on the probe ring is probed once per interval (default 1 s).
     pub fn probe_interval(mut self, every: Duration) -> Self {
         self.tune.probe_interval = every;
         self
@@ -186,7 +186,7 @@ impl GossipBuilder {
         self
     }
 
-    /// Lifeguard: the suspicion timeout is `mult` × log10(N) × probe interval at its shortest
+    /// Lifeguard: the suspicion timeout is `mult` × log10(N) × probe timeout at its shortest
     /// (default 2); larger means fewer false deaths and slower detection.
     pub fn suspicion_mult(mut self, mult: f64) -> Self {
         self.tune.suspicion_mult = mult;

@@ -71,13 +71,14 @@ pub struct NodeArgs {
     /// RNG seed, for reproducible runs (default: random).
     #[arg(long, env = "GOSSIP_SEED")]
     pub seed: Option<u64>,
-    /// SWIM probe interval in milliseconds (one member probed per interval).
+    /// SWIM probe interval in milliseconds (the next member on the probe ring is probed once
+    /// per interval).
     #[arg(long, env = "GOSSIP_PROBE_MS")]
     pub probe_ms: Option<u64>,
     /// Milliseconds a probe waits for its ack before asking others to probe.
     #[arg(long, env = "GOSSIP_PROBE_TIMEOUT_MS")]
     pub probe_timeout_ms: Option<u64>,
-    /// Suspicion timeout multiplier: minimum = mult × log10(N) × probe interval.
+    /// Suspicion timeout multiplier: minimum = mult × log10(N) × probe timeout.
     #[arg(long, env = "GOSSIP_SUSPICION_MULT")]
     pub suspicion_mult: Option<f64>,
     /// Directory for the node's state file, so a restart never reissues an old version.

@@ -204,13 +204,14 @@ pub struct NodeConfig {
     pub initial_version: u64,
     /// Our SWIM incarnation starts here (restored from the data dir, or learned back).
     pub initial_incarnation: u64,
-    /// SWIM: one member is probed per interval (stretched by local health).
+    /// SWIM: one member, the next on the probe ring, is probed per interval (stretched by
+    /// local health).
     pub probe_interval: Duration,
     /// SWIM: how long a direct ping waits for its ack before indirect probes start.
     pub probe_timeout: Duration,
     /// SWIM: members asked to probe on our behalf when a direct ping goes unanswered.
     pub indirect_checks: usize,
-    /// Lifeguard: minimum suspicion timeout = mult × log10(N) × probe interval.
+    /// Lifeguard: minimum suspicion timeout = mult × log10(N) × probe timeout.
     pub suspicion_mult: f64,
     /// Lifeguard: an unconfirmed suspicion waits this many times the minimum.
     pub suspicion_max_mult: f64,
@@ -301,7 +302,7 @@ impl NodeConfig {
             max_sync_datagrams: 16,
             initial_version: 0,
             initial_incarnation: 0,
-            probe_interval: Duration::from_millis(200),
+            probe_interval: Duration::from_millis(1000),
             probe_timeout: Duration::from_millis(100),
             indirect_checks: 3,
             suspicion_mult: 2.0,

@@ -28,6 +28,19 @@ pub fn contribution(id: &NodeId, watermark: u64) -> u64 {
     xxhash_rust::xxh3::xxh3_64_with_seed(id.as_str().as_bytes(), watermark)
 }
 
+/// A member's place on the probe ring: every node orders the members it knows the same way,
+/// so each one probes the next and every member is probed once per interval.
+pub fn ring_position(addr: &std::net::SocketAddr) -> u64 {
+    let mut bytes = [0u8; 18];
+    let ip: &[u8] = match addr.ip() {
+        std::net::IpAddr::V4(ip) => &ip.octets()[..],
+        std::net::IpAddr::V6(ip) => &ip.octets()[..],
+    };
+    bytes[..ip.len()].copy_from_slice(ip);
+    bytes[ip.len()..ip.len() + 2].copy_from_slice(&addr.port().to_be_bytes());
+    xxhash_rust::xxh3::xxh3_64(&bytes[..ip.len() + 2])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

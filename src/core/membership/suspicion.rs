@@ -7,18 +7,23 @@ use std::time::Duration;
 /// members besides the first suspecter, when `expected` confirmations (the number of indirect
 /// probes) would be full agreement.
 ///
-/// min = `mult` × max(1, log10 n) × `probe_interval`; max = `max_mult` × min;
+/// min = `mult` × max(1, log10 n) × `probe_timeout`; max = `max_mult` × min;
+///
+/// The base is the probe timeout (the round trip a node is allowed), not the probe
+/// interval: a suspicion is pushed to the suspect at once and its refutation is pushed back,
+/// so the time a live member needs to refute is a few round trips times the hops of the
+/// push, whatever the probe rate.
 /// timeout = max − (max − min) × log(c + 1) / log(expected + 1), never below min.
 pub fn suspicion_timeout(
     n: usize,
     confirmations: usize,
     expected: usize,
-    probe_interval: Duration,
+    probe_timeout: Duration,
     mult: f64,
     max_mult: f64,
 ) -> Duration {
     let scale = (n.max(1) as f64).log10().max(1.0);
-    let min = probe_interval.mul_f64(mult * scale);
+    let min = probe_timeout.mul_f64(mult * scale);
     let max = min.mul_f64(max_mult.max(1.0));
     if expected == 0 {
         return min;

@@ -266,7 +266,11 @@ impl Node {
             if self.config.dissemination.sync != SyncMode::Off {
                 self.sync.start(&mut shared!(self));
             }
-            let interval = self.config.anti_entropy;
+            let mut interval = self.config.anti_entropy;
+            let d = &self.config.dissemination;
+            if !d.lockstep && d.rumors != RumorMode::Off && d.sync == SyncMode::PushPull {
+                interval *= self.sync.spacing();
+            }
             let jittered = (!self.config.dissemination.lockstep).then(|| self.jitter(interval));
             self.sync.ran(now, interval, jittered);
         }
@@ -614,6 +618,13 @@ impl Node {
             self.events = events;
         }
         self.events_watched = self.events.len();
+        let c = &self.counters;
+        let changes = (
+            c.rumors_received + c.deltas_applied + c.rumors_originated,
+            self.peers.len(),
+            self.peers.live_count(),
+        );
+        self.sync.note_changes(now, changes, self.config.anti_entropy);
         // Rumors leave first: the news is what everyone waits for, and a burst of other
         // datagrams (lazy announcements, probes, anti-entropy) must not hold it up.
         let mut queued: Vec<(SocketAddr, Vec<Message>)> =

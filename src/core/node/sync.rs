@@ -28,6 +28,13 @@ use crate::core::time::Time;
 
 /// Fast exchanges (a tenth of the interval apart) that follow the last sign of a backlog.
 const CATCH_UP_ROUNDS: u8 = 3;
+/// Where anti-entropy only repairs what rumors missed, exchanges after this many quiet ones
+/// (no change applied here since the exchange before) start to space out, doubling the gap
+/// up to `IDLE_SPACING` intervals. Any change brings the configured pace back at once, and
+/// every node the change reached runs a few exchanges at that pace: a node the rumor missed
+/// is still found within an interval or two.
+const QUIET_BEFORE_SPACING: u32 = 10;
+const IDLE_SPACING: u32 = 4;
 
 /// What anti-entropy owns: when the next exchange starts, and how many more run at the
 /// catch-up pace.
@@ -36,7 +43,15 @@ pub(super) struct AntiEntropy {
     next: Time,
     /// Exchanges left to run at the fast catch-up pace.
     catch_up_rounds: u8,
+    /// Exchanges in a row with no change applied here in between, and the running count of
+    /// changes last noted.
+    quiet: u32,
+    changes_seen: Activity,
 }
+
+/// What counts as change for the anti-entropy pace: state changes applied here (a running
+/// count), the members known and the members live.
+pub(super) type Activity = (u64, usize, usize);
 
 impl AntiEntropy {
     /// The first exchange starts at `first`.
@@ -44,6 +59,8 @@ impl AntiEntropy {
         AntiEntropy {
             next: first,
             catch_up_rounds: 0,
+            quiet: 0,
+            changes_seen: (0, 0, 0),
         }
     }
 
@@ -79,6 +96,34 @@ impl AntiEntropy {
                 self.next = now + next;
             }
         }
+    }
+
+    /// Something changed here when `changes` moved (state applied, or membership: members
+    /// learned, lost or back): the configured pace is back, and if exchanges were spaced out,
+    /// the next one comes within one `interval`. A cluster that is forming or losing members
+    /// keeps repairing at full pace; only a settled, quiet one spaces out.
+    pub(super) fn note_changes(&mut self, now: Time, changes: Activity, interval: Duration) {
+        if changes == self.changes_seen {
+            return;
+        }
+        self.changes_seen = changes;
+        if self.quiet > QUIET_BEFORE_SPACING {
+            self.next = self.next.min(now + interval);
+        }
+        self.quiet = 0;
+    }
+
+    /// How many intervals to wait after this exchange, where anti-entropy is only the repair
+    /// path: one while anything is changing, then doubling after a few quiet exchanges (no
+    /// change noted since the one before), up to `IDLE_SPACING`.
+    pub(super) fn spacing(&mut self) -> u32 {
+        if self.catch_up_rounds > 0 {
+            self.quiet = 0;
+        } else {
+            self.quiet = self.quiet.saturating_add(1);
+        }
+        let doublings = self.quiet.saturating_sub(QUIET_BEFORE_SPACING);
+        1u32.checked_shl(doublings).unwrap_or(u32::MAX).min(IDLE_SPACING)
     }
 
     /// Brings the next exchange forward (to a tenth of `interval` from now) and keeps the

@@ -42,7 +42,47 @@ impl Membership {
     ) {
         for update in members.updates {
             let first_hand = sender.is_some() && update.by.as_ref() == sender;
+            let suspected = (update.state == MemberState::Suspect).then_some(update.member.addr);
             self.apply_member_update(cx, now, Source::Peer { from, first_hand }, update);
+            if let Some(addr) = suspected {
+                self.confirm_if_witnessed(cx, now, from, addr);
+            }
+        }
+    }
+
+    /// A suspicion of `addr` reached us, and our own ping to it for an indirect probe went
+    /// unanswered: that is an independent confirmation. It goes straight to the member that
+    /// asked us to ping (the accuser) and to whoever told us, so the accuser's timeout shrinks
+    /// to the minimum at once instead of when piggybacked confirmations trickle in.
+    fn confirm_if_witnessed(
+        &mut self,
+        cx: &mut Shared,
+        now: Time,
+        from: SocketAddr,
+        addr: SocketAddr,
+    ) {
+        let Some(requester) = self.failed_to_reach(&addr, now, cx.config.probe_timeout) else {
+            return;
+        };
+        let own = cx.config.id.clone();
+        let Some(peer) = cx.peers.get(&addr) else {
+            return;
+        };
+        let (Some(member), MemberState::Suspect) = (peer.origin(), peer.state) else {
+            return;
+        };
+        let update = MemberUpdate {
+            member,
+            incarnation: peer.incarnation,
+            state: MemberState::Suspect,
+            by: Some(own.clone()),
+        };
+        if self.confirm_suspicion(cx, &addr, Some(&own)) {
+            let mut targets = vec![requester];
+            if from != requester {
+                targets.push(from);
+            }
+            self.tell_and_queue(cx, targets, update);
         }
     }
 
@@ -55,6 +95,7 @@ impl Membership {
             Source::Here { push } => (None, push),
             Source::Peer { from, first_hand } => (Some(from), first_hand),
         };
+        let first_hand = matches!(source, Source::Peer { first_hand: true, .. });
         if update.member.id == cx.config.id {
             self.hear_about_myself(cx, now, &update, from);
             return;
@@ -101,6 +142,9 @@ impl Membership {
                         && state == MemberState::Suspect
                         && update.incarnation == inc
                     {
+                        if let Some(from) = from {
+                            self.helper_confirmed(from, addr);
+                        }
                         if self.confirm_suspicion(cx, &addr, update.by.as_ref()) {
                             // A new independent confirmation: pass it on by piggyback so others'
                             // suspicion timeouts shrink too.
@@ -134,6 +178,10 @@ impl Membership {
                 .and_then(|s| s.confirmers.first())
                 .is_some_and(|first| first == own);
         let previous = peer.state;
+        let refuted_accuser = peer
+            .suspicion
+            .as_ref()
+            .and_then(|s| s.confirmers.first().cloned());
         peer.id = Some(update.member.id.clone());
         peer.incarnation = update.incarnation;
         peer.state = update.state;
@@ -152,6 +200,9 @@ impl Membership {
         } else {
             self.suspects.retain(|a| *a != addr);
         }
+        if let (MemberState::Alive, Some(accuser)) = (update.state, refuted_accuser) {
+            self.pass_refutation_on(cx, now, from, first_hand, addr, &accuser, &update);
+        }
         if previous != update.state {
             cx.emit(Event::MemberChanged {
                 id: update.member.id.clone(),
@@ -167,6 +218,39 @@ impl Membership {
             return;
         }
         self.spread_member_update(cx, from, push, update);
+    }
+
+    /// A suspicion we held was refuted. The accuser is the one node on a short timer, so it
+    /// must hear the refutation in time or it declares a live member dead to everyone. The
+    /// suspect sends it there directly; besides, each node that got the refutation first-hand
+    /// (from the suspect's own push) and each helper that confirmed the suspicion to the
+    /// accuser passes it on: a lost datagram or two cannot keep it from the accuser.
+    #[allow(clippy::too_many_arguments)]
+    fn pass_refutation_on(
+        &mut self,
+        cx: &mut Shared,
+        now: Time,
+        from: Option<SocketAddr>,
+        first_hand: bool,
+        addr: SocketAddr,
+        accuser: &NodeId,
+        update: &MemberUpdate,
+    ) {
+        if *accuser == cx.config.id {
+            return;
+        }
+        let mut to: Vec<SocketAddr> = Vec::new();
+        if let Some(requester) = self.failed_to_reach(&addr, now, cx.config.probe_timeout) {
+            to.push(requester);
+        }
+        if first_hand {
+            let found = cx.peers.iter().find(|p| p.id.as_ref() == Some(accuser));
+            to.extend(found.map(|p| p.addr));
+        }
+        to.dedup();
+        for a in to.into_iter().filter(|a| Some(*a) != from && *a != addr) {
+            self.tell(cx, a, update.clone());
+        }
     }
 
     fn correct(
@@ -278,6 +362,20 @@ impl Membership {
                 incarnation: self.incarnation,
             });
             self.announce_alive(cx, now);
+            // The accuser's timer is the short one: the refutation goes to it directly, and
+            // to whoever told us, besides the push to the cluster.
+            let accuser = update.by.as_ref().and_then(|by| {
+                cx.peers
+                    .iter()
+                    .find(|p| p.id.as_ref() == Some(by))
+                    .map(|p| p.addr)
+            });
+            let me = self.alive(cx);
+            let mut direct: Vec<SocketAddr> = accuser.into_iter().chain(from).collect();
+            direct.dedup();
+            for to in direct.into_iter().filter(|to| Some(*to) != unreached) {
+                self.tell(cx, to, me.clone());
+            }
         }
         if let Some(accuser) = unreached {
             let me = self.alive(cx);

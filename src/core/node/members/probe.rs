@@ -9,8 +9,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use rand::seq::{IndexedRandom, SliceRandom};
+use rand::seq::IndexedRandom;
 
+use crate::core::hash::ring_position;
 use crate::core::membership::suspicion_timeout;
 use crate::core::time::Time;
 use crate::core::peers::Peer;
@@ -74,12 +75,21 @@ impl Membership {
     ) -> Option<Time> {
         let peer = peers.get(addr)?;
         let s = peer.suspicion.as_ref()?;
-        let confirmations = s.confirmers.len().saturating_sub(1);
+        // Only the accuser, which hears its helpers' confirmations first-hand and announces
+        // the death to everyone, runs on the shortened timeout. Everyone else waits the full
+        // unconfirmed timeout as a backstop: a refutation reaches some nodes later than the
+        // suspicion did, and a node that ran out first would declare a live member dead.
+        let accuser = s.confirmers.first() == Some(&config.id);
+        let confirmations = if accuser {
+            s.confirmers.len().saturating_sub(1)
+        } else {
+            0
+        };
         let timeout = suspicion_timeout(
             cluster_size,
             confirmations,
             config.indirect_checks,
-            config.probe_interval,
+            config.probe_timeout,
             config.suspicion_mult,
             config.suspicion_max_mult,
         );
@@ -151,22 +161,17 @@ impl Membership {
         });
     }
 
-    /// Round-robin over a shuffled list of live members, reshuffled after each full pass.
-    fn next_probe_target(&mut self, cx: &mut Shared) -> Option<SocketAddr> {
-        for _ in 0..2 {
-            while self.probe.cursor < self.probe.order.len() {
-                let addr = self.probe.order[self.probe.cursor];
-                self.probe.cursor += 1;
-                if cx.peers.get(&addr).is_some_and(|p| p.is_live()) {
-                    return Some(addr);
-                }
-            }
-            let mut order: Vec<SocketAddr> = cx.peers.all_except(&[]);
-            order.shuffle(&mut *cx.rng);
-            self.probe.order = order;
-            self.probe.cursor = 0;
-        }
-        None
+    /// The next live member after us on the probe ring. Every node orders the members by
+    /// the same hash of their address, so while views agree each member is probed by exactly
+    /// one other every interval: a failure is noticed within one interval, at one probe per
+    /// node (random targets leave a member unprobed for several intervals now and then).
+    fn next_probe_target(&self, cx: &Shared) -> Option<SocketAddr> {
+        let own = ring_position(&cx.config.addr);
+        cx.peers
+            .iter()
+            .filter(|p| p.is_live())
+            .min_by_key(|p| ring_position(&p.addr).wrapping_sub(own).wrapping_sub(1))
+            .map(|p| p.addr)
     }
 
     fn probe_deadline(
@@ -188,10 +193,10 @@ impl Membership {
                 }
             }
             if !helpers.is_empty() {
-                let end = probe.sent + self.scaled(cx.config.probe_interval);
+                // Request, ping, ack and relayed ack: two round trips.
                 self.probe.pending = Some(Probe {
                     indirect: true,
-                    deadline: end.max(now + self.scaled(cx.config.probe_timeout)),
+                    deadline: now + self.scaled(cx.config.probe_timeout * 2),
                     helpers,
                     ..probe
                 });
@@ -210,17 +215,18 @@ impl Membership {
         });
         if !probe.helpers.is_empty() && !heard_helper {
             self.health.worse();
+            // Until a helper confirms: its word shows our links work (Lifeguard's nack).
+            self.probe.doubted = Some((probe.target, probe.helpers.clone()));
         }
-        self.suspect(cx, now, probe.target);
+        self.suspect(cx, now, probe.target, &probe.helpers);
     }
 
     /// Our own probe failed: open a suspicion and tell the cluster (and the suspect itself,
     /// which can refute if it is alive behind a lossy path). If the member is already suspect,
     /// our failure is an independent confirmation: count it and announce it, so every node's
-    /// suspicion timeout shrinks (Lifeguard).
-    fn suspect(
-        &mut self,
-        cx: &mut Shared, now: Time, addr: SocketAddr) {
+    /// suspicion timeout shrinks (Lifeguard). The helpers of our indirect probe hear of a new
+    /// suspicion straight away: those that could not reach the member either confirm it.
+    fn suspect(&mut self, cx: &mut Shared, now: Time, addr: SocketAddr, helpers: &[SocketAddr]) {
         let own = cx.config.id.clone();
         let Some(peer) = cx.peers.get(&addr) else {
             return;
@@ -236,7 +242,10 @@ impl Membership {
         };
         match peer.state {
             MemberState::Alive => {
-                self.apply_member_update(cx, now, Source::Here { push: true }, update)
+                self.apply_member_update(cx, now, Source::Here { push: true }, update.clone());
+                for helper in helpers {
+                    self.tell(cx, *helper, update.clone());
+                }
             }
             MemberState::Suspect => {
                 // Only the first few confirmations shorten the timeout; more would be traffic.
@@ -318,12 +327,43 @@ impl Membership {
             self.probe.forwards.pop_front();
         }
         self.probe.forwards.push_back(Forward {
+            target: req.target.addr,
+            sent: now,
             seq,
             requester: from,
             their_seq: req.seq,
             expires: now + cx.config.probe_interval * 4,
         });
         cx.send(req.target.addr, Message::Ping(Ping { seq }));
+    }
+
+    /// Whether we pinged `addr` for someone's indirect probe at least a probe timeout ago and
+    /// have not heard back (our own evidence that it is down); if so, who asked us.
+    pub(super) fn failed_to_reach(
+        &self,
+        addr: &SocketAddr,
+        now: Time,
+        timeout: Duration,
+    ) -> Option<SocketAddr> {
+        self.probe
+            .forwards
+            .iter()
+            .find(|f| f.target == *addr && f.expires > now && now.since(f.sent) >= timeout)
+            .map(|f| f.requester)
+    }
+
+    /// A helper of our last failed probe confirmed the suspicion of `target`: it was reachable
+    /// all along, so the failure was not ours to blame, and the health penalty is taken back.
+    pub(super) fn helper_confirmed(&mut self, helper: SocketAddr, target: SocketAddr) {
+        if self
+            .probe
+            .doubted
+            .as_ref()
+            .is_some_and(|(t, helpers)| *t == target && helpers.contains(&helper))
+        {
+            self.probe.doubted = None;
+            self.health.better();
+        }
     }
 
     /// Pings one member we lost, in case it is back: a dead one still listed, or one forgotten

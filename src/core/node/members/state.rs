@@ -116,6 +116,9 @@ pub(super) struct Probe {
 /// A ping we send for someone else's indirect probe.
 #[derive(Debug, Clone)]
 pub(super) struct Forward {
+    /// The member we pinged, and when: an unanswered forward is our own evidence against it.
+    pub(super) target: SocketAddr,
+    pub(super) sent: Time,
     pub(super) seq: u64,
     pub(super) requester: SocketAddr,
     pub(super) their_seq: u64,
@@ -125,10 +128,11 @@ pub(super) struct Forward {
 /// Probe scheduling and in-flight state.
 #[derive(Debug, Default)]
 pub(super) struct ProbeState {
-    pub(super) order: Vec<SocketAddr>,
-    pub(super) cursor: usize,
     pub(super) pending: Option<Probe>,
     pub(super) seq: u64,
     pub(super) forwards: VecDeque<Forward>,
+    /// Our last failed probe's target and helpers, while none of them has been heard from
+    /// (the failure counted against our own health).
+    pub(super) doubted: Option<(SocketAddr, Vec<SocketAddr>)>,
     pub(super) ticks: u64,
 }
