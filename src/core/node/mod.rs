@@ -622,7 +622,7 @@ impl Node {
         let changes = (
             c.rumors_received + c.deltas_applied + c.rumors_originated,
             self.peers.len(),
-            self.peers.live_count(),
+            self.membership.state_changes(),
         );
         self.sync.note_changes(now, changes, self.config.anti_entropy);
         // Rumors leave first: the news is what everyone waits for, and a burst of other

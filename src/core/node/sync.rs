@@ -50,8 +50,9 @@ pub(super) struct AntiEntropy {
 }
 
 /// What counts as change for the anti-entropy pace: state changes applied here (a running
-/// count), the members known and the members live.
-pub(super) type Activity = (u64, usize, usize);
+/// count), the members known, and member state changes (a running count). Cheap to read:
+/// it is taken after every input.
+pub(super) type Activity = (u64, usize, u64);
 
 impl AntiEntropy {
     /// The first exchange starts at `first`.

@@ -204,6 +204,7 @@ impl Membership {
             self.pass_refutation_on(cx, now, from, first_hand, addr, &accuser, &update);
         }
         if previous != update.state {
+            self.state_changes += 1;
             cx.emit(Event::MemberChanged {
                 id: update.member.id.clone(),
                 addr,

@@ -27,6 +27,8 @@ pub(in crate::core::node) struct Membership {
     pub(super) cut_off: Option<Partitioned>,
     /// When we last announced our incarnation (refutations are rate-limited).
     pub(super) announced_at: Option<Time>,
+    /// Members' state changes applied so far (a running count).
+    pub(super) state_changes: u64,
 }
 
 impl Membership {
@@ -43,11 +45,17 @@ impl Membership {
             leaving: false,
             cut_off: None,
             announced_at: None,
+            state_changes: 0,
         }
     }
 }
 
 impl Membership {
+    /// How many member state changes (alive, suspect, dead, left) were applied so far.
+    pub(in crate::core::node) fn state_changes(&self) -> u64 {
+        self.state_changes
+    }
+
     /// Whether we are leaving (or have left) the cluster.
     pub(in crate::core::node) fn leaving(&self) -> bool {
         self.leaving
