@@ -64,19 +64,10 @@ impl Membership {
         let Some(requester) = self.failed_to_reach(&addr, now, cx.config.probe_timeout) else {
             return;
         };
+        let Some((update, MemberState::Suspect)) = accusation(cx, &addr) else {
+            return;
+        };
         let own = cx.config.id.clone();
-        let Some(peer) = cx.peers.get(&addr) else {
-            return;
-        };
-        let (Some(member), MemberState::Suspect) = (peer.origin(), peer.state) else {
-            return;
-        };
-        let update = MemberUpdate {
-            member,
-            incarnation: peer.incarnation,
-            state: MemberState::Suspect,
-            by: Some(own.clone()),
-        };
         if self.confirm_suspicion(cx, &addr, Some(&own)) {
             let mut targets = vec![requester];
             if from != requester {
@@ -543,6 +534,19 @@ impl Membership {
 }
 
 /// What we believe of `peer`, as a fact we can send (once we know its id).
+/// Our accusation of the member at `addr` ("suspect, by us", at the incarnation we know), and
+/// the state we hold it in.
+pub(super) fn accusation(cx: &Shared, addr: &SocketAddr) -> Option<(MemberUpdate, MemberState)> {
+    let peer = cx.peers.get(addr)?;
+    let update = MemberUpdate {
+        member: peer.origin()?,
+        incarnation: peer.incarnation,
+        state: MemberState::Suspect,
+        by: Some(cx.config.id.clone()),
+    };
+    Some((update, peer.state))
+}
+
 fn believed(peer: &crate::core::peers::Peer) -> Option<MemberUpdate> {
     Some(MemberUpdate {
         member: peer.origin()?,

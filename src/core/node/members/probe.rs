@@ -13,6 +13,7 @@ use rand::seq::IndexedRandom;
 
 use crate::core::hash::ring_position;
 use crate::core::membership::suspicion_timeout;
+use super::accusation;
 use crate::core::time::Time;
 use crate::core::peers::Peer;
 use crate::wire::{Ack, MemberState, MemberUpdate, Message, Ping, PingReq};
@@ -228,19 +229,10 @@ impl Membership {
     /// suspicion straight away: those that could not reach the member either confirm it.
     fn suspect(&mut self, cx: &mut Shared, now: Time, addr: SocketAddr, helpers: &[SocketAddr]) {
         let own = cx.config.id.clone();
-        let Some(peer) = cx.peers.get(&addr) else {
+        let Some((update, state)) = accusation(cx, &addr) else {
             return;
         };
-        let Some(member) = peer.origin() else {
-            return;
-        };
-        let update = MemberUpdate {
-            member,
-            incarnation: peer.incarnation,
-            state: MemberState::Suspect,
-            by: Some(own.clone()),
-        };
-        match peer.state {
+        match state {
             MemberState::Alive => {
                 self.apply_member_update(cx, now, Source::Here { push: true }, update.clone());
                 for helper in helpers {
@@ -248,12 +240,9 @@ impl Membership {
                 }
             }
             MemberState::Suspect => {
-                // Only the first few confirmations shorten the timeout; more would be traffic.
-                let wanted = cx.config.indirect_checks + 1;
-                let (already, known) = peer.suspicion.as_ref().map_or((false, 0), |s| {
-                    (s.confirmers.contains(&own), s.confirmers.len())
-                });
-                if !already && known < wanted && self.confirm_suspicion(cx, &addr, Some(&own)) {
+                // Only the first few confirmations shorten the timeout (confirm_suspicion
+                // counts them); more would be traffic.
+                if self.confirm_suspicion(cx, &addr, Some(&own)) {
                     self.spread_member_update(cx, None, true, update);
                 }
             }
