@@ -1,10 +1,12 @@
 //! SWIM failure detection with Lifeguard's refinements, wired to the node:
-//! - every probe interval one live member (round-robin over a shuffled list) gets a `Ping`;
+//! - every probe interval one live member, the next on the probe ring, gets a `Ping`;
 //! - no `Ack` within the probe timeout → `PingReq` through k random members;
-//! - still nothing by the end of the interval → the member is *suspect*;
-//! - a suspicion not refuted within its (confirmation-shortened) timeout → *dead*.
+//! - still nothing two probe timeouts later → the member is *suspect*, and the helpers whose
+//!   own ping failed confirm it to us;
+//! - a suspicion we raised, not refuted within its (confirmation-shortened) timeout → *dead*,
+//!   told to everyone; a suspicion raised elsewhere waits the unconfirmed timeout.
 //!
-//! Membership facts (applying, refuting, spreading) live in `members.rs`.
+//! Membership facts (applying, refuting, spreading) live in `mod.rs`.
 
 use std::net::SocketAddr;
 use std::time::Duration;
