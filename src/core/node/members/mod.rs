@@ -533,7 +533,6 @@ impl Membership {
     }
 }
 
-/// What we believe of `peer`, as a fact we can send (once we know its id).
 /// Our accusation of the member at `addr` ("suspect, by us", at the incarnation we know), and
 /// the state we hold it in.
 pub(super) fn accusation(cx: &Shared, addr: &SocketAddr) -> Option<(MemberUpdate, MemberState)> {
@@ -547,6 +546,7 @@ pub(super) fn accusation(cx: &Shared, addr: &SocketAddr) -> Option<(MemberUpdate
     Some((update, peer.state))
 }
 
+/// What we believe of `peer`, as a fact we can send (once we know its id).
 fn believed(peer: &crate::core::peers::Peer) -> Option<MemberUpdate> {
     Some(MemberUpdate {
         member: peer.origin()?,
