@@ -773,6 +773,12 @@ impl Node {
             return;
         }
         if self.peers.add(addr, id.clone(), PeerSource::Learned, now) {
+            if let Some(id) = &id {
+                self.membership.met(wire::Origin {
+                    id: id.clone(),
+                    addr,
+                });
+            }
             self.emit(Event::PeerAdded {
                 addr,
                 id,

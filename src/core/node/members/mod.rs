@@ -476,6 +476,18 @@ impl Membership {
         self.tell(cx, sender.addr, fact);
     }
 
+    /// A member we did not know joined our peer set (it wrote to us, or we learned of its
+    /// state): its "alive" fact rides our next datagrams, so the members we talk to learn of it
+    /// too. Without it a member its ring predecessor never heard of would be probed by no one.
+    pub(in crate::core::node) fn met(&mut self, member: crate::wire::Origin) {
+        self.broadcasts.push(MemberUpdate {
+            by: Some(member.id.clone()),
+            member,
+            incarnation: 0,
+            state: MemberState::Alive,
+        });
+    }
+
     /// Whether gossip about `id` must not re-add it (it was declared dead or left and
     /// forgotten, and has not refuted since).
     pub(super) fn is_buried(&self, id: &NodeId) -> bool {
