@@ -195,6 +195,14 @@ impl PeerSet {
         self.index.get(addr).map(|&i| &self.list[i])
     }
 
+    /// The address of the peer known by `id`, if any (a walk over all peers: for rare paths).
+    pub fn addr_of(&self, id: &NodeId) -> Option<SocketAddr> {
+        self.list
+            .iter()
+            .find(|p| p.id.as_ref() == Some(id))
+            .map(|p| p.addr)
+    }
+
     /// One peer by address, for changing its membership state.
     pub fn get_mut(&mut self, addr: &SocketAddr) -> Option<&mut Peer> {
         self.index.get(addr).map(|&i| &mut self.list[i])

@@ -236,8 +236,7 @@ impl Membership {
             to.push(requester);
         }
         if first_hand {
-            let found = cx.peers.iter().find(|p| p.id.as_ref() == Some(accuser));
-            to.extend(found.map(|p| p.addr));
+            to.extend(cx.peers.addr_of(accuser));
         }
         to.dedup();
         for a in to.into_iter().filter(|a| Some(*a) != from && *a != addr) {
@@ -356,12 +355,7 @@ impl Membership {
             self.announce_alive(cx, now);
             // The accuser's timer is the short one: the refutation goes to it directly, and
             // to whoever told us, besides the push to the cluster.
-            let accuser = update.by.as_ref().and_then(|by| {
-                cx.peers
-                    .iter()
-                    .find(|p| p.id.as_ref() == Some(by))
-                    .map(|p| p.addr)
-            });
+            let accuser = update.by.as_ref().and_then(|by| cx.peers.addr_of(by));
             let me = self.alive(cx);
             let mut direct: Vec<SocketAddr> = accuser.into_iter().chain(from).collect();
             direct.dedup();
