@@ -192,7 +192,15 @@ impl Node {
                 self.counters.decode_error("stranger_claims_our_id");
                 return;
             }
-            self.learn_peer(sender.addr, Some(sender.id.clone()), now);
+            if self.learn_peer(sender.addr, Some(sender.id.clone()), now) {
+                self.membership.met(
+                    &mut shared!(self),
+                    wire::Origin {
+                        id: sender.id.clone(),
+                        addr: sender.addr,
+                    },
+                );
+            }
             self.peers.heard_from(&sender.addr, now);
             // A member we believe down is talking to us: tell it, so it can refute.
             self.membership
@@ -764,27 +772,24 @@ impl Node {
         }
     }
 
-    fn learn_peer(&mut self, addr: SocketAddr, id: Option<NodeId>, now: Time) {
+    /// Adds a member we heard of (or from) to our peers; true if it is new to us.
+    fn learn_peer(&mut self, addr: SocketAddr, id: Option<NodeId>, now: Time) -> bool {
         if !self.config.learn_peers && !self.peers.contains(&addr) {
-            return;
+            return false;
         }
         // Gossip about a forgotten member must not bring it back; only its refutation can.
         if id.as_ref().is_some_and(|i| self.membership.is_buried(i)) {
-            return;
+            return false;
         }
-        if self.peers.add(addr, id.clone(), PeerSource::Learned, now) {
-            if let Some(id) = &id {
-                self.membership.met(wire::Origin {
-                    id: id.clone(),
-                    addr,
-                });
-            }
+        let added = self.peers.add(addr, id.clone(), PeerSource::Learned, now);
+        if added {
             self.emit(Event::PeerAdded {
                 addr,
                 id,
                 source: PeerSource::Learned,
             });
         }
+        added
     }
 
     /// `d` scaled by a random factor in [0.75, 1.25], so timers across a cluster drift apart.

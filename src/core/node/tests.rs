@@ -160,8 +160,7 @@ fn rumors_bound_for_one_peer_ride_together_in_one_datagram() {
     }
     let out = drain(&mut a, Time::from_millis(1));
     assert_eq!(out.len(), 1, "20 relays to one peer should be one datagram");
-    // Besides the 20 rumors, the datagram may carry piggybacked membership facts (n9 is a
-    // member we just met).
+    // Besides the 20 rumors, the datagram may carry piggybacked membership facts.
     let rumors = messages(&out[0])
         .into_iter()
         .filter(|m| matches!(m, Message::Rumor(_)))

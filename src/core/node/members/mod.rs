@@ -102,6 +102,7 @@ impl Membership {
             .peers
             .get(&addr)
             .map(|p| (p.state, p.incarnation, p.id.clone()));
+        let first_heard = known.is_none();
         let news = match known {
             None => {
                 if matches!(update.state, MemberState::Dead | MemberState::Left) {
@@ -207,6 +208,12 @@ impl Membership {
         if announce_to_all {
             let everyone = cx.peers.all_except(&[addr]);
             self.tell_and_queue(cx, everyone, update);
+            return;
+        }
+        if first_heard && update.state == MemberState::Alive {
+            // A member new to us, alive: anti-entropy spreads who is in the cluster. Passing
+            // every such fact on by piggyback made a 1000-node join fill every datagram with
+            // them for minutes.
             return;
         }
         self.spread_member_update(cx, from, push, update);
@@ -470,16 +477,25 @@ impl Membership {
         self.tell(cx, sender.addr, fact);
     }
 
-    /// A member we did not know joined our peer set (it wrote to us, or we learned of its
-    /// state): its "alive" fact rides our next datagrams, so the members we talk to learn of it
-    /// too. Without it a member its ring predecessor never heard of would be probed by no one.
-    pub(in crate::core::node) fn met(&mut self, member: crate::wire::Origin) {
-        self.broadcasts.push(MemberUpdate {
-            by: Some(member.id.clone()),
-            member,
-            incarnation: 0,
-            state: MemberState::Alive,
-        });
+    /// A member we did not know wrote to us. If another member we know comes just before it
+    /// on the probe ring, that one is told of it directly: it is the one to probe it, and
+    /// without the introduction a member killed right after joining through us would be
+    /// probed by no one until anti-entropy had spread its name. One datagram per member met,
+    /// and none when we are its predecessor ourselves.
+    pub(in crate::core::node) fn met(&mut self, cx: &mut Shared, member: crate::wire::Origin) {
+        let Some(predecessor) = Self::ring_predecessor(cx, &member.addr) else {
+            return;
+        };
+        self.tell(
+            cx,
+            predecessor,
+            MemberUpdate {
+                by: Some(member.id.clone()),
+                member,
+                incarnation: 0,
+                state: MemberState::Alive,
+            },
+        );
     }
 
     /// Whether gossip about `id` must not re-add it (it was declared dead or left and

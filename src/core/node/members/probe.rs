@@ -177,6 +177,19 @@ impl Membership {
             .map(|p| p.addr)
     }
 
+    /// The live member just before `addr` on the probe ring (the one that probes it), or
+    /// `None` when that is us.
+    pub(super) fn ring_predecessor(cx: &Shared, addr: &SocketAddr) -> Option<SocketAddr> {
+        let at = ring_position(addr);
+        let before = |a: &SocketAddr| at.wrapping_sub(ring_position(a)).wrapping_sub(1);
+        let best = cx
+            .peers
+            .iter()
+            .filter(|p| p.is_live() && p.addr != *addr)
+            .min_by_key(|p| before(&p.addr))?;
+        (before(&best.addr) < before(&cx.config.addr)).then_some(best.addr)
+    }
+
     fn probe_deadline(
         &mut self,
         cx: &mut Shared, now: Time, probe: Probe) {
