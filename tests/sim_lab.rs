@@ -238,8 +238,10 @@ fn the_broadcast_tree_reaches_everyone_with_about_one_rumor_per_node() {
         calm.rumor_datagrams,
         default.rumor_datagrams
     );
-    // A lost push is repaired by a graft on a lazy announcement, within milliseconds: 99%
-    // hold each update long before the next anti-entropy round (a second here).
+    // A lost push is repaired by a graft on a lazy announcement a few round trips later
+    // (the timers follow the measured round trip: about 1 ms here), so 99% hold each update
+    // within tens of milliseconds, long before the next anti-entropy round (a second here).
+    // With a fixed 80 ms graft timer this took about 170 ms.
     let lossy = lab::run(
         &Scenario {
             loss: 0.1,
@@ -250,7 +252,7 @@ fn the_broadcast_tree_reaches_everyone_with_about_one_rumor_per_node() {
     );
     assert_eq!(lossy.coverage_pct, 100.0);
     let t99 = lossy.time_to_99_ms.expect("99% reached");
-    assert!(t99 < 300.0, "99% after {t99:.1} ms at 10% loss");
+    assert!(t99 < 60.0, "99% after {t99:.1} ms at 10% loss");
     assert!(lossy.announcements > 0);
     for faulty in [
         Scenario {

@@ -250,7 +250,10 @@ impl Node {
                 | Message::WatchEvents(_)
                 | Message::Refused(_) => {}
                 Message::Graft(g) => self.rumors.on_graft(&mut shared!(self), from, g.want),
-                Message::IHave(h) => self.rumors.on_ihave(&mut shared!(self), now, from, h),
+                Message::IHave(h) => {
+                    let rtt = self.membership.round_trip();
+                    self.rumors.on_ihave(&mut shared!(self), now, from, h, rtt)
+                }
                 Message::Prune(_) => self.rumors.on_prune(from),
             }
         }
@@ -290,7 +293,8 @@ impl Node {
         if self.discovery.join_due(now) {
             self.discovery.ask(&mut shared!(self), now);
         }
-        self.rumors.maintain_tree(&mut shared!(self), now);
+        let rtt = self.membership.round_trip();
+        self.rumors.maintain_tree(&mut shared!(self), now, rtt);
         self.fetches.tick(&mut shared!(self), now);
         self.expire(now);
     }

@@ -260,7 +260,15 @@ impl Rumors {
     }
 
     /// `from` has rumors we may lack: await those not seen nor held, then graft.
-    pub(super) fn on_ihave(&mut self, cx: &mut Shared, now: Time, from: SocketAddr, ihave: IHave) {
+    /// `rtt` is the membership's smoothed round trip, which times the graft.
+    pub(super) fn on_ihave(
+        &mut self,
+        cx: &mut Shared,
+        now: Time,
+        from: SocketAddr,
+        ihave: IHave,
+        rtt: Option<Duration>,
+    ) {
         // Only a live member's announcement can lead to a graft (and a link).
         if cx.config.dissemination.rumors != RumorMode::Tree || !super::tree::member(cx, &from) {
             return;
@@ -272,7 +280,7 @@ impl Rumors {
             .filter(|a| a.origin != cx.config.id)
             .collect();
         if !lacking.is_empty() {
-            self.tree.announced(now, from, lacking);
+            self.tree.announced(now, from, lacking, super::tree::graft_timers(rtt).0);
         }
     }
 
@@ -300,7 +308,7 @@ impl Rumors {
     }
 
     /// Keeps the tree's view full of live members (`RumorMode::Tree` only).
-    pub(super) fn maintain_tree(&mut self, cx: &mut Shared, now: Time) {
+    pub(super) fn maintain_tree(&mut self, cx: &mut Shared, now: Time, rtt: Option<Duration>) {
         if cx.config.dissemination.rumors == RumorMode::Tree {
             self.tree.maintain(cx, now);
             let held: Vec<uuid::Uuid> = self
@@ -309,7 +317,7 @@ impl Rumors {
                 .filter(|a| self.seen.contains(&a.id) || cx.store.watermark(&a.origin) >= a.version)
                 .map(|a| a.id)
                 .collect();
-            self.tree.graft_due(cx, now, &held);
+            self.tree.graft_due(cx, now, &held, super::tree::graft_timers(rtt).1);
         }
     }
 }

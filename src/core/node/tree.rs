@@ -10,7 +10,7 @@
 //!
 //! Lazy push: a node that delivers a rumor announces its id (`IHave`) to its lazy links,
 //! skipping those that announced it first. A node told of a rumor that does not reach it by
-//! the tree within [`GRAFT_AFTER`] grafts the link to the announcer and asks for the rumor;
+//! the tree within a few round trips ([`graft_timers`]) grafts the link to the announcer and asks for the rumor;
 //! the announcer sends it and pushes along that link from then on. So a lost datagram or a
 //! dead relay costs milliseconds, not an anti-entropy round, and the tree repairs itself
 //! where it broke. Anti-entropy still runs and repairs what every announcement missed. A link
@@ -32,11 +32,35 @@ use super::shared::Shared;
 const MAX_VIEW: usize = 16;
 /// How often the view is checked for dead links and refilled.
 const CHECK_EVERY: Duration = Duration::from_millis(100);
-/// How long an announced rumor may take to arrive by the tree before the node grafts: above
-/// the spread of a tree's path latencies, far below an anti-entropy interval.
+/// How long an announced rumor may take to arrive by the tree before the node grafts, until
+/// a ping has measured the network: above the spread of a tree's path latencies, far below
+/// an anti-entropy interval.
 pub(super) const GRAFT_AFTER: Duration = Duration::from_millis(80);
-/// How long a graft's answer may take before the next announcer is asked.
+/// How long a graft's answer may take before the next announcer is asked, likewise.
 const GRAFT_AGAIN: Duration = Duration::from_millis(40);
+/// Once round trips are measured: the graft waits [`AFTER_RTTS`] smoothed round trips (the
+/// announcement and the push travel paths of different depths), the next one [`AGAIN_RTTS`]
+/// (a graft and its answer), within these bounds. On loopback or a LAN that is milliseconds,
+/// so a lost push costs milliseconds; across a WAN the timers stretch instead of grafting
+/// links whose push was merely slower.
+const AFTER_RTTS: u32 = 4;
+const AGAIN_RTTS: u32 = 2;
+const GRAFT_AFTER_BOUNDS: (Duration, Duration) =
+    (Duration::from_millis(8), Duration::from_secs(1));
+const GRAFT_AGAIN_BOUNDS: (Duration, Duration) =
+    (Duration::from_millis(5), Duration::from_millis(500));
+
+/// When to graft for a rumor announced now, and when to ask the next announcer, given the
+/// smoothed round trip (`None` until a ping was answered).
+pub(super) fn graft_timers(rtt: Option<Duration>) -> (Duration, Duration) {
+    match rtt {
+        None => (GRAFT_AFTER, GRAFT_AGAIN),
+        Some(rtt) => (
+            (rtt * AFTER_RTTS).clamp(GRAFT_AFTER_BOUNDS.0, GRAFT_AFTER_BOUNDS.1),
+            (rtt * AGAIN_RTTS).clamp(GRAFT_AGAIN_BOUNDS.0, GRAFT_AGAIN_BOUNDS.1),
+        ),
+    }
+}
 /// Announced rumors awaited at once; announcers remembered per rumor.
 const MAX_MISSING: usize = 1024;
 const MAX_ANNOUNCERS: usize = 4;
@@ -182,8 +206,14 @@ impl BroadcastTree {
     }
 
     /// `from` announced rumors we lack (the caller left out those seen or held): wait for
-    /// each a little, then graft.
-    pub(super) fn announced(&mut self, now: Time, from: SocketAddr, rumors: Vec<Announced>) {
+    /// each `after`, then graft.
+    pub(super) fn announced(
+        &mut self,
+        now: Time,
+        from: SocketAddr,
+        rumors: Vec<Announced>,
+        after: Duration,
+    ) {
         for a in rumors.into_iter().take(MAX_ANNOUNCED) {
             if let Some(m) = self.missing.get_mut(&a.id) {
                 if m.announcers.len() < MAX_ANNOUNCERS && !m.announcers.contains(&from) {
@@ -199,7 +229,7 @@ impl BroadcastTree {
                 Missing {
                     announced: a,
                     announcers: vec![from],
-                    at: now + GRAFT_AFTER,
+                    at: now + after,
                     grafts: 0,
                 },
             );
@@ -215,9 +245,9 @@ impl BroadcastTree {
     }
 
     /// Grafts for every announced rumor that is overdue: the next announcer is asked for it
-    /// and becomes an eager link. Those in `held` (arrived meanwhile by anti-entropy) need no
-    /// graft.
-    pub(super) fn graft_due(&mut self, cx: &mut Shared, now: Time, held: &[Uuid]) {
+    /// and becomes an eager link, and is given `again` to answer. Those in `held` (arrived
+    /// meanwhile by anti-entropy) need no graft.
+    pub(super) fn graft_due(&mut self, cx: &mut Shared, now: Time, held: &[Uuid], again: Duration) {
         let due: Vec<Uuid> = self
             .missing
             .iter()
@@ -236,7 +266,7 @@ impl BroadcastTree {
             // answer may have been lost), a bounded number of times.
             let to = m.announcers[m.grafts % m.announcers.len()];
             m.grafts += 1;
-            m.at = now + GRAFT_AGAIN;
+            m.at = now + again;
             if m.grafts >= MAX_GRAFTS {
                 // Anti-entropy covers the rest.
                 self.missing.remove(&id);
@@ -272,15 +302,17 @@ impl BroadcastTree {
             // Only members get pushes: never a stream of rumors toward any address.
             return;
         }
+        // The rumor asked for is sent either way: with no room for the link, it is all the
+        // grafting node gets (and a prune, so the link is lazy at both ends).
+        let cached = want.and_then(|id| self.cache.iter().find(|(_, r)| r.id == id));
+        if let Some((_, rumor)) = cached {
+            cx.send(from, Message::Rumor(rumor.clone()));
+        }
         if !self.room_for(from) {
             cx.send(from, Message::Prune(Prune {}));
             return;
         }
         self.make_eager(from);
-        let cached = want.and_then(|id| self.cache.iter().find(|(_, r)| r.id == id));
-        if let Some((_, rumor)) = cached {
-            cx.send(from, Message::Rumor(rumor.clone()));
-        }
     }
 
     /// `from` gets our rumors another way.
@@ -366,13 +398,13 @@ mod tests {
     fn an_announced_rumor_is_awaited_from_each_announcer_in_turn_and_bounded() {
         let mut t = BroadcastTree::default();
         let now = Time::ZERO;
-        t.announced(now, addr(1), vec![announced(1)]);
-        t.announced(now, addr(2), vec![announced(1)]);
-        t.announced(now, addr(1), vec![announced(1)]);
+        t.announced(now, addr(1), vec![announced(1)], GRAFT_AFTER);
+        t.announced(now, addr(2), vec![announced(1)], GRAFT_AFTER);
+        t.announced(now, addr(1), vec![announced(1)], GRAFT_AFTER);
         assert_eq!(t.missing[&Uuid::from_u128(1)].announcers, [addr(1), addr(2)]);
         assert_eq!(t.next_graft(), Some(now + GRAFT_AFTER));
         for n in 0..(MAX_MISSING as u128 + 10) {
-            t.announced(now, addr(3), vec![announced(n)]);
+            t.announced(now, addr(3), vec![announced(n)], GRAFT_AFTER);
         }
         assert_eq!(t.missing.len(), MAX_MISSING);
     }

@@ -164,6 +164,19 @@ impl Membership {
         });
     }
 
+    /// The smoothed round trip of our pings, once one was answered: the scale of this
+    /// network's delays, for timers that must outlast a round trip or two but no more.
+    pub(in crate::core::node) fn round_trip(&self) -> Option<Duration> {
+        self.probe.srtt
+    }
+
+    fn note_round_trip(&mut self, sample: Duration) {
+        self.probe.srtt = Some(match self.probe.srtt {
+            None => sample,
+            Some(s) => (s * 7 + sample) / 8,
+        });
+    }
+
     /// The next live member after us on the probe ring. Every node orders the members by
     /// the same hash of their address, so while views agree each member is probed by exactly
     /// one other every interval: a failure is noticed within one interval, at one probe per
@@ -303,6 +316,9 @@ impl Membership {
         cx: &mut Shared, now: Time, from: SocketAddr, ack: Ack) {
         if let Some(p) = &self.probe.pending {
             if p.seq == ack.seq {
+                if !p.indirect {
+                    self.note_round_trip(now.since(p.sent));
+                }
                 self.probe.pending = None;
                 self.health.better();
                 cx.peers.heard_from(&from, now);
@@ -314,6 +330,7 @@ impl Membership {
         }
         if let Some(i) = self.probe.forwards.iter().position(|f| f.seq == ack.seq) {
             if let Some(f) = self.probe.forwards.remove(i) {
+                self.note_round_trip(now.since(f.sent));
                 cx.send(f.requester, Message::Ack(Ack { seq: f.their_seq }));
             }
         }

@@ -143,4 +143,6 @@ pub(super) struct ProbeState {
     /// (the failure counted against our own health).
     pub(super) doubted: Option<(SocketAddr, Vec<SocketAddr>)>,
     pub(super) ticks: u64,
+    /// Smoothed round trip of our direct pings (RFC 6298's 1/8 gain).
+    pub(super) srtt: Option<std::time::Duration>,
 }
