@@ -109,7 +109,7 @@ fn settings_fixed_at_start_are_named_as_needing_a_restart() {
         ),
         (
             "seed = 5\nbooks = \"books.txt\"\nstrategy = \"push-pull\"\n",
-            vec!["strategy default → push-pull", "needs a restart"],
+            vec!["strategy tree → push-pull", "needs a restart"],
         ),
     ] {
         edit_and_expect(&path, &log, node.port, body, &parts);

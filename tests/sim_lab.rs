@@ -225,18 +225,18 @@ fn the_broadcast_tree_reaches_everyone_with_about_one_rumor_per_node() {
     // The first update floods the sparse random graph (3 links per node); the other nine
     // go along the tree. Relaying to ⌈ln N⌉ + 3 random peers instead is an RMR of about 8.
     assert!(rmr < 0.6, "RMR {rmr:.2} ({} rumors)", calm.rumor_datagrams);
-    let default = lab::run(
+    let relay = lab::run(
         &Scenario {
-            strategy: Strategy::Default,
+            strategy: Strategy::Relay,
             ..base.clone()
         },
         &|_| {},
     );
     assert!(
-        calm.rumor_datagrams * 4 < default.rumor_datagrams,
-        "tree {} vs default {}",
+        calm.rumor_datagrams * 4 < relay.rumor_datagrams,
+        "tree {} vs relay {}",
         calm.rumor_datagrams,
-        default.rumor_datagrams
+        relay.rumor_datagrams
     );
     // A lost push is repaired by a graft on a lazy announcement a few round trips later
     // (the timers follow the measured round trip: about 1 ms here), so 99% hold each update

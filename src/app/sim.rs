@@ -37,13 +37,13 @@ pub struct SimArgs {
     /// Take the graph from a directory of node TOML files (bind and peers) instead.
     #[arg(long)]
     pub config_dir: Option<PathBuf>,
-    /// flood, push, pull, push-pull, or default (what `gossip node` runs).
+    /// flood, push, pull, push-pull, relay, tree, or default (what `gossip node` runs: the tree).
     #[arg(long, default_value = "default")]
     pub strategy: Strategy,
     /// Peers per push (or per round for pull and push-pull); default depends on the strategy.
     #[arg(long)]
     pub fanout: Option<Fanout>,
-    /// Relay hops (flood, default) or rounds each node keeps pushing (push); default: sized for N.
+    /// Relay hops (flood, relay, tree) or rounds each node keeps pushing (push); default: sized for N.
     #[arg(long)]
     pub ttl: Option<u8>,
     /// Round length in milliseconds: anti-entropy interval and push round.

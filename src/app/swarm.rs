@@ -33,13 +33,13 @@ pub struct SwarmArgs {
     /// Share of nodes (0..1) to SIGKILL once membership has settled, before the updates.
     #[arg(long, default_value_t = 0.0)]
     pub kill: f64,
-    /// flood, push, pull, push-pull, or default (what `gossip node` runs).
+    /// flood, push, pull, push-pull, relay, tree, or default (what `gossip node` runs: the tree).
     #[arg(long, default_value = "default")]
     pub strategy: Strategy,
     /// Peers per push (or per round for pull and push-pull); default depends on the strategy.
     #[arg(long)]
     pub fanout: Option<Fanout>,
-    /// Relay hops (flood, default) or rounds each node keeps pushing (push); default: sized
+    /// Relay hops (flood, relay, tree) or rounds each node keeps pushing (push); default: sized
     /// from the members each node knows.
     #[arg(long)]
     pub ttl: Option<u8>,

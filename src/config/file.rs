@@ -51,8 +51,8 @@ impl TryFrom<NumOrText<usize>> for FanoutValue {
     }
 }
 
-/// A dissemination strategy as written in TOML: `"default"`, `"flood"`, `"push"`, `"pull"` or
-/// `"push-pull"`.
+/// A dissemination strategy as written in TOML: `"default"` (the tree), `"tree"`, `"relay"`,
+/// `"flood"`, `"push"`, `"pull"` or `"push-pull"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
 pub struct StrategyValue(pub crate::core::Strategy);

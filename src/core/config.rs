@@ -71,6 +71,11 @@ impl FromStr for Fanout {
     }
 }
 
+/// Links each node keeps in the broadcast tree's view with `fanout = auto`: three random
+/// members make a connected graph (one eager link to the parent, about two lazy ones to be
+/// told of each rumor by), at one rumor and about three announcements per node per update.
+pub const TREE_VIEW: usize = 3;
+
 /// Rumor TTL: how many times a rumor may be relayed.
 pub fn auto_ttl(cluster_size: usize) -> u8 {
     let log2 = (cluster_size.max(2) as f64).log2().ceil() as u8;
@@ -118,15 +123,16 @@ impl fmt::Display for AdminAccess {
 pub enum RumorMode {
     /// No rumors: news spreads only by anti-entropy (the pull and push-pull models).
     Off,
-    /// Relay at once to `fanout` peers on first receipt, TTL counting hops (the node's way:
-    /// news crosses the cluster in network latency, not in rounds).
+    /// Relay at once to `fanout` peers on first receipt, TTL counting hops (news crosses the
+    /// cluster in network latency, not in rounds, at ⌈ln N⌉ + 3 datagrams per node).
     Relay,
     /// Push each hot rumor to `fanout` fresh random peers at each of the next `n` rounds of
     /// `push_interval` (Demers' blind-counter rumor mongering; Pittel's push model when `n` is
     /// large).
     Rounds(u8),
-    /// Push along the eager links of a self-pruning broadcast tree (Plumtree's eager half;
-    /// anti-entropy is the lazy half that repairs and grafts): about one datagram per node.
+    /// Push along the eager links of a self-pruning broadcast tree, announce to the lazy
+    /// ones and graft on a missed announcement (Plumtree), anti-entropy repairing the rest:
+    /// about one rumor per node. The node's default.
     Tree,
 }
 
@@ -166,7 +172,7 @@ pub struct Dissemination {
 impl Default for Dissemination {
     fn default() -> Self {
         Dissemination {
-            rumors: RumorMode::Relay,
+            rumors: RumorMode::Tree,
             sync: SyncMode::PushPull,
             sync_peers: 1,
             push_interval: Duration::from_millis(200),
@@ -280,6 +286,16 @@ impl NodeConfig {
             return Err("tombstone grace must be above 0".into());
         }
         Ok(())
+    }
+
+    /// How many peers rumors go to in a cluster of `size`: the relay's fanout, or the
+    /// broadcast tree's view, where `auto` is [`TREE_VIEW`] links (a sparse connected graph
+    /// to prune a tree from; pushed membership facts still use ⌈ln N⌉ + 3).
+    pub fn rumor_fanout(&self, size: usize) -> usize {
+        match (self.dissemination.rumors, self.fanout) {
+            (RumorMode::Tree, Fanout::Auto) => TREE_VIEW,
+            (_, fanout) => fanout.resolve(size),
+        }
     }
 
     /// Defaults for a node called `id` at `addr`.

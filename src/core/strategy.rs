@@ -17,38 +17,57 @@ pub enum Strategy {
     Pull,
     /// Each node exchanges both ways with `fanout` random peers every round.
     PushPull,
-    /// What `gossip node` runs: relay at once with fanout and TTL, push-pull anti-entropy
-    /// repairing losses, SWIM membership, jittered timers.
-    Default,
-    /// An epidemic broadcast tree: push along self-pruning eager links (`fanout` random
-    /// ones to start), push-pull anti-entropy repairing and grafting.
+    /// Relay at once to `fanout` random peers (⌈ln N⌉ + 3) with a TTL, push-pull
+    /// anti-entropy repairing losses, SWIM membership, jittered timers: what `gossip node`
+    /// ran before the tree became the default; the fastest under heavy loss.
+    Relay,
+    /// An epidemic broadcast tree (Plumtree): push along self-pruning eager links (`fanout`
+    /// random ones to start, 3 with `auto`), lazy announcements and grafts, push-pull
+    /// anti-entropy repairing the rest, SWIM membership, jittered timers.
     Tree,
+    /// What `gossip node` runs: the tree ([`Strategy::NODE_DEFAULT`]).
+    Default,
 }
 
 impl Strategy {
     /// Every strategy, in the order tables list them.
-    pub const ALL: [Strategy; 6] = [
+    pub const ALL: [Strategy; 7] = [
         Strategy::Flood,
         Strategy::Push,
         Strategy::Pull,
         Strategy::PushPull,
-        Strategy::Default,
+        Strategy::Relay,
         Strategy::Tree,
+        Strategy::Default,
     ];
+
+    /// The strategy `default` stands for.
+    pub const NODE_DEFAULT: Strategy = Strategy::Tree;
+
+    /// The strategy itself, with `default` resolved to what it stands for.
+    pub fn resolve(self) -> Strategy {
+        match self {
+            Strategy::Default => Strategy::NODE_DEFAULT,
+            s => s,
+        }
+    }
 
     /// True when nodes keep talking after the news is everywhere (anti-entropy, probes): such
     /// a run stops at full coverage; the others stop when the network falls quiet.
     pub fn has_background(self) -> bool {
         matches!(
-            self,
-            Strategy::Pull | Strategy::PushPull | Strategy::Default | Strategy::Tree
+            self.resolve(),
+            Strategy::Pull | Strategy::PushPull | Strategy::Relay | Strategy::Tree
         )
     }
 
     /// True when the strategy works in synchronous rounds (so "rounds" means rounds of the
     /// interval, not relay hops).
     pub fn in_rounds(self) -> bool {
-        matches!(self, Strategy::Push | Strategy::Pull | Strategy::PushPull)
+        matches!(
+            self.resolve(),
+            Strategy::Push | Strategy::Pull | Strategy::PushPull
+        )
     }
 
     /// Sets `config` up for this strategy: how rumors go out and how anti-entropy runs, with
@@ -73,7 +92,7 @@ impl Strategy {
             _ => 1,
         };
         let base = config.dissemination;
-        config.dissemination = match self {
+        config.dissemination = match self.resolve() {
             Strategy::Flood => {
                 config.fanout = fanout.unwrap_or(Fanout::All);
                 config.ttl = sized_ttl(ttl);
@@ -106,11 +125,11 @@ impl Strategy {
                 sync_peers: count(fanout),
                 ..base
             },
-            Strategy::Tree => {
-                // Three random links per node make a connected graph to prune a tree from.
-                config.fanout = fanout.unwrap_or(Fanout::Count(3));
-                // Hops only count here: a tree's depth is not bounded by log2 N.
-                config.ttl = Some(ttl.unwrap_or(crate::wire::MAX_TTL));
+            Strategy::Tree | Strategy::Default => {
+                // `auto` is the tree's view of three links; TTL `auto` allows any depth (a
+                // tree's depth is not bounded by log2 N).
+                config.fanout = fanout.unwrap_or(Fanout::Auto);
+                config.ttl = ttl;
                 Dissemination {
                     rumors: RumorMode::Tree,
                     sync: SyncMode::PushPull,
@@ -118,10 +137,8 @@ impl Strategy {
                     ..base
                 }
             }
-            Strategy::Default => {
-                if let Some(f) = fanout {
-                    config.fanout = f;
-                }
+            Strategy::Relay => {
+                config.fanout = fanout.unwrap_or(Fanout::Auto);
                 // The node sizes TTL from the peers it knows; in a fixed sparse topology that
                 // undercounts the cluster, so the simulator sizes it from the real N.
                 config.ttl = sized_ttl(ttl);
@@ -143,7 +160,7 @@ impl Strategy {
             (RumorMode::Rounds(_), SyncMode::Off) => Some(Strategy::Push),
             (RumorMode::Off, SyncMode::Pull) => Some(Strategy::Pull),
             (RumorMode::Off, SyncMode::PushPull) => Some(Strategy::PushPull),
-            (RumorMode::Relay, SyncMode::PushPull) => Some(Strategy::Default),
+            (RumorMode::Relay, SyncMode::PushPull) => Some(Strategy::Relay),
             (RumorMode::Tree, SyncMode::PushPull) => Some(Strategy::Tree),
             _ => None,
         }
@@ -167,8 +184,9 @@ impl fmt::Display for Strategy {
             Strategy::Push => "push",
             Strategy::Pull => "pull",
             Strategy::PushPull => "push-pull",
-            Strategy::Default => "default",
+            Strategy::Relay => "relay",
             Strategy::Tree => "tree",
+            Strategy::Default => "default",
         })
     }
 }
@@ -181,7 +199,7 @@ impl FromStr for Strategy {
             .find(|k| k.to_string() == s.trim())
             .ok_or_else(|| {
                 format!(
-                    "unknown strategy `{s}`: use flood, push, pull, push-pull, default or tree"
+                    "unknown strategy `{s}`: use flood, push, pull, push-pull, relay, tree or default"
                 )
             })
     }

@@ -310,7 +310,7 @@ pub(super) fn report(f: &Facts, now: Time) -> StatusReport {
         fanout: format!(
             "{} ({})",
             f.config.fanout,
-            f.config.fanout.resolve(size).min(f.peers.len())
+            f.config.rumor_fanout(size).min(f.peers.len())
         ),
         ttl: shared::ttl(f.config, size),
         peers: f

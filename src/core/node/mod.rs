@@ -611,9 +611,9 @@ impl Node {
         shared::ttl(&self.config, self.cluster_size())
     }
 
-    /// The number of peers a rumor is pushed to.
+    /// The number of peers a rumor is pushed to (the tree's view with the tree).
     pub fn fanout(&self) -> usize {
-        self.config.fanout.resolve(self.cluster_size())
+        self.config.rumor_fanout(self.cluster_size())
     }
 
     fn emit(&mut self, event: Event) {

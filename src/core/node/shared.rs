@@ -9,7 +9,7 @@ use rand::rngs::SmallRng;
 use rand::RngExt;
 use uuid::Uuid;
 
-use crate::core::config::{auto_ttl, NodeConfig};
+use crate::core::config::{auto_ttl, NodeConfig, RumorMode};
 use crate::core::counters::Counters;
 use crate::core::event::{Event, Route};
 use crate::core::hash::Seeded;
@@ -117,10 +117,14 @@ pub(super) fn cluster_size(store: &Store, peers: &PeerSet) -> usize {
     store.len().max(peers.len() + 1)
 }
 
-/// The TTL new rumors get in a cluster of `size`.
+/// The TTL new rumors get in a cluster of `size`. A tree's depth is not bounded by log2 N,
+/// so there `auto` allows the most hops the wire does.
 pub(super) fn ttl(config: &NodeConfig, size: usize) -> u8 {
     config
         .ttl
-        .unwrap_or_else(|| auto_ttl(size))
+        .unwrap_or_else(|| match config.dissemination.rumors {
+            RumorMode::Tree => wire::MAX_TTL,
+            _ => auto_ttl(size),
+        })
         .min(wire::MAX_TTL)
 }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::*;
-use crate::core::{Event, Fanout, Route};
+use crate::core::{Event, Fanout, Route, RumorMode};
 use bytes::Bytes;
 
 use crate::wire::{
@@ -104,7 +104,10 @@ fn learn_origins(node: &mut Node, ports: std::ops::Range<u16>, book: &str) {
 
 #[test]
 fn a_rumor_is_relayed_once_with_ttl_minus_one_and_duplicates_are_dropped() {
-    let mut a = node(1, &[2, 3], |c| c.fanout = Fanout::All);
+    let mut a = node(1, &[2, 3], |c| {
+        c.fanout = Fanout::All;
+        c.dissemination.rumors = RumorMode::Relay;
+    });
     drain(&mut a, Time::ZERO);
     let bytes = datagram_from(9, &[Message::Rumor(rumor(9, 1, 3))]).remove(0);
     a.handle_datagram(Time::from_millis(1), addr(9), &bytes);
@@ -559,7 +562,7 @@ fn a_strategy_edit_waits_for_a_restart_with_its_fanout_and_ttl() {
     assert!(
         done.need_restart
             .iter()
-            .any(|r| r.starts_with("strategy default → flood")),
+            .any(|r| r.starts_with("strategy tree → flood")),
         "{:?}",
         done.need_restart
     );

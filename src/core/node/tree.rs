@@ -119,7 +119,7 @@ impl BroadcastTree {
             .retain(|(at, _)| now.since(*at) < CACHE_FOR);
         self.eager.retain(|a| member(cx, a));
         self.lazy.retain(|a| member(cx, a));
-        let want = cx.config.fanout.resolve(cx.cluster_size()).min(MAX_VIEW);
+        let want = cx.config.rumor_fanout(cx.cluster_size()).min(MAX_VIEW);
         let have = self.eager.len() + self.lazy.len();
         if have >= want {
             return;

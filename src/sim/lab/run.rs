@@ -101,7 +101,7 @@ pub fn run(scenario: &Scenario, progress: &dyn Fn(f64)) -> Outcome {
         c.learn_peers = false;
         c.anti_entropy = scenario.interval;
         c.dissemination.announce = false;
-        if !matches!(scenario.strategy, Strategy::Default | Strategy::Tree) {
+        if !matches!(scenario.strategy.resolve(), Strategy::Relay | Strategy::Tree) {
             // The textbook models: synchronous rounds, no failure detector.
             c.dissemination.lockstep = true;
             c.dissemination.membership = false;
@@ -124,7 +124,7 @@ pub fn run(scenario: &Scenario, progress: &dyn Fn(f64)) -> Outcome {
     let t0 = if scenario.strategy.in_rounds() {
         let round = scenario.interval.as_micros().max(1) as u64;
         Time::ZERO + Duration::from_micros((WARMUP.as_micros() as u64).div_ceil(round) * round + 1)
-    } else if scenario.strategy == Strategy::Tree {
+    } else if scenario.strategy.resolve() == Strategy::Tree {
         // The tree's views are drawn and grafted on the first timer ticks; the first update
         // then prunes the sparse random graph into a tree (as a real cluster's start-up
         // announcements do before any update of a user's).

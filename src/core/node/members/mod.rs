@@ -91,18 +91,21 @@ impl Membership {
             self.hear_about_myself(cx, now, &update, from);
             return;
         }
+        let mut revived = false;
         if let Some(t) = self.tombstones.get(&update.member.id) {
             if !(update.state == MemberState::Alive && update.incarnation > t.incarnation) {
                 return;
             }
             self.tombstones.remove(&update.member.id);
+            revived = true;
         }
         let addr = update.member.addr;
         let known = cx
             .peers
             .get(&addr)
             .map(|p| (p.state, p.incarnation, p.id.clone()));
-        let first_heard = known.is_none();
+        // A member we never knew (not one we forgot and now hear refute).
+        let first_heard = known.is_none() && !revived;
         let news = match known {
             None => {
                 if matches!(update.state, MemberState::Dead | MemberState::Left) {
