@@ -144,6 +144,17 @@ fn a_suspected_but_alive_node_refutes() {
     }
 }
 
+/// Runs until every node knows every other as alive (30 s of virtual time at most).
+fn wait_until_all_know_all(net: &mut gossip::sim::SimNet, n: usize) {
+    let all_known =
+        net.run_until_true(Time::from_millis(30_000), Duration::from_millis(100), |s| {
+            s.nodes()
+                .flatten()
+                .all(|node| node.peers().live_count() == n - 1)
+        });
+    assert!(all_known.is_some(), "membership never converged");
+}
+
 /// Issue #13's idle budget with default settings, in virtual time: a quiet cluster of 100
 /// sends under 3 datagrams per node per second (a ping and an ack a second on the probe ring,
 /// anti-entropy spaced out while nothing changes), and still every survivor knows a killed
@@ -153,13 +164,7 @@ fn an_idle_cluster_sends_under_three_datagrams_a_second_and_still_detects_within
     let n = 100;
     let topo = topology::random_k_out(n, 4, 13);
     let mut net = sim::build(&topo, 13, NetConfig::default(), &[], |_, _| {});
-    let all_known =
-        net.run_until_true(Time::from_millis(30_000), Duration::from_millis(100), |s| {
-            s.nodes()
-                .flatten()
-                .all(|node| node.peers().live_count() == n - 1)
-        });
-    assert!(all_known.is_some(), "membership never converged");
+    wait_until_all_know_all(&mut net, n);
     // Anti-entropy spaces out after ten quiet exchanges; let the start-up settle first.
     net.run_until(net.now() + Duration::from_secs(30));
     let before = net.stats().sent;
@@ -202,13 +207,7 @@ fn a_join_through_one_bootstrap_leaves_datagrams_small_once_all_know_all() {
     let n = 300;
     let topo = topology::star(n);
     let mut net = sim::build(&topo, 5, NetConfig::default(), &[], |_, _| {});
-    let all_known =
-        net.run_until_true(Time::from_millis(30_000), Duration::from_millis(100), |s| {
-            s.nodes()
-                .flatten()
-                .all(|node| node.peers().live_count() == n - 1)
-        });
-    assert!(all_known.is_some(), "membership never converged");
+    wait_until_all_know_all(&mut net, n);
     let (sent, bytes) = (net.stats().sent, net.stats().bytes);
     let window = Duration::from_secs(10);
     net.run_until(net.now() + window);
