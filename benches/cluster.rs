@@ -200,6 +200,21 @@ fn start(shards: &Shards, n: usize, epoch: Instant, probe: Arc<Probe>) -> Vec<No
     nodes
 }
 
+/// CPU time (user + system) this process has used, from /proc (0 where there is none).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_name = stat.rsplit(')').next().unwrap_or_default();
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -211,6 +226,7 @@ async fn run(n: usize, updates: usize) {
     let epoch = Instant::now();
     let nodes = start(&shards, n, epoch, probe.clone());
     let started = epoch.elapsed();
+    let cpu_before = cpu_seconds();
     let limit = Instant::now() + Duration::from_secs(60);
     let verbose = std::env::var_os("GOSSIP_BENCH_VERBOSE").is_some();
     let mut last_print = Instant::now();
@@ -238,7 +254,42 @@ async fn run(n: usize, updates: usize) {
         started.as_secs_f64() * 1000.0
     );
     if verbose {
-        eprintln!("  after the join: {}", membership_summary(&nodes).await);
+        eprintln!(
+            "  after the join: {}; process CPU {:.2} s",
+            membership_summary(&nodes).await,
+            cpu_seconds() - cpu_before
+        );
+        let sent = messages_by_kind(&nodes).await;
+        let total: u64 = gather(&nodes, |x| x.counters().datagrams_out)
+            .await
+            .iter()
+            .sum();
+        let listed: Vec<String> = sent.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        eprintln!(
+            "  sent during the join: {total} datagrams; messages {}",
+            listed.join(" ")
+        );
+        let mut bytes = std::collections::BTreeMap::new();
+        for counts in gather(&nodes, |x| x.counters().message_bytes_out.clone()).await {
+            for (kind, n) in counts {
+                *bytes.entry(kind.name()).or_insert(0u64) += n;
+            }
+        }
+        let listed: Vec<String> = bytes
+            .iter()
+            .map(|(k, v)| format!("{k}={}K", v / 1000))
+            .collect();
+        eprintln!("  bytes by message: {}", listed.join(" "));
+        let mut load: Vec<(u64, u64, usize)> = gather(&nodes, |x| {
+            (x.counters().datagrams_in, x.counters().datagrams_out)
+        })
+        .await
+        .into_iter()
+        .enumerate()
+        .map(|(i, (a, b))| (a, b, i))
+        .collect();
+        load.sort_unstable_by(|a, b| b.cmp(a));
+        eprintln!("  busiest nodes (in, out, index): {:?}", &load[..8]);
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
 
