@@ -61,8 +61,9 @@ pub struct Versioned {
     pub version: u64,
     /// Wall-clock deadline (ms since the UNIX epoch) after which the key is gone.
     pub expires_ms: Option<u64>,
-    /// BLAKE3 of a value longer than [`HASHED_ABOVE`] bytes.
-    pub hash: Option<[u8; 32]>,
+    /// BLAKE3 of a value longer than [`HASHED_ABOVE`] bytes. Boxed: most values are small,
+    /// and a node holds one `Versioned` per key per origin.
+    pub hash: Option<Box<[u8; 32]>>,
 }
 
 impl Versioned {
@@ -71,7 +72,7 @@ impl Versioned {
         let hash = value
             .as_ref()
             .filter(|v| v.len() > HASHED_ABOVE)
-            .map(|v| *blake3::hash(v).as_bytes());
+            .map(|v| Box::new(*blake3::hash(v).as_bytes()));
         Versioned {
             value,
             version,
@@ -86,7 +87,7 @@ impl Versioned {
             value: Some(value),
             version,
             expires_ms,
-            hash: Some(hash),
+            hash: Some(Box::new(hash)),
         }
     }
 
@@ -110,12 +111,12 @@ impl Versioned {
 
     /// How this value travels from a node that sends values up to `form.inline_max` inline.
     pub fn payload(&self, form: Form) -> Payload {
-        match (&self.value, self.hash) {
+        match (&self.value, &self.hash) {
             (None, _) => Payload::Deleted,
             (Some(v), Some(hash)) if v.len() > form.inline_max && form.piece > 0 => {
                 Payload::Announced(Announce {
                     size: v.len() as u32,
-                    hash,
+                    hash: **hash,
                     piece: form.piece,
                 })
             }
@@ -169,6 +170,9 @@ impl Values {
             }
             Err(i) => {
                 self.bytes += key.len() as u64;
+                // Most origins hold one or two keys: grow one slot at a time, not by the
+                // default first allocation of four.
+                self.list.reserve_exact(1);
                 self.list.insert(i, (key, value));
             }
         }
@@ -551,7 +555,7 @@ impl Store {
     fn held_with_hash(&self, slot: usize, key: &str, announce: &Announce) -> Option<Bytes> {
         let held = self.states[slot].1.values.get(key)?;
         let bytes = held.value.as_ref()?;
-        (held.hash == Some(announce.hash) && bytes.len() == announce.size as usize)
+        (held.hash.as_deref() == Some(&announce.hash) && bytes.len() == announce.size as usize)
             .then(|| bytes.clone())
     }
 
@@ -719,7 +723,7 @@ impl Store {
                 (Some(value), Some(hash)) => {
                     bytes.push(2);
                     bytes.extend_from_slice(&(value.len() as u64).to_le_bytes());
-                    bytes.extend_from_slice(hash);
+                    bytes.extend_from_slice(&hash[..]);
                 }
                 (Some(value), None) => {
                     bytes.push(1);
