@@ -20,7 +20,19 @@ fn main() {
         .map(|i| format!("Some Book Title Number {i}"))
         .collect();
     let wall = Instant::now();
-    let mut net = sim::build(&topology, 1, NetConfig::default(), &books, |i, c| {
+    // JOIN_DELAY_MS=M: one-way delays of 0.2 ms plus an exponential tail of mean M, the
+    // queueing of a machine whose CPU the join saturates.
+    let mut config = NetConfig::default();
+    if let Some(mean) = std::env::var("JOIN_DELAY_MS")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+    {
+        config.delay = sim::Delay::Exponential {
+            min: Duration::from_micros(200),
+            mean: Duration::from_secs_f64(mean / 1000.0),
+        };
+    }
+    let mut net = sim::build(&topology, 1, config, &books, |i, c| {
         if i > 0 {
             c.bootstrap = vec![sim_addr(0)];
         }
@@ -44,8 +56,12 @@ fn main() {
         wall.elapsed().as_secs_f64()
     );
     let mut by_kind: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    let (mut applied, mut redundant, mut exchanges) = (0, 0, 0);
     for node in net.nodes().flatten() {
         let c = node.counters();
+        applied += c.deltas_applied;
+        redundant += c.deltas_redundant;
+        exchanges += c.anti_entropy_exchanges;
         for (kind, count) in &c.messages_out {
             by_kind.entry(kind.name()).or_default().0 += count;
         }
@@ -53,6 +69,9 @@ fn main() {
             by_kind.entry(kind.name()).or_default().1 += bytes;
         }
     }
+    println!(
+        "anti-entropy: {exchanges} exchanges, {applied} origin deltas applied, {redundant} redundant"
+    );
     for (kind, (count, bytes)) in by_kind {
         println!(
             "  {kind:<13} {count:>8} messages {:>8.2} MB",

@@ -19,6 +19,8 @@ pub struct Counters {
     pub anti_entropy_exchanges: u64,
     pub anti_entropy_served: u64,
     pub deltas_applied: u64,
+    /// Origin deltas received that taught nothing (another exchange delivered them first).
+    pub deltas_redundant: u64,
     /// Rumors that arrived ahead of a change we lack, answered by an immediate pull.
     pub gap_pulls: u64,
     /// Broadcast tree: eager links dropped on a duplicate, and asked for after a repair.
@@ -81,6 +83,7 @@ impl Counters {
             ("anti_entropy_exchanges", self.anti_entropy_exchanges),
             ("anti_entropy_served", self.anti_entropy_served),
             ("deltas_applied", self.deltas_applied),
+            ("deltas_redundant", self.deltas_redundant),
             ("gap_pulls", self.gap_pulls),
             ("tree_prunes", self.tree_prunes),
             ("tree_grafts", self.tree_grafts),

@@ -134,9 +134,9 @@ impl Node {
             events_watched: 0,
             counters: Counters::default(),
             recent: Recent::default(),
-            hasher,
+            hasher: hasher.clone(),
             rumors: rumor::Rumors::new(seen, push_at),
-            sync: sync::AntiEntropy::new(first_sync),
+            sync: sync::AntiEntropy::new(first_sync, !lockstep, hasher.clone()),
             discovery: discovery::Discovery::new(asks.then_some(now)),
             membership: members::Membership::new(config.initial_incarnation, first_probe, tombstones),
             admin: admin::Admin::default(),
@@ -273,9 +273,9 @@ impl Node {
             let catching_up = self.sync.catching_up();
             self.membership.tick(&mut shared!(self), now, catching_up);
         }
-        if self.sync.due(now) {
+        if self.sync.due(now, self.config.anti_entropy) {
             if self.config.dissemination.sync != SyncMode::Off {
-                self.sync.start(&mut shared!(self));
+                self.sync.start(&mut shared!(self), now);
             }
             let mut interval = self.config.anti_entropy;
             let d = &self.config.dissemination;
@@ -349,7 +349,7 @@ impl Node {
         }
         let dissemination = &self.config.dissemination;
         [
-            (dissemination.sync != SyncMode::Off).then_some(self.sync.next()),
+            (dissemination.sync != SyncMode::Off).then_some(self.sync.next(self.config.anti_entropy)),
             self.rumors.next_push(),
             self.rumors.next_graft(),
             self.discovery.next_join(),
@@ -728,6 +728,8 @@ impl Node {
     /// A delta: news about us moves our counter past it; every other origin's part is merged
     /// by anti-entropy, and what was new is learned (the origin joins our peers) and reported.
     fn on_delta(&mut self, now: Time, from: SocketAddr, delta: wire::Delta) {
+        let budget = self.transport.packer().list_budget();
+        self.sync.answered(from, now, wire::encoded_len(&delta), budget);
         for od in delta.origins {
             self.recent.push(crate::core::recent::Received {
                 kind: crate::core::recent::Kind::Delta,

@@ -13,6 +13,10 @@ pub(super) fn paginate<T>(
     let mut pages = Vec::new();
     let mut page = Vec::new();
     let mut used = 0;
+    let mut items = items.into_iter().peekable();
+    if max_pages == 0 {
+        return (pages, items.peek().is_some());
+    }
     for item in items {
         let len = size(&item);
         if used + len > budget && !page.is_empty() {
@@ -50,5 +54,6 @@ mod tests {
         assert_eq!(pages, vec![vec![50], vec![1]]);
         assert!(!cut);
         assert_eq!(paginate(Vec::<u8>::new(), 10, 5, |_| 1), (vec![], false));
+        assert_eq!(paginate(1..=3, 10, 0, |_| 1), (vec![], true), "no room, nothing sent");
     }
 }

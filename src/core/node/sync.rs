@@ -36,8 +36,8 @@ const CATCH_UP_ROUNDS: u8 = 3;
 const QUIET_BEFORE_SPACING: u32 = 10;
 const IDLE_SPACING: u32 = 4;
 
-/// What anti-entropy owns: when the next exchange starts, and how many more run at the
-/// catch-up pace.
+/// What anti-entropy owns: when the next exchange starts, how many more run at the
+/// catch-up pace, and the exchanges and pulls still waiting for an answer.
 #[derive(Debug)]
 pub(super) struct AntiEntropy {
     next: Time,
@@ -47,6 +47,36 @@ pub(super) struct AntiEntropy {
     /// changes last noted.
     quiet: u32,
     changes_seen: Activity,
+    /// Exchanges we opened whose end we have not seen (see [`Open`]). While one is
+    /// waiting, the next does not start: a node catching up runs one exchange at a time, at
+    /// the pace its peers answer. On a loaded machine, overlapping exchanges would each pull
+    /// (and be pushed) the same backlog, and the duplicates would load it further.
+    open: Vec<Open>,
+    /// Origins we pulled and have not received since, with when we asked: a later exchange
+    /// does not ask for them again until the answer is overdue.
+    asked: HashMap<NodeId, Time, Seeded>,
+    /// Peers we sent a summary to within the last interval: their digests (all pages of them,
+    /// however late) answer us, and are pushed at most one datagram each.
+    summarized: Vec<(SocketAddr, Time)>,
+    /// Smoothed time from opening an exchange to the peer's digest.
+    round_trip: Option<Duration>,
+    /// Rounds in lockstep (the simulator's theory runs) start on the clock, answered or not.
+    self_clocked: bool,
+}
+
+/// An exchange we opened: with whom, and since when we wait for its next step (the digest,
+/// then, if we pulled or opened with our whole digest, the deltas that answer). An answer
+/// comes in up to `pages` datagrams; the exchange stays open until one arrives that is not
+/// full (the sender cut no more after it), the last possible one has come, or the peer falls
+/// silent for longer than the answer timeout.
+#[derive(Debug)]
+struct Open {
+    peer: SocketAddr,
+    since: Time,
+    awaits_delta: bool,
+    pages: usize,
+    /// Whether a page of the answer came (the round trip is measured on the first).
+    heard: bool,
 }
 
 /// What counts as change for the anti-entropy pace: state changes applied here (a running
@@ -55,24 +85,76 @@ pub(super) struct AntiEntropy {
 pub(super) type Activity = (u64, usize, u64);
 
 impl AntiEntropy {
-    /// The first exchange starts at `first`.
-    pub(super) fn new(first: Time) -> Self {
+    /// The first exchange starts at `first`; `self_clocked` unless rounds run in lockstep.
+    pub(super) fn new(first: Time, self_clocked: bool, hasher: Seeded) -> Self {
         AntiEntropy {
             next: first,
             catch_up_rounds: 0,
             quiet: 0,
             changes_seen: (0, 0, 0),
+            open: Vec::new(),
+            asked: HashMap::with_hasher(hasher),
+            summarized: Vec::new(),
+            round_trip: None,
+            self_clocked,
         }
     }
 
-    /// When the next exchange starts.
-    pub(super) fn next(&self) -> Time {
-        self.next
+    /// When the next exchange starts: as scheduled, or once the open ones have ended or are
+    /// overdue.
+    pub(super) fn next(&self, interval: Duration) -> Time {
+        let overdue = self.answer_timeout(interval);
+        self.open
+            .iter()
+            .map(|o| o.since + overdue)
+            .fold(self.next, Time::max)
     }
 
     /// Whether an exchange is due at `now`.
-    pub(super) fn due(&self, now: Time) -> bool {
-        self.next <= now
+    pub(super) fn due(&self, now: Time, interval: Duration) -> bool {
+        self.next(interval) <= now
+    }
+
+    /// How long an exchange step may take before we stop waiting for it: four smoothed
+    /// round trips, within a twentieth and half of the interval (a quarter until measured).
+    fn answer_timeout(&self, interval: Duration) -> Duration {
+        self.round_trip
+            .map_or(interval / 4, |rtt| rtt * 4)
+            .clamp(interval / 20, interval / 2)
+    }
+
+    /// A delta of `len` encoded bytes arrived from `from` at `now`, where a full one holds
+    /// `budget`: an exchange waiting for deltas from it has its answer, or part of it. Pages
+    /// are filled until the next origin does not fit, so one with more than a quarter of its
+    /// room free is the last (big values may end a page early: the cost is a duplicate at
+    /// worst). Starting the next exchange while pages are still on their way made peers push
+    /// the same backlog twice, the more so the more loaded the machine.
+    pub(super) fn answered(&mut self, from: SocketAddr, now: Time, len: usize, budget: usize) {
+        let Some(i) = self
+            .open
+            .iter()
+            .position(|o| o.awaits_delta && o.peer == from)
+        else {
+            return;
+        };
+        let open = &mut self.open[i];
+        let first = (!open.heard).then(|| now.since(open.since));
+        open.heard = true;
+        open.since = now;
+        open.pages = open.pages.saturating_sub(1);
+        if open.pages == 0 || len + budget / 4 < budget {
+            self.open.swap_remove(i);
+        }
+        if let Some(sample) = first {
+            self.note_round_trip(sample);
+        }
+    }
+
+    fn note_round_trip(&mut self, sample: Duration) {
+        self.round_trip = Some(match self.round_trip {
+            None => sample,
+            Some(r) => (r * 7 + sample) / 8,
+        });
     }
 
     /// Whether a backlog is still being caught up (no one is judged dead meanwhile).
@@ -155,11 +237,29 @@ const PULL_PAGES: usize = 4;
 
 impl AntiEntropy {
     /// Opens an exchange with `sync_peers` random peers.
-    pub(super) fn start(&mut self, cx: &mut Shared) {
+    pub(super) fn start(&mut self, cx: &mut Shared, now: Time) {
+        let overdue = self.answer_timeout(cx.config.anti_entropy);
+        self.open.clear();
+        self.asked.retain(|_, at| now < *at + overdue);
+        let interval = cx.config.anti_entropy;
+        self.summarized.retain(|&(_, at)| now < at + interval);
         let count = cx.config.dissemination.sync_peers.max(1);
         for peer in cx.peers.sample(cx.rng, count, &[]) {
             cx.counters.anti_entropy_exchanges += 1;
-            send_summary(cx, peer);
+            let digest_pages = send_summary(cx, peer, self.catching_up());
+            let awaits_delta = digest_pages > 0;
+            if self.self_clocked {
+                if !awaits_delta {
+                    self.summarized.push((peer, now));
+                }
+                self.open.push(Open {
+                    peer,
+                    since: now,
+                    awaits_delta,
+                    pages: digest_pages * cx.config.max_sync_datagrams,
+                    heard: false,
+                });
+            }
         }
     }
 
@@ -167,46 +267,11 @@ impl AntiEntropy {
     pub(super) fn on_summary(&mut self, cx: &mut Shared, from: SocketAddr, summary: SyncSummary) {
         cx.counters.anti_entropy_served += 1;
         let ours = cx.store.summary();
-        let differing: Vec<u8> = (0..SYNC_BUCKETS)
+        let differing = (0..SYNC_BUCKETS)
             .filter(|&i| ours[i] != summary.buckets[i])
-            .map(|i| i as u8)
-            .collect();
-        let budget = cx.transport.packer().list_budget();
-        let mut sent = 0;
-        let mut digest = SyncDigest {
-            buckets: Vec::new(),
-            versions: Vec::new(),
-        };
-        let mut size = 0;
-        for bucket in differing {
-            let claims = cx.store.claims_in_bucket(bucket);
-            let len = 1 + claims.iter().map(encoded_len).sum::<usize>();
-            if size + len > budget && size > 0 {
-                cx.send(from, Message::SyncDigest(std::mem::take(&mut digest)));
-                size = 0;
-                sent += 1;
-                if sent >= cx.config.max_sync_datagrams {
-                    return;
-                }
-            }
-            if len > budget {
-                // One bucket alone is too big: send what fits as claims only. The bucket is not
-                // listed, so the peer will not take absence from it as "never heard of".
-                for claim in claims {
-                    let l = encoded_len(&claim);
-                    if size + l > budget {
-                        break;
-                    }
-                    size += l;
-                    digest.versions.push(claim);
-                }
-                continue;
-            }
-            size += len;
-            digest.buckets.push(bucket);
-            digest.versions.extend(claims);
-        }
-        if size > 0 {
+            .map(|i| i as u8);
+        let (pages, _) = digest_pages(cx, differing, cx.config.max_sync_datagrams);
+        for digest in pages {
             cx.send(from, Message::SyncDigest(digest));
         }
     }
@@ -219,6 +284,12 @@ impl AntiEntropy {
         from: SocketAddr,
         digest: SyncDigest,
     ) {
+        let opened = self.open.iter().position(|o| o.peer == from);
+        if let Some(o) = opened.map(|i| &self.open[i]).filter(|o| !o.awaits_delta) {
+            self.note_round_trip(now.since(o.since));
+        }
+        let answers_ours = self.summarized.iter().any(|&(p, _)| p == from);
+        let overdue = self.answer_timeout(cx.config.anti_entropy);
         let mut theirs: HashMap<&NodeId, u64, Seeded> =
             HashMap::with_capacity_and_hasher(digest.versions.len(), cx.hasher.clone());
         theirs.extend(digest.versions.iter().map(|c| (&c.origin, c.version)));
@@ -232,10 +303,13 @@ impl AntiEntropy {
                 }
             }
         }
-        // Pull: every origin the peer holds newer than we do.
+        // Pull: every origin the peer holds newer than we do, unless an earlier pull for it
+        // is still on its way.
+        let asked = &self.asked;
         let wants: Vec<VersionClaim> = digest
             .versions
             .iter()
+            .filter(|c| asked.get(&c.origin).is_none_or(|&at| now >= at + overdue))
             .filter_map(|c| {
                 let ours = cx.store.watermark(&c.origin);
                 (c.version > ours).then(|| VersionClaim {
@@ -259,11 +333,35 @@ impl AntiEntropy {
         pushes.rotate_left(rotate);
         let mode = cx.config.dissemination.sync;
         if mode != SyncMode::Pull {
-            send_deltas(cx, from, pushes);
+            // A digest that answers our summary comes from a peer that may be catching up
+            // on a backlog, pulling it from others at the same time: push it one datagram at
+            // most, and let it pull the rest (its pulls never overlap; pushes from several
+            // peers would). A digest that opens an exchange asks for everything we have.
+            let pages = if answers_ours {
+                1
+            } else {
+                cx.config.max_sync_datagrams
+            };
+            send_deltas(cx, from, pushes, pages);
         }
         let mut capped = false;
+        let mut pulls = 0;
         if !wants.is_empty() && mode != SyncMode::Push {
-            capped = send_pulls(cx, from, wants);
+            let sent;
+            (sent, pulls, capped) = send_pulls(cx, from, wants);
+            for origin in sent {
+                self.asked.insert(origin, now);
+            }
+        }
+        if let Some(i) = opened {
+            let open = &mut self.open[i];
+            if pulls > 0 {
+                open.awaits_delta = true;
+                open.since = now;
+                open.pages += pulls * cx.config.max_sync_datagrams;
+            } else if !open.awaits_delta {
+                self.open.swap_remove(i);
+            }
         }
         if capped {
             self.behind(cx.config, now);
@@ -277,7 +375,7 @@ impl AntiEntropy {
             .into_iter()
             .map(|c| (c.origin, c.version))
             .collect();
-        send_deltas(cx, from, wants);
+        send_deltas(cx, from, wants, cx.config.max_sync_datagrams);
     }
 
     /// Merges one origin's delta from `from` into the store; what it changed and what it
@@ -290,6 +388,7 @@ impl AntiEntropy {
         from: SocketAddr,
         od: OriginDelta,
     ) -> Option<Applied> {
+        self.asked.remove(&od.origin.id);
         let applied = cx.store.apply(
             &od.origin,
             od.since,
@@ -303,6 +402,7 @@ impl AntiEntropy {
             },
         );
         if !applied.learned() && applied.withheld.is_empty() {
+            cx.counters.deltas_redundant += 1;
             return None;
         }
         cx.counters.deltas_applied += 1;
@@ -321,62 +421,99 @@ impl AntiEntropy {
     }
 }
 
-/// Opens an exchange. A node holding little (a new joiner) sends its whole digest at once,
-/// which fits one datagram and lets the peer push everything missing straight away; a node
-/// holding a lot sends the fixed-size bucket summary.
-fn send_summary(cx: &mut Shared, to: SocketAddr) {
+/// Digest pages a node catching up may open an exchange with.
+const FULL_DIGEST_PAGES: usize = 4;
+
+/// Opens an exchange. A node holding little (a new joiner), or catching up on a backlog, sends
+/// its whole digest at once if it fits one datagram (or, catching up, [`FULL_DIGEST_PAGES`]),
+/// and the peer pushes everything missing straight away: one step instead of three, and no
+/// digest or pull pages for the peer's side. Otherwise it sends the fixed-size bucket summary.
+/// Returns the digest pages sent (0: the summary, answered by a digest, not deltas).
+fn send_summary(cx: &mut Shared, to: SocketAddr, catching_up: bool) -> usize {
     // The one-way modes need to know which side they are on: a digest always answers our
     // summary, so they never open with a digest.
-    let two_way = cx.config.dissemination.sync == SyncMode::PushPull;
-    if let Some(digest) = full_digest_if_small(cx).filter(|_| two_way) {
-        cx.send(to, Message::SyncDigest(digest));
-        return;
+    if cx.config.dissemination.sync == SyncMode::PushPull {
+        let max = if catching_up { FULL_DIGEST_PAGES } else { 1 };
+        let (pages, cut) = digest_pages(cx, 0..SYNC_BUCKETS as u8, max);
+        if !cut && !pages.is_empty() {
+            let sent = pages.len();
+            for digest in pages {
+                cx.send(to, Message::SyncDigest(digest));
+            }
+            return sent;
+        }
     }
     let buckets = cx.store.summary();
     cx.send(to, Message::SyncSummary(SyncSummary { buckets }));
+    0
 }
 
-/// Our claims for every bucket, if they fit in one datagram.
-fn full_digest_if_small(cx: &Shared) -> Option<SyncDigest> {
-    let budget = cx
-        .transport
-        .packer()
-        .list_budget()
-        .saturating_sub(encoded_len(&all_buckets()));
+/// Our claims for `buckets`, packed into at most `max_pages` digests, each listing the buckets
+/// it covers whole; true if some were left out. A bucket too big for one datagram alone goes
+/// as the claims that fit, without the bucket listed, so the peer does not take absence from
+/// it as "never heard of".
+fn digest_pages(
+    cx: &Shared,
+    buckets: impl Iterator<Item = u8>,
+    max_pages: usize,
+) -> (Vec<SyncDigest>, bool) {
+    let budget = cx.transport.packer().list_budget();
+    let mut pages = Vec::new();
+    let mut digest = SyncDigest::default();
     let mut size = 0;
-    let mut versions = Vec::with_capacity(cx.store.len());
-    for (id, state) in cx.store.origins() {
-        let claim = VersionClaim {
-            origin: id.clone(),
-            version: state.watermark,
-        };
-        size += encoded_len(&claim);
-        if size > budget {
-            return None;
+    for bucket in buckets {
+        let claims = cx.store.claims_in_bucket(bucket);
+        let len = 1 + claims.iter().map(encoded_len).sum::<usize>();
+        if size + len > budget && size > 0 {
+            pages.push(std::mem::take(&mut digest));
+            size = 0;
+            if pages.len() >= max_pages {
+                return (pages, true);
+            }
         }
-        versions.push(claim);
+        if len > budget {
+            for claim in claims {
+                let l = encoded_len(&claim);
+                if size + l > budget {
+                    break;
+                }
+                size += l;
+                digest.versions.push(claim);
+            }
+            continue;
+        }
+        size += len;
+        digest.buckets.push(bucket);
+        digest.versions.extend(claims);
     }
-    Some(SyncDigest {
-        versions,
-        ..all_buckets()
-    })
+    if size > 0 && pages.len() < max_pages {
+        pages.push(digest);
+    }
+    (pages, false)
 }
 
-/// Sends at most [`PULL_PAGES`] pull requests; true if some wants were left out (they are
-/// pulled in the next, hurried, exchange, likely from another peer, so no single peer serves
-/// a whole backlog).
-fn send_pulls(cx: &mut Shared, to: SocketAddr, wants: Vec<VersionClaim>) -> bool {
+/// Sends at most [`PULL_PAGES`] pull requests: the origins asked for, the requests sent, and
+/// true if some wants were left out (they are pulled in the next, hurried, exchange, likely from another peer,
+/// so no single peer serves a whole backlog).
+fn send_pulls(
+    cx: &mut Shared,
+    to: SocketAddr,
+    wants: Vec<VersionClaim>,
+) -> (Vec<NodeId>, usize, bool) {
     let budget = cx.transport.packer().list_budget();
     let (pages, cut) = paginate(wants, budget, PULL_PAGES, encoded_len);
+    let sent = pages.len();
+    let mut asked = Vec::new();
     for wants in pages {
+        asked.extend(wants.iter().map(|w| w.origin.clone()));
         cx.send(to, Message::SyncPull(SyncPull { wants }));
     }
-    cut
+    (asked, sent, cut)
 }
 
 /// Sends what a peer lacks of each `(origin, held-since)`, packed into MTU-sized `Delta`s, at
-/// most `max_sync_datagrams` of them.
-fn send_deltas(cx: &mut Shared, to: SocketAddr, items: Vec<(NodeId, u64)>) {
+/// most `pages` of them.
+fn send_deltas(cx: &mut Shared, to: SocketAddr, items: Vec<(NodeId, u64)>, pages: usize) {
     let budget = cx.transport.packer().list_budget();
     let form = cx.form();
     let mut seen = HashSet::with_hasher(cx.hasher.clone());
@@ -386,7 +523,7 @@ fn send_deltas(cx: &mut Shared, to: SocketAddr, items: Vec<(NodeId, u64)>) {
         .filter(|(id, _)| seen.insert(id.clone()))
         .filter_map(|(id, since)| store.delta_since(&id, since, usize::MAX, form))
         .filter_map(|delta| fit_delta(delta, budget));
-    let (pages, _) = paginate(deltas, budget, cx.config.max_sync_datagrams, encoded_len);
+    let (pages, _) = paginate(deltas, budget, pages, encoded_len);
     for origins in pages {
         cx.send(to, Message::Delta(Delta { origins }));
     }
@@ -400,12 +537,4 @@ fn fit_delta(mut delta: OriginDelta, budget: usize) -> Option<OriginDelta> {
         delta.upto = delta.entries.last()?.version;
     }
     Some(delta)
-}
-
-/// A digest listing every bucket and no claims (what a small node's full digest wraps).
-fn all_buckets() -> SyncDigest {
-    SyncDigest {
-        buckets: (0..SYNC_BUCKETS as u8).collect(),
-        versions: Vec::new(),
-    }
 }

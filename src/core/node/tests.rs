@@ -630,3 +630,66 @@ fn the_tree_answers_grafts_for_announced_rumors_and_grafts_what_it_misses() {
         .collect();
     assert_eq!(grafts.len(), 1);
 }
+
+#[test]
+fn digest_pages_that_answer_our_summary_are_pushed_one_datagram_each() {
+    // `b` holds 700 origins, too many to open with its whole digest: it sends a summary, and
+    // `a`, holding 300 others, answers with several digest pages. Each page shows `a` lacks
+    // hundreds of origins, but `a` may be pulling them from others at the same time: `b`
+    // pushes one datagram per page and leaves the rest to `a`'s own pulls (pushing all of it
+    // to a loaded joiner from every side was most of a 1000-node join's duplicates).
+    let mut b = node(2, &[1], |c| c.learn_peers = false);
+    learn_origins(&mut b, 1000..1700, "Emma");
+    let mut a = node(1, &[2], |c| c.learn_peers = false);
+    learn_origins(&mut a, 100..400, "Middlemarch");
+    let mut now = Time::ZERO;
+    let mut summary = None;
+    for _ in 0..1000 {
+        now = b.next_timeout().unwrap_or(now).max(now);
+        b.handle_timeout(now);
+        let out = drain(&mut b, now);
+        if out.iter().any(|t| {
+            t.to == addr(1)
+                && messages(t)
+                    .iter()
+                    .any(|m| matches!(m, Message::SyncSummary(_)))
+        }) {
+            summary = Some(out);
+            break;
+        }
+    }
+    let summary = summary.expect("b opens an exchange with a summary");
+    for t in summary.iter().filter(|t| t.to == addr(1)) {
+        a.handle_datagram(now, addr(2), &t.bytes);
+    }
+    let answer: Vec<Transmit> = drain(&mut a, now)
+        .into_iter()
+        .filter(|t| t.to == addr(2))
+        .collect();
+    let digests = answer
+        .iter()
+        .flat_map(messages)
+        .filter(|m| matches!(m, Message::SyncDigest(_)))
+        .count();
+    assert!(digests >= 2, "300 claims take several digest pages");
+    for t in &answer {
+        b.handle_datagram(now, addr(1), &t.bytes);
+    }
+    let out: Vec<Message> = drain(&mut b, now)
+        .iter()
+        .filter(|t| t.to == addr(1))
+        .flat_map(messages)
+        .collect();
+    let pushed = out
+        .iter()
+        .filter(|m| matches!(m, Message::Delta(_)))
+        .count();
+    assert!(
+        (1..=digests).contains(&pushed),
+        "{pushed} delta datagrams pushed for {digests} digest pages"
+    );
+    assert!(
+        out.iter().any(|m| matches!(m, Message::SyncPull(_))),
+        "b pulls what a holds"
+    );
+}
