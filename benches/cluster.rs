@@ -6,6 +6,7 @@
 //!   GOSSIP_BENCH_NODES=100 GOSSIP_BENCH_UPDATES=20 cargo bench --bench cluster
 //!   GOSSIP_BENCH_NODES=1000 GOSSIP_BENCH_RUNS=10 cargo bench --bench cluster   # 10 runs in a row
 //!   GOSSIP_BENCH_STRATEGY=default cargo bench --bench cluster     # another dissemination strategy
+//!   GOSSIP_BENCH_PREFAULT=0 cargo bench --bench cluster           # skip faulting in the heap first
 //!
 //! Reports: time until every node knows every node, time for one update to reach every node
 //! (median and worst of several), coverage, datagrams and bytes per node per update, and the
@@ -280,6 +281,21 @@ async fn run(n: usize, updates: usize) {
             .map(|(k, v)| format!("{k}={}K", v / 1000))
             .collect();
         eprintln!("  bytes by message: {}", listed.join(" "));
+        let sums = gather(&nodes, |x| {
+            let c = x.counters();
+            [
+                c.anti_entropy_exchanges,
+                c.deltas_applied,
+                c.deltas_redundant,
+            ]
+        })
+        .await
+        .into_iter()
+        .fold([0u64; 3], |a, b| [a[0] + b[0], a[1] + b[1], a[2] + b[2]]);
+        eprintln!(
+            "  anti-entropy: {} exchanges, {} origin deltas applied, {} redundant",
+            sums[0], sums[1], sums[2]
+        );
         let mut load: Vec<(u64, u64, usize)> = gather(&nodes, |x| {
             (x.counters().datagrams_in, x.counters().datagrams_out)
         })
@@ -356,6 +372,31 @@ async fn run(n: usize, updates: usize) {
     }
 }
 
+/// Faults in the heap the nodes will use (about 1.2 MB per node) and frees it again; with
+/// `MIMALLOC_PURGE_DELAY=-1` the allocator keeps the pages for the nodes. This VM (Firecracker,
+/// free page reporting) hands memory freed for a few seconds back to its host, and faulting
+/// it in again costs host page faults: a 1000-node run right after an idle spell took twice
+/// the CPU time for the same datagrams (3.6–4.1 s instead of 1.7–2.0 s to join), while runs
+/// back to back, reusing what the previous one freed, did not. A node per process on a real
+/// host faults in ~1 MB, not a gigabyte at once. `GOSSIP_BENCH_PREFAULT=0` skips it.
+fn prefault_heap(nodes: usize) {
+    if env("GOSSIP_BENCH_PREFAULT", 1) == 0 {
+        return;
+    }
+    const BLOCK: usize = 64 * 1024;
+    let blocks = nodes * 1200 * 1024 / BLOCK;
+    let held: Vec<Box<[u8]>> = (0..blocks)
+        .map(|_| {
+            let mut b = vec![0u8; BLOCK].into_boxed_slice();
+            for page in b.chunks_mut(4096) {
+                page[0] = 1;
+            }
+            std::hint::black_box(b)
+        })
+        .collect();
+    drop(held);
+}
+
 fn main() {
     let sizes: Vec<usize> = std::env::var("GOSSIP_BENCH_NODES")
         .unwrap_or_else(|_| "100,1000".into())
@@ -383,6 +424,7 @@ fn main() {
         return;
     }
     for n in sizes {
+        prefault_heap(n);
         // The orchestrating runtime only sleeps and asks questions; the nodes run on shards.
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
