@@ -232,6 +232,9 @@ impl AntiEntropy {
     }
 }
 
+/// Candidates a one-datagram push picks from (a datagram holds about 30 small origin states).
+const PUSH_CANDIDATES: usize = 128;
+
 /// Pull requests one exchange may send (each answered with at most `max_sync_datagrams`).
 const PULL_PAGES: usize = 4;
 
@@ -293,13 +296,42 @@ impl AntiEntropy {
         let mut theirs: HashMap<&NodeId, u64, Seeded> =
             HashMap::with_capacity_and_hasher(digest.versions.len(), cx.hasher.clone());
         theirs.extend(digest.versions.iter().map(|c| (&c.origin, c.version)));
-        // Push: every origin we hold in a listed bucket that the peer lacks or holds older.
+        // A digest that answers our summary comes from a peer that may be catching up on a
+        // backlog, pulling it from others at the same time: push it one datagram at most, and
+        // let it pull the rest (its pulls never overlap; pushes from several peers would). A
+        // digest that opens an exchange asks for everything we have.
+        let mode = cx.config.dissemination.sync;
+        let push_pages = match mode {
+            SyncMode::Pull => 0,
+            _ if answers_ours => 1,
+            _ => cx.config.max_sync_datagrams,
+        };
+        // Push: the origins we hold in a listed bucket that the peer lacks or holds older,
+        // from a random bucket on, so peers pushing to one node push different ones. A
+        // one-datagram push stops looking once it has far more than fit.
+        let enough = if push_pages == 1 {
+            PUSH_CANDIDATES
+        } else {
+            usize::MAX
+        };
+        let listed = &digest.buckets;
+        let start = if listed.is_empty() || push_pages == 0 {
+            0
+        } else {
+            rand::RngExt::random_range(&mut *cx.rng, 0..listed.len())
+        };
         let mut pushes: Vec<(NodeId, u64)> = Vec::new();
-        for &bucket in &digest.buckets {
+        'buckets: for &bucket in listed[start..].iter().chain(&listed[..start]) {
+            if push_pages == 0 {
+                break;
+            }
             for (id, ours) in cx.store.bucket(bucket) {
                 let their = theirs.get(id).copied().unwrap_or(0);
                 if ours > their {
                     pushes.push((id.clone(), their));
+                    if pushes.len() >= enough {
+                        break 'buckets;
+                    }
                 }
             }
         }
@@ -325,24 +357,14 @@ impl AntiEntropy {
                 cx.peers.reserve(unknown);
             }
         }
-        let rotate = if pushes.is_empty() {
-            0
-        } else {
-            rand::RngExt::random_range(&mut *cx.rng, 0..pushes.len())
-        };
-        pushes.rotate_left(rotate);
-        let mode = cx.config.dissemination.sync;
-        if mode != SyncMode::Pull {
-            // A digest that answers our summary comes from a peer that may be catching up
-            // on a backlog, pulling it from others at the same time: push it one datagram at
-            // most, and let it pull the rest (its pulls never overlap; pushes from several
-            // peers would). A digest that opens an exchange asks for everything we have.
-            let pages = if answers_ours {
-                1
+        if push_pages > 0 {
+            let rotate = if pushes.is_empty() {
+                0
             } else {
-                cx.config.max_sync_datagrams
+                rand::RngExt::random_range(&mut *cx.rng, 0..pushes.len())
             };
-            send_deltas(cx, from, pushes, pages);
+            pushes.rotate_left(rotate);
+            send_deltas(cx, from, pushes, push_pages);
         }
         let mut capped = false;
         let mut pulls = 0;
@@ -523,18 +545,23 @@ fn send_deltas(cx: &mut Shared, to: SocketAddr, items: Vec<(NodeId, u64)>, pages
         .filter(|(id, _)| seen.insert(id.clone()))
         .filter_map(|(id, since)| store.delta_since(&id, since, usize::MAX, form))
         .filter_map(|delta| fit_delta(delta, budget));
-    let (pages, _) = paginate(deltas, budget, pages, encoded_len);
-    for origins in pages {
+    let (pages, _) = paginate(deltas, budget, pages, |(_, len)| *len);
+    for page in pages {
+        let origins = page.into_iter().map(|(delta, _)| delta).collect();
         cx.send(to, Message::Delta(Delta { origins }));
     }
 }
 
 /// Cuts a delta's entries (newest first) until it fits `budget`; the kept prefix stays valid
-/// because `upto` moves back to the last kept version. None if not even one entry fits.
-fn fit_delta(mut delta: OriginDelta, budget: usize) -> Option<OriginDelta> {
-    while encoded_len(&delta) > budget {
+/// because `upto` moves back to the last kept version. The delta and its encoded size; None
+/// if not even one entry fits.
+fn fit_delta(mut delta: OriginDelta, budget: usize) -> Option<(OriginDelta, usize)> {
+    loop {
+        let len = encoded_len(&delta);
+        if len <= budget {
+            return Some((delta, len));
+        }
         delta.entries.pop()?;
         delta.upto = delta.entries.last()?.version;
     }
-    Some(delta)
 }
