@@ -136,7 +136,7 @@ impl Node {
             recent: Recent::default(),
             hasher: hasher.clone(),
             rumors: rumor::Rumors::new(seen, push_at),
-            sync: sync::AntiEntropy::new(first_sync, !lockstep, hasher.clone()),
+            sync: sync::AntiEntropy::new(first_sync, !lockstep, hasher),
             discovery: discovery::Discovery::new(asks.then_some(now)),
             membership: members::Membership::new(config.initial_incarnation, first_probe, tombstones),
             admin: admin::Admin::default(),
@@ -729,7 +729,7 @@ impl Node {
     /// by anti-entropy, and what was new is learned (the origin joins our peers) and reported.
     fn on_delta(&mut self, now: Time, from: SocketAddr, delta: wire::Delta) {
         let budget = self.transport.packer().list_budget();
-        self.sync.answered(from, now, wire::encoded_len(&delta), budget);
+        self.sync.answered(from, now, &delta, budget);
         for od in delta.origins {
             self.recent.push(crate::core::recent::Received {
                 kind: crate::core::recent::Kind::Delta,

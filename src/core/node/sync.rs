@@ -123,13 +123,14 @@ impl AntiEntropy {
             .clamp(interval / 20, interval / 2)
     }
 
-    /// A delta of `len` encoded bytes arrived from `from` at `now`, where a full one holds
-    /// `budget`: an exchange waiting for deltas from it has its answer, or part of it. Pages
-    /// are filled until the next origin does not fit, so one with more than a quarter of its
-    /// room free is the last (big values may end a page early: the cost is a duplicate at
-    /// worst). Starting the next exchange while pages are still on their way made peers push
-    /// the same backlog twice, the more so the more loaded the machine.
-    pub(super) fn answered(&mut self, from: SocketAddr, now: Time, len: usize, budget: usize) {
+    /// `delta` arrived from `from` at `now`, where a full one holds `budget` encoded bytes: an
+    /// exchange waiting for deltas from it has its answer, or part of it. Pages are filled
+    /// until the next origin does not fit, so one with more than a quarter of its room free is
+    /// the last (big values may end a page early: the cost is a duplicate at worst). Starting
+    /// the next exchange while pages are still on their way made peers push the same backlog
+    /// twice, the more so the more loaded the machine. Only a delta that answers an open
+    /// exchange is measured.
+    pub(super) fn answered(&mut self, from: SocketAddr, now: Time, delta: &Delta, budget: usize) {
         let Some(i) = self
             .open
             .iter()
@@ -142,7 +143,7 @@ impl AntiEntropy {
         open.heard = true;
         open.since = now;
         open.pages = open.pages.saturating_sub(1);
-        if open.pages == 0 || len + budget / 4 < budget {
+        if open.pages == 0 || encoded_len(delta) + budget / 4 < budget {
             self.open.swap_remove(i);
         }
         if let Some(sample) = first {
@@ -241,10 +242,10 @@ const PULL_PAGES: usize = 4;
 impl AntiEntropy {
     /// Opens an exchange with `sync_peers` random peers.
     pub(super) fn start(&mut self, cx: &mut Shared, now: Time) {
-        let overdue = self.answer_timeout(cx.config.anti_entropy);
+        let interval = cx.config.anti_entropy;
+        let overdue = self.answer_timeout(interval);
         self.open.clear();
         self.asked.retain(|_, at| now < *at + overdue);
-        let interval = cx.config.anti_entropy;
         self.summarized.retain(|&(_, at)| now < at + interval);
         let count = cx.config.dissemination.sync_peers.max(1);
         for peer in cx.peers.sample(cx.rng, count, &[]) {
@@ -306,35 +307,6 @@ impl AntiEntropy {
             _ if answers_ours => 1,
             _ => cx.config.max_sync_datagrams,
         };
-        // Push: the origins we hold in a listed bucket that the peer lacks or holds older,
-        // from a random bucket on, so peers pushing to one node push different ones. A
-        // one-datagram push stops looking once it has far more than fit.
-        let enough = if push_pages == 1 {
-            PUSH_CANDIDATES
-        } else {
-            usize::MAX
-        };
-        let listed = &digest.buckets;
-        let start = if listed.is_empty() || push_pages == 0 {
-            0
-        } else {
-            rand::RngExt::random_range(&mut *cx.rng, 0..listed.len())
-        };
-        let mut pushes: Vec<(NodeId, u64)> = Vec::new();
-        'buckets: for &bucket in listed[start..].iter().chain(&listed[..start]) {
-            if push_pages == 0 {
-                break;
-            }
-            for (id, ours) in cx.store.bucket(bucket) {
-                let their = theirs.get(id).copied().unwrap_or(0);
-                if ours > their {
-                    pushes.push((id.clone(), their));
-                    if pushes.len() >= enough {
-                        break 'buckets;
-                    }
-                }
-            }
-        }
         // Pull: every origin the peer holds newer than we do, unless an earlier pull for it
         // is still on its way.
         let asked = &self.asked;
@@ -358,6 +330,32 @@ impl AntiEntropy {
             }
         }
         if push_pages > 0 {
+            // Push: the origins we hold in a listed bucket that the peer lacks or holds older,
+            // from a random bucket on, so peers pushing to one node push different ones. A
+            // one-datagram push stops looking once it has far more than fit.
+            let enough = if push_pages == 1 {
+                PUSH_CANDIDATES
+            } else {
+                usize::MAX
+            };
+            let listed = &digest.buckets;
+            let start = if listed.is_empty() {
+                0
+            } else {
+                rand::RngExt::random_range(&mut *cx.rng, 0..listed.len())
+            };
+            let mut pushes: Vec<(NodeId, u64)> = Vec::new();
+            'buckets: for &bucket in listed[start..].iter().chain(&listed[..start]) {
+                for (id, ours) in cx.store.bucket(bucket) {
+                    let their = theirs.get(id).copied().unwrap_or(0);
+                    if ours > their {
+                        pushes.push((id.clone(), their));
+                        if pushes.len() >= enough {
+                            break 'buckets;
+                        }
+                    }
+                }
+            }
             let rotate = if pushes.is_empty() {
                 0
             } else {
@@ -471,9 +469,9 @@ fn send_summary(cx: &mut Shared, to: SocketAddr, catching_up: bool) -> usize {
 }
 
 /// Our claims for `buckets`, packed into at most `max_pages` digests, each listing the buckets
-/// it covers whole; true if some were left out. A bucket too big for one datagram alone goes
-/// as the claims that fit, without the bucket listed, so the peer does not take absence from
-/// it as "never heard of".
+/// it covers whole; true if some claims were left out. A bucket too big for one datagram
+/// alone goes as the claims that fit, without the bucket listed, so the peer does not take
+/// absence from it as "never heard of" (the rest count as left out).
 fn digest_pages(
     cx: &Shared,
     buckets: impl Iterator<Item = u8>,
@@ -483,6 +481,7 @@ fn digest_pages(
     let mut pages = Vec::new();
     let mut digest = SyncDigest::default();
     let mut size = 0;
+    let mut cut = false;
     for bucket in buckets {
         let claims = cx.store.claims_in_bucket(bucket);
         let len = 1 + claims.iter().map(encoded_len).sum::<usize>();
@@ -497,6 +496,7 @@ fn digest_pages(
             for claim in claims {
                 let l = encoded_len(&claim);
                 if size + l > budget {
+                    cut = true;
                     break;
                 }
                 size += l;
@@ -511,12 +511,12 @@ fn digest_pages(
     if size > 0 && pages.len() < max_pages {
         pages.push(digest);
     }
-    (pages, false)
+    (pages, cut)
 }
 
 /// Sends at most [`PULL_PAGES`] pull requests: the origins asked for, the requests sent, and
-/// true if some wants were left out (they are pulled in the next, hurried, exchange, likely from another peer,
-/// so no single peer serves a whole backlog).
+/// true if some wants were left out (they are pulled in the next, hurried, exchange, likely
+/// from another peer, so no single peer serves a whole backlog).
 fn send_pulls(
     cx: &mut Shared,
     to: SocketAddr,
