@@ -72,7 +72,9 @@ fn rumor(from: usize, version: u64) -> Rumor {
             value: gossip::wire::Payload::Inline(b"The Left Hand of Darkness".to_vec()),
             version,
             expires_ms: None,
+            sig: None,
         }],
+        signer: None,
     }
 }
 

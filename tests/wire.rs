@@ -40,14 +40,19 @@ fn every_message_type_round_trips() {
 
 #[test]
 fn a_typical_rumor_has_a_pinned_size() {
-    // Rumor 50 = tag 1 + uuid 17 + origin 14 (id 6, IPv4 address 8) + since, version, ttl,
-    // hops 4 + one entry 14 (key 5, payload tag 1 + 5, version 1, no expiry 1 + list
-    // length 1). Datagram 80 = header 14 + sender 15 + count 1 + rumor 50.
+    // Rumor 52 = tag 1 + uuid 17 + origin 14 (id 6, IPv4 address 8) + since, version, ttl,
+    // hops 4 + one entry 15 (key 5, payload tag 1 + 5, version 1, no expiry 1, no signature
+    // 1 + list length 1) + no signer 1. Datagram 82 = header 14 + sender 15 + count 1 +
+    // rumor 52. Signed by a node with an identity: 64 bytes of signature and 32 of key more.
     // A change here is a wire-format change: bump PROTOCOL_VERSION and update the README.
     let packer = Packer::new(cluster(), Some(origin()), DEFAULT_MTU);
     let bytes = packer.single(&Message::Rumor(typical_rumor())).unwrap();
-    assert_eq!(encoded_len(&Message::Rumor(typical_rumor())), 50);
-    assert_eq!(bytes.len(), 80);
+    assert_eq!(encoded_len(&Message::Rumor(typical_rumor())), 52);
+    assert_eq!(bytes.len(), 82);
+    let mut signed = typical_rumor();
+    signed.entries[0].sig = Some(gossip::wire::Signature([1; 64]));
+    signed.signer = Some(gossip::wire::PublicKey([2; 32]));
+    assert_eq!(encoded_len(&Message::Rumor(signed)), 52 + 64 + 32);
 }
 
 #[test]
@@ -134,7 +139,10 @@ fn a_forged_length_prefix_fails_fast_instead_of_allocating() {
     // Header, no sender, then a message count claiming 2^42 messages.
     let packer = Packer::new(cluster(), None, DEFAULT_MTU);
     let mut bytes = packer
-        .single(&Message::JoinRequest(JoinRequest { want_peers: true }))
+        .single(&Message::JoinRequest(JoinRequest {
+            want_peers: true,
+            proof: None,
+        }))
         .unwrap();
     bytes.truncate(Header::LEN + 1);
     bytes.extend_from_slice(&[0xfd, 0, 0, 0, 0, 0, 0x04, 0, 0]);
@@ -189,7 +197,10 @@ proptest! {
     #[test]
     fn arbitrary_bodies_behind_a_valid_header_never_panic(body in proptest::collection::vec(any::<u8>(), 0..1400)) {
         let mut bytes = Packer::new(cluster(), None, DEFAULT_MTU)
-            .single(&Message::JoinRequest(JoinRequest { want_peers: true }))
+            .single(&Message::JoinRequest(JoinRequest {
+            want_peers: true,
+            proof: None,
+        }))
             .unwrap();
         bytes.truncate(Header::LEN);
         bytes.extend_from_slice(&body);

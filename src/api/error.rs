@@ -7,11 +7,10 @@ use crate::core::SetError;
 use crate::runtime::BindError;
 
 /// Why a node could not start, or refused a request.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// The UDP socket could not be opened.
-    #[error("cannot bind {addr}: {source}")]
     Bind {
         /// The address asked for.
         addr: SocketAddr,
@@ -19,10 +18,8 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The address is taken (another node, or another program, holds it).
-    #[error("address {0} is already in use: is another node running on that port?")]
     AddrInUse(SocketAddr),
     /// The cluster key file is missing or malformed.
-    #[error("cluster key file {path}: {reason}")]
     ClusterKey {
         /// The file.
         path: PathBuf,
@@ -30,13 +27,10 @@ pub enum Error {
         reason: String,
     },
     /// The data directory's state file cannot be read or written.
-    #[error("{0}")]
     DataDir(String),
     /// A builder setting is out of range or inconsistent; the message names it.
-    #[error("invalid setting: {0}")]
     Config(String),
     /// A key that is empty or longer than [`GossipHandle::MAX_KEY_LEN`](crate::GossipHandle::MAX_KEY_LEN).
-    #[error("key must be 1..={max} bytes, not {len}")]
     InvalidKey {
         /// The key's length in bytes.
         len: usize,
@@ -45,7 +39,6 @@ pub enum Error {
     },
     /// A value longer than the node's `max_value_bytes` (see
     /// [`GossipBuilder::max_value_bytes`](crate::GossipBuilder::max_value_bytes)).
-    #[error("value is {len} bytes; this node accepts at most {max} (max_value_bytes)")]
     ValueTooLarge {
         /// The value's length in bytes.
         len: usize,
@@ -54,12 +47,8 @@ pub enum Error {
     },
     /// The value is too large to send inline and the configured MTU is too small to carry
     /// even the smallest piece of a larger one.
-    #[error("key and value are too large to fit one datagram at this MTU")]
     TooLargeForDatagram,
     /// The node's own keys and values would exceed its `max_state_bytes`.
-    #[error(
-        "this node's keys would hold {len} bytes; at most {max} are allowed (max_state_bytes)"
-    )]
     StateTooLarge {
         /// What the state would hold.
         len: usize,
@@ -67,17 +56,60 @@ pub enum Error {
         max: usize,
     },
     /// The node is fetching as many values as it may at once; try again shortly.
-    #[error("the node is fetching as many values as it may at once; try again shortly")]
     Busy,
     /// A TTL of zero or longer than ten years.
-    #[error("a TTL must be between 1 ms and 10 years")]
     InvalidTtl,
     /// `spawn` was awaited outside a tokio runtime (the node runs as a tokio task).
-    #[error("no tokio runtime: spawn the node from within one (e.g. #[tokio::main])")]
     NoRuntime,
     /// The node has shut down (or its task ended): it takes no more requests.
-    #[error("the node has shut down")]
     Stopped,
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Bind { addr, source } => write!(f, "cannot bind {addr}: {source}"),
+            Error::AddrInUse(addr) => write!(
+                f,
+                "address {addr} is already in use: is another node running on that port?"
+            ),
+            Error::ClusterKey { path, reason } => {
+                write!(f, "cluster key file {}: {reason}", path.display())
+            }
+            Error::DataDir(why) => f.write_str(why),
+            Error::Config(why) => write!(f, "invalid setting: {why}"),
+            Error::InvalidKey { len, max } => write!(f, "key must be 1..={max} bytes, not {len}"),
+            Error::ValueTooLarge { len, max } => write!(
+                f,
+                "value is {len} bytes; this node accepts at most {max} (max_value_bytes)"
+            ),
+            Error::TooLargeForDatagram => {
+                f.write_str("key and value are too large to fit one datagram at this MTU")
+            }
+            Error::StateTooLarge { len, max } => write!(
+                f,
+                "this node's keys would hold {len} bytes; at most {max} are allowed \
+                 (max_state_bytes)"
+            ),
+            Error::Busy => f.write_str(
+                "the node is fetching as many values as it may at once; try again shortly",
+            ),
+            Error::InvalidTtl => f.write_str("a TTL must be between 1 ms and 10 years"),
+            Error::NoRuntime => f.write_str(
+                "no tokio runtime: spawn the node from within one (e.g. #[tokio::main])",
+            ),
+            Error::Stopped => f.write_str("the node has shut down"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Bind { source, .. } => Some(source),
+            _ => None,
+        }
+    }
 }
 
 impl Error {

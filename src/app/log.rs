@@ -79,11 +79,13 @@ pub fn describe(key: &str, value: &Option<bytes::Bytes>) -> String {
     }
 }
 
-/// Logs core events, summarising bad datagrams at most once per interval so a junk flood
-/// cannot flood the log too.
+/// Logs core events, summarising bad datagrams and refused state at most once per interval
+/// so a junk flood cannot flood the log too.
 pub struct EventLogger {
     bad_since_report: u64,
     last_report: Option<Time>,
+    refused_since_report: u64,
+    last_refusal_report: Option<Time>,
     every: Duration,
 }
 
@@ -92,6 +94,8 @@ impl Default for EventLogger {
         EventLogger {
             bad_since_report: 0,
             last_report: None,
+            refused_since_report: 0,
+            last_refusal_report: None,
             every: Duration::from_secs(5),
         }
     }
@@ -217,6 +221,29 @@ impl EventLogger {
                 ban.as_secs(),
                 node.counters().decode_errors
             ),
+            Event::Refused {
+                origin,
+                from,
+                reason,
+            } => {
+                self.refused_since_report += 1;
+                let due = self
+                    .last_refusal_report
+                    .is_none_or(|at| now.since(at) >= self.every);
+                if due {
+                    let total: u64 = node.counters().refused.values().sum();
+                    warn!(
+                        from = %from,
+                        origin = %origin,
+                        "refused {} piece(s) of state in the last {}s (latest: {origin}'s state \
+                         relayed by {from}: {reason}); {total} in total",
+                        self.refused_since_report,
+                        self.every.as_secs(),
+                    );
+                    self.refused_since_report = 0;
+                    self.last_refusal_report = Some(now);
+                }
+            }
             Event::BadDatagram { from, error } => {
                 self.bad_since_report += 1;
                 let due = self

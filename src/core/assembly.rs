@@ -36,9 +36,16 @@ pub enum Accepted {
 }
 
 /// The complete bytes did not hash to the announced value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("the value's bytes do not match its announced hash")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Corrupt;
+
+impl std::fmt::Display for Corrupt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the value's bytes do not match its announced hash")
+    }
+}
+
+impl std::error::Error for Corrupt {}
 
 /// One value being reassembled.
 #[derive(Debug)]

@@ -255,6 +255,11 @@ pub struct NodeConfig {
     /// Deleted and expired keys are forgotten this long after they died. A node that was
     /// away longer than this gets the origin's whole state instead of a delta.
     pub tombstone_grace: Duration,
+    /// Our signing identity: every change of our own state is signed with it. `None`: our
+    /// changes travel unsigned (refused by nodes that check signatures).
+    pub identity: Option<Arc<super::trust::Identity>>,
+    /// Whose signatures we accept for which origin.
+    pub trust: super::trust::TrustPolicy,
 }
 
 impl NodeConfig {
@@ -337,6 +342,8 @@ impl NodeConfig {
             max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
             max_state_bytes: DEFAULT_MAX_STATE_BYTES,
             tombstone_grace: DEFAULT_TOMBSTONE_GRACE,
+            identity: None,
+            trust: super::trust::TrustPolicy::default(),
         }
     }
 }

@@ -52,6 +52,10 @@ pub struct Counters {
     pub keys_expired: u64,
     /// Deleted or expired keys forgotten after the grace period.
     pub tombstones_collected: u64,
+    /// Signatures checked (trust modes other than open).
+    pub signatures_verified: u64,
+    /// State refused by the trust checks, by reason (see `Refusal::counter`).
+    pub refused: BTreeMap<crate::core::trust::Refusal, u64>,
     /// Refused datagrams by reason (see `DecodeError::counter`).
     pub decode_by_reason: BTreeMap<&'static str, u64>,
     pub messages_in: BTreeMap<MessageKind, u64>,
@@ -67,6 +71,11 @@ impl Counters {
     pub fn decode_error(&mut self, reason: &'static str) {
         self.decode_errors += 1;
         *self.decode_by_reason.entry(reason).or_default() += 1;
+    }
+
+    /// State refused by the trust checks.
+    pub fn refuse(&mut self, reason: crate::core::trust::Refusal) {
+        *self.refused.entry(reason).or_default() += 1;
     }
 
     /// Flat name → value map: the `counters` object of `gossip status --json`.
@@ -108,6 +117,11 @@ impl Counters {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
+        map.insert("signatures_verified".to_string(), self.signatures_verified);
+        for reason in crate::core::trust::Refusal::ALL {
+            let n = self.refused.get(&reason).copied().unwrap_or(0);
+            map.insert(reason.counter().to_string(), n);
+        }
         for (reason, n) in &self.decode_by_reason {
             map.insert((*reason).to_string(), *n);
         }

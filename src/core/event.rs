@@ -88,4 +88,11 @@ pub enum Event {
         from: SocketAddr,
         error: DecodeError,
     },
+    /// State about `origin` relayed by `from` was refused: its signatures do not check out
+    /// under the key this node trusts for that origin.
+    Refused {
+        origin: NodeId,
+        from: SocketAddr,
+        reason: super::trust::Refusal,
+    },
 }

@@ -17,6 +17,7 @@ pub mod seen;
 pub mod store;
 pub mod strategy;
 pub mod time;
+pub mod trust;
 
 pub use config::{AdminAccess, Dissemination, Fanout, NodeConfig, RumorMode, SyncMode};
 pub use event::{Event, Route};
@@ -24,3 +25,4 @@ pub use fault::{FaultConfig, Transmit};
 pub use node::{Node, Partitioned, Reconfigured, SetError};
 pub use strategy::Strategy;
 pub use time::Time;
+pub use trust::{Identity, Refusal, TrustMode, TrustPolicy};

@@ -14,7 +14,8 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::wire::{
-    Announce, Entry, NodeId, Origin, OriginDelta, Payload, VersionClaim, SYNC_BUCKETS,
+    Announce, Entry, NodeId, Origin, OriginDelta, Payload, PublicKey, Signature, VersionClaim,
+    SYNC_BUCKETS,
 };
 
 use super::hash::{bucket_of, contribution, Seeded};
@@ -64,6 +65,9 @@ pub struct Versioned {
     /// BLAKE3 of a value longer than [`HASHED_ABOVE`] bytes. Boxed: most values are small,
     /// and a node holds one `Versioned` per key per origin.
     pub hash: Option<Box<[u8; 32]>>,
+    /// The origin's signature over this change, kept to pass it on. Boxed: absent in clusters
+    /// without identities.
+    pub sig: Option<Box<Signature>>,
 }
 
 impl Versioned {
@@ -78,7 +82,14 @@ impl Versioned {
             version,
             expires_ms,
             hash,
+            sig: None,
         }
+    }
+
+    /// The same change, carrying the origin's signature.
+    pub fn signed(mut self, sig: Option<Signature>) -> Self {
+        self.sig = sig.map(Box::new);
+        self
     }
 
     /// A value whose hash is already known (checked against its announcement).
@@ -88,6 +99,7 @@ impl Versioned {
             version,
             expires_ms,
             hash: Some(Box::new(hash)),
+            sig: None,
         }
     }
 
@@ -232,6 +244,11 @@ pub struct OriginState {
     /// Highest version of a tombstone or expired key this node has collected: a peer behind
     /// it gets the origin's whole state (a reset) instead of a delta that would omit them.
     pub collected_upto: u64,
+    /// The key the origin signs with, as last delivered with news of it (passed on to peers;
+    /// which key is *trusted* is the trust table's business).
+    pub signer: Option<PublicKey>,
+    /// The origin's signed statement that its state reached a version no held entry carries.
+    pub head: Option<Box<(u64, Signature)>>,
     bucket: u8,
     contribution: u64,
 }
@@ -248,10 +265,19 @@ impl OriginState {
                 value: v.payload(form),
                 version: v.version,
                 expires_ms: v.expires_ms,
+                sig: v.sig.as_deref().copied(),
             })
             .collect();
         entries.sort_by_key(|e| e.version);
         entries
+    }
+
+    /// The signed head for `version`, if we hold one.
+    fn head_for(&self, version: u64) -> Option<Signature> {
+        self.head
+            .as_deref()
+            .filter(|(v, _)| *v == version)
+            .map(|(_, sig)| *sig)
     }
 }
 
@@ -273,6 +299,7 @@ pub struct Withheld {
     pub version: u64,
     pub announce: Announce,
     pub expires_ms: Option<u64>,
+    pub sig: Option<Signature>,
 }
 
 /// How a piece of received state changed ours.
@@ -295,12 +322,22 @@ impl Applied {
     }
 }
 
+/// What vouches for received state: the origin's key as the sender names it, and the origin's
+/// signed head when the range's last version has no entry.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Signed {
+    pub signer: Option<PublicKey>,
+    pub head: Option<Signature>,
+}
+
 /// Where the newest information came from, for the status table and log lines.
 #[derive(Clone, Copy, Debug)]
 pub struct Provenance {
     pub now: Time,
     pub route: Route,
     pub via: Option<SocketAddr>,
+    /// What vouches for it.
+    pub signed: Signed,
 }
 
 /// A key that is dead (deleted or expired) since `since`, waiting out the grace period.
@@ -370,6 +407,8 @@ impl Store {
                 route: Route::Own,
                 via: None,
                 collected_upto: 0,
+                signer: None,
+                head: None,
                 bucket,
                 contribution: contrib,
             },
@@ -416,6 +455,7 @@ impl Store {
             value: stored.payload(form),
             version,
             expires_ms,
+            sig: None,
         };
         self.put(0, key.to_string(), stored, now);
         self.states[0].1.changed_at = now;
@@ -441,6 +481,26 @@ impl Store {
         self.states[slot].1.values.insert(key, value);
     }
 
+    /// Attaches our signature to our own change of `key` at `version` (made just before).
+    pub fn sign_own(&mut self, key: &str, version: u64, sig: Signature) {
+        if let Ok(i) = self.states[0].1.values.find(key) {
+            let held = &mut self.states[0].1.values.list[i].1;
+            if held.version == version {
+                held.sig = Some(Box::new(sig));
+            }
+        }
+    }
+
+    /// Our public key, sent with our state; and our signed head for our current version.
+    pub fn set_own_signer(&mut self, key: PublicKey) {
+        self.states[0].1.signer = Some(key);
+    }
+
+    /// Our signed statement that our state reached `version` (our current one).
+    pub fn set_own_head(&mut self, version: u64, sig: Signature) {
+        self.states[0].1.head = Some(Box::new((version, sig)));
+    }
+
     /// Raises our own version counter to at least `floor` without changing any value, so a
     /// restarted node never reissues a version the cluster already saw.
     pub fn raise_own_version(&mut self, floor: u64) {
@@ -462,6 +522,7 @@ impl Store {
         reset: bool,
         provenance: Provenance,
     ) -> Applied {
+        let signed = provenance.signed;
         let mut applied = Applied::default();
         if origin.id == self.own {
             return applied;
@@ -496,12 +557,14 @@ impl Store {
                                 version: entry.version,
                                 announce,
                                 expires_ms: entry.expires_ms,
+                                sig: entry.sig,
                             });
                             continue;
                         }
                     }
                 }
-            };
+            }
+            .signed(entry.sig);
             self.store_change(slot, &mut applied, entry.key, stored, provenance.now);
         }
         let upto = applied
@@ -513,6 +576,13 @@ impl Store {
             self.drop_unlisted(slot, &listed, upto);
         }
         self.advance(slot, since, upto, &mut applied, origin.addr, provenance);
+        let state = &mut self.states[slot].1;
+        if applied.learned() && signed.signer.is_some() {
+            state.signer = signed.signer;
+        }
+        if let Some(sig) = signed.head.filter(|_| state.watermark == upto) {
+            state.head = Some(Box::new((upto, sig)));
+        }
         applied
     }
 
@@ -534,11 +604,23 @@ impl Store {
         };
         if self.is_newer(slot, &withheld.key, withheld.version) {
             let hash = withheld.announce.hash;
-            let stored = Versioned::hashed(bytes, withheld.version, withheld.expires_ms, hash);
+            let stored = Versioned::hashed(bytes, withheld.version, withheld.expires_ms, hash)
+                .signed(withheld.sig);
             self.store_change(slot, &mut applied, withheld.key, stored, provenance.now);
         }
         self.advance(slot, since, upto, &mut applied, origin.addr, provenance);
         applied
+    }
+
+    /// Whether a change of `id`'s `key` at `version` would change what we hold: newer than our
+    /// value (or, for our own state, than our counter). Everything is news about an origin we
+    /// never heard of.
+    pub fn would_change(&self, id: &NodeId, key: &str, version: u64) -> bool {
+        match self.slot(id) {
+            Some(0) => version > self.own().watermark,
+            Some(slot) => self.is_newer(slot, key, version),
+            None => true,
+        }
     }
 
     /// Whether `version` of `key` would replace what the origin in `slot` holds. A key we do
@@ -674,7 +756,12 @@ impl Store {
             if !dead {
                 continue;
             }
-            if grave.version > state.watermark {
+            // Not yet covered by the watermark; or the signed change that vouches for the
+            // watermark itself, which a peer checking signatures needs to catch up to it.
+            let proof = grave.version == state.watermark
+                && state.head_for(grave.version).is_none()
+                && state.values.get(&grave.key).is_some_and(|v| v.sig.is_some());
+            if grave.version > state.watermark || proof {
                 later.push(Grave { since: now, ..grave });
                 continue;
             }
@@ -803,6 +890,11 @@ impl Store {
         if upto <= since {
             return None;
         }
+        let head = if entries.last().is_some_and(|e| e.version == upto) {
+            None
+        } else {
+            state.head_for(upto)
+        };
         Some(OriginDelta {
             origin: Origin {
                 id: id.clone(),
@@ -812,6 +904,8 @@ impl Store {
             upto,
             entries,
             reset,
+            signer: state.signer,
+            head,
         })
     }
 
@@ -842,6 +936,7 @@ mod tests {
             value: Payload::Inline(value.as_bytes().to_vec()),
             version,
             expires_ms: None,
+            sig: None,
         }
     }
 
@@ -850,6 +945,7 @@ mod tests {
             now: Time::from_millis(ms),
             route: Route::Rumor { hops: 1 },
             via: None,
+            signed: Signed::default(),
         }
     }
 

@@ -20,22 +20,52 @@ use crate::wire::{
 };
 
 /// Why an admin request failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 pub enum ClientError {
-    #[error(
-        "no answer from {0} (is a node running there, in the same cluster? A keyed node \
-         answers only requests made with --cluster-key-file; an open one answers other hosts \
-         only with admin_from = \"any\")"
-    )]
     NoAnswer(SocketAddr),
-    #[error("network error: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("bad reply: {0}")]
-    BadReply(#[from] DecodeError),
-    #[error("{0}")]
+    Io(std::io::Error),
+    BadReply(DecodeError),
     Refused(String),
-    #[error("the node knows no origin named `{0}`")]
     UnknownOrigin(String),
+}
+
+impl std::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientError::NoAnswer(addr) => write!(
+                f,
+                "no answer from {addr} (is a node running there, in the same cluster? A keyed \
+                 node answers only requests made with --cluster-key-file; an open one answers \
+                 other hosts only with admin_from = \"any\")"
+            ),
+            ClientError::Io(e) => write!(f, "network error: {e}"),
+            ClientError::BadReply(e) => write!(f, "bad reply: {e}"),
+            ClientError::Refused(reason) => f.write_str(reason),
+            ClientError::UnknownOrigin(id) => write!(f, "the node knows no origin named `{id}`"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ClientError::Io(e) => Some(e),
+            ClientError::BadReply(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<std::io::Error> for ClientError {
+    fn from(e: std::io::Error) -> Self {
+        ClientError::Io(e)
+    }
+}
+
+impl From<DecodeError> for ClientError {
+    fn from(e: DecodeError) -> Self {
+        ClientError::BadReply(e)
+    }
 }
 
 /// Tries per request (each waits `per_try`).

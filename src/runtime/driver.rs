@@ -3,10 +3,13 @@
 //! inspect, shutdown) arrive on a channel.
 
 use std::net::SocketAddr;
+use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use tokio::io::ReadBuf;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -158,6 +161,14 @@ pub fn spawn(
     }
 }
 
+/// What woke the driver.
+enum Wake {
+    Datagram(usize, SocketAddr),
+    Timer,
+    Command(Option<Command>),
+    Nothing,
+}
+
 fn now(epoch: Instant) -> Time {
     Time::from(epoch.elapsed())
 }
@@ -181,33 +192,48 @@ async fn run(
     // One timer, re-armed only when the deadline moves: creating a timer per loop turn costs a
     // timer-wheel insert and cancel for every datagram batch.
     let mut armed = deadline_of(&node);
-    let sleep = tokio::time::sleep_until(armed);
-    tokio::pin!(sleep);
+    let mut sleep = std::pin::pin!(tokio::time::sleep_until(armed));
     loop {
         let deadline = deadline_of(&node);
         if deadline != armed {
             armed = deadline;
             sleep.as_mut().reset(deadline);
         }
-        tokio::select! {
-            received = socket.recv_from(&mut buf) => {
-                if let Ok((len, from)) = received {
-                    node.handle_datagram(now(epoch), from, &buf[..len]);
-                    for _ in 1..RECV_BATCH {
-                        match socket.try_recv_from(&mut buf) {
-                            Ok((len, from)) => node.handle_datagram(now(epoch), from, &buf[..len]),
-                            Err(_) => break,
-                        }
+        // Commands first (rare, and a shutdown must not wait), then the timer (so a flood of
+        // datagrams cannot starve probes), then the socket.
+        let wake = std::future::poll_fn(|cx| {
+            if let Poll::Ready(command) = commands.poll_recv(cx) {
+                return Poll::Ready(Wake::Command(command));
+            }
+            if sleep.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Wake::Timer);
+            }
+            let mut read = ReadBuf::new(&mut buf);
+            match socket.poll_recv_from(cx, &mut read) {
+                Poll::Ready(Ok(from)) => Poll::Ready(Wake::Datagram(read.filled().len(), from)),
+                // Receive errors on UDP (e.g. ICMP echoes of an earlier send) are transient.
+                Poll::Ready(Err(_)) => Poll::Ready(Wake::Nothing),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await;
+        match wake {
+            Wake::Datagram(len, from) => {
+                node.handle_datagram(now(epoch), from, &buf[..len]);
+                for _ in 1..RECV_BATCH {
+                    match socket.try_recv_from(&mut buf) {
+                        Ok((len, from)) => node.handle_datagram(now(epoch), from, &buf[..len]),
+                        Err(_) => break,
                     }
                 }
-                // Receive errors on UDP (e.g. ICMP echoes of an earlier send) are transient.
             }
-            _ = &mut sleep => {
+            Wake::Nothing => {}
+            Wake::Timer => {
                 node.handle_timeout(now(epoch));
                 // The timer fired; force a re-arm even if the next deadline equals the old one.
                 armed = tokio::time::Instant::from_std(epoch);
             }
-            command = commands.recv() => match command {
+            Wake::Command(command) => match command {
                 Some(Command::Write { key, value, ttl_ms, reply }) => {
                     let t = now(epoch);
                     let outcome = match value {

@@ -12,12 +12,31 @@ use tokio::net::UdpSocket;
 const BUFFER_BYTES: usize = 4 << 20;
 
 /// Why a node could not open its socket.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 pub enum BindError {
-    #[error("address {0} is already in use: is another node running on that port?")]
     InUse(SocketAddr),
-    #[error("cannot bind {addr}: {source}")]
     Other { addr: SocketAddr, source: io::Error },
+}
+
+impl std::fmt::Display for BindError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BindError::InUse(addr) => write!(
+                f,
+                "address {addr} is already in use: is another node running on that port?"
+            ),
+            BindError::Other { addr, source } => write!(f, "cannot bind {addr}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for BindError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BindError::Other { source, .. } => Some(source),
+            BindError::InUse(_) => None,
+        }
+    }
 }
 
 /// Binds a non-blocking UDP socket on `addr` for tokio.

@@ -27,37 +27,52 @@ pub enum Absurd {
 }
 
 /// Why a datagram was refused; each variant is counted separately by the node.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecodeError {
-    #[error("empty datagram")]
     Empty,
-    #[error("datagram of {0} bytes is too short for a header")]
     TooShort(usize),
-    #[error("datagram of {0} bytes is larger than any valid datagram")]
     TooLong(usize),
-    #[error("bad magic")]
     BadMagic,
-    #[error("protocol version {0} is not ours")]
     BadVersion(u8),
-    #[error("datagram from another cluster")]
     WrongCluster,
-    #[error("truncated body: {0} more bytes needed")]
     Truncated(usize),
-    #[error("malformed body: {0}")]
     Malformed(String),
-    #[error("{0} trailing bytes after the message")]
     TrailingBytes(usize),
-    #[error("invalid field: {0}")]
     Invalid(&'static str),
-    #[error("absurd value: {0:?}")]
     Absurd(Absurd),
-    #[error("unencrypted datagram in a keyed cluster")]
     Unsealed,
-    #[error("encrypted datagram, and we have no cluster key")]
     SealedWithoutKey,
-    #[error("authentication failed (wrong cluster key, or tampered)")]
     AuthFailed,
 }
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DecodeError::Empty => f.write_str("empty datagram"),
+            DecodeError::TooShort(n) => write!(f, "datagram of {n} bytes is too short for a header"),
+            DecodeError::TooLong(n) => {
+                write!(f, "datagram of {n} bytes is larger than any valid datagram")
+            }
+            DecodeError::BadMagic => f.write_str("bad magic"),
+            DecodeError::BadVersion(v) => write!(f, "protocol version {v} is not ours"),
+            DecodeError::WrongCluster => f.write_str("datagram from another cluster"),
+            DecodeError::Truncated(n) => write!(f, "truncated body: {n} more bytes needed"),
+            DecodeError::Malformed(why) => write!(f, "malformed body: {why}"),
+            DecodeError::TrailingBytes(n) => write!(f, "{n} trailing bytes after the message"),
+            DecodeError::Invalid(field) => write!(f, "invalid field: {field}"),
+            DecodeError::Absurd(what) => write!(f, "absurd value: {what:?}"),
+            DecodeError::Unsealed => f.write_str("unencrypted datagram in a keyed cluster"),
+            DecodeError::SealedWithoutKey => {
+                f.write_str("encrypted datagram, and we have no cluster key")
+            }
+            DecodeError::AuthFailed => {
+                f.write_str("authentication failed (wrong cluster key, or tampered)")
+            }
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
 
 impl DecodeError {
     /// Stable counter name so operators can tell junk from misconfigured peers.
@@ -94,13 +109,24 @@ fn from_bincode(e: bincode::error::DecodeError) -> DecodeError {
 }
 
 /// Encoding failures: only size matters, since our own types always encode.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EncodeError {
-    #[error("encoded size {size} exceeds the limit {limit}")]
     TooLarge { size: usize, limit: usize },
-    #[error("encoding failed: {0}")]
     Codec(String),
 }
+
+impl std::fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EncodeError::TooLarge { size, limit } => {
+                write!(f, "encoded size {size} exceeds the limit {limit}")
+            }
+            EncodeError::Codec(why) => write!(f, "encoding failed: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for EncodeError {}
 
 /// Exact encoded size of a value, without allocating; the packer budgets datagrams with it.
 pub fn encoded_len<T: Encode>(value: &T) -> usize {

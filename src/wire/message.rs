@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::codec::{Absurd, DecodeError};
+use super::signed::{PublicKey, Signature};
 use super::limits::{
     MAX_ANNOUNCED, MAX_FETCH_PIECES, MAX_ID_LEN, MAX_INLINE_VALUE, MAX_KEY_LEN, MAX_PEER_LIST, MAX_PIECE,
     MAX_PREFIX_LEN, MAX_TTL, MAX_TTL_MS, MAX_VALUE_LEN, MAX_VERSION, MAX_WATCH_CHANGES,
@@ -76,6 +77,9 @@ pub struct Entry {
     /// Wall-clock deadline (ms since the UNIX epoch, by the origin's clock) after which every
     /// node treats the key as gone.
     pub expires_ms: Option<u64>,
+    /// The origin's signature over this change (see [`super::signed::entry_statement`]);
+    /// absent from a node that has no identity.
+    pub sig: Option<Signature>,
 }
 
 /// How an entry's value travels.
@@ -131,6 +135,8 @@ pub struct Rumor {
     pub ttl: u8,
     pub hops: u8,
     pub entries: Vec<Entry>,
+    /// The key the origin signs its changes with, as the sender knows it.
+    pub signer: Option<PublicKey>,
 }
 
 /// Anti-entropy step 1: one hash per bucket of the origin table; equal hashes mean nothing to do.
@@ -172,6 +178,10 @@ pub struct OriginDelta {
     /// the entries are the origin's whole state up to `upto`, so a key held at or below
     /// `upto` but not listed is gone.
     pub reset: bool,
+    /// The key the origin signs its changes with, as the sender knows it.
+    pub signer: Option<PublicKey>,
+    /// The origin's signed head for `upto`, when no entry listed carries that version.
+    pub head: Option<Signature>,
 }
 
 /// State a peer lacked, sized by the sender to fit one datagram.
@@ -184,6 +194,17 @@ pub struct Delta {
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct JoinRequest {
     pub want_peers: bool,
+    /// The joiner's identity and its signature over the join statement (see
+    /// [`super::signed::join_statement`]): a cluster that admits only listed keys answers
+    /// nobody else.
+    pub proof: Option<JoinProof>,
+}
+
+/// A joiner's public key and its signature over its id and address.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct JoinProof {
+    pub key: PublicKey,
+    pub sig: Signature,
 }
 
 /// The answer to a join: some peers, and what the answering node holds of the joiner, so a

@@ -11,6 +11,7 @@ mod pack;
 #[cfg(any(test, feature = "testing"))]
 pub mod samples;
 mod seal;
+mod signed;
 mod status;
 
 pub use codec::{
@@ -24,11 +25,15 @@ pub use header::{ClusterId, Header};
 pub use limits::*;
 pub use message::{
     Ack, Announce, Announced, Change, ChangeKind, Delta, Entry, Fetch, FetchMiss, Found, GetReply, Graft,
-    GetRequest, IHave, JoinRequest, MemberState, MemberUpdate, Members, Message, MessageKind, NodeId,
+    GetRequest, IHave, JoinProof, JoinRequest, MemberState, MemberUpdate, Members, Message, MessageKind, NodeId,
     Origin, OriginDelta, Payload, PeerList, Piece, Ping, PingReq, Prune, Refused, Rumor, SetReply,
     SetRequest, StatusPage, StatusRequest, SyncDigest, SyncPull, SyncSummary, VersionClaim,
     WatchEvents, WatchRequest,
 };
 pub use pack::Packer;
 pub use seal::{seal, ClusterKey, Keyring, Stamp, MAX_KEYS, SEAL_OVERHEAD};
+pub use signed::{
+    change_statement, entry_statement, head_statement, join_statement, Commitment, PublicKey,
+    Signature,
+};
 pub use status::{KnownOrigin, PartitionStatus, PeerStatus, RecentMessage, StatusReport};

@@ -36,6 +36,15 @@ pub fn entry(v: u64) -> Entry {
         value: Payload::Inline(b"Dune".to_vec()),
         version: v,
         expires_ms: None,
+        sig: None,
+    }
+}
+
+/// An entry as a node with an identity sends it (the signature is not a valid one).
+pub fn signed_entry(v: u64) -> Entry {
+    Entry {
+        sig: Some(Signature([7; 64])),
+        ..entry(v)
     }
 }
 
@@ -49,6 +58,7 @@ pub fn typical_rumor() -> Rumor {
         ttl: 8,
         hops: 2,
         entries: vec![entry(12)],
+        signer: None,
     }
 }
 
@@ -99,11 +109,19 @@ pub fn one_of_each() -> Vec<Message> {
                 origin: origin(),
                 since: 3,
                 upto: 12,
-                entries: vec![entry(12)],
+                entries: vec![signed_entry(12)],
                 reset: false,
+                signer: Some(PublicKey([3; 32])),
+                head: Some(Signature([5; 64])),
             }],
         }),
-        Message::JoinRequest(JoinRequest { want_peers: true }),
+        Message::JoinRequest(JoinRequest {
+            want_peers: true,
+            proof: Some(JoinProof {
+                key: PublicKey([3; 32]),
+                sig: Signature([5; 64]),
+            }),
+        }),
         Message::PeerList(PeerList {
             peers: vec![origin()],
             your_version: 4,

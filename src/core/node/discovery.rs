@@ -7,7 +7,11 @@ use std::time::Duration;
 use rand::seq::SliceRandom;
 
 use crate::core::peers::Peer;
-use crate::wire::{encoded_len, JoinRequest, Message, Origin, PeerList};
+use crate::core::event::Event;
+use crate::core::Refusal;
+use crate::wire::{
+    encoded_len, join_statement, JoinProof, JoinRequest, Message, NodeId, Origin, PeerList,
+};
 
 use super::paging::paginate;
 use super::shared::Shared;
@@ -97,9 +101,18 @@ impl Discovery {
             }
             to = cx.config.static_peers.clone();
         }
+        // Who we are, signed, for a cluster that answers only keys it trusts.
+        let proof = cx.config.identity.as_ref().map(|identity| JoinProof {
+            key: identity.public(),
+            sig: identity.sign(&join_statement(&cx.config.id, &cx.config.addr)),
+        });
         for addr in to {
             cx.counters.joins_sent += 1;
-            cx.send(addr, Message::JoinRequest(JoinRequest { want_peers: true }));
+            let request = JoinRequest {
+                want_peers: true,
+                proof: proof.clone(),
+            };
+            cx.send(addr, Message::JoinRequest(request));
         }
     }
 
@@ -112,6 +125,29 @@ impl Discovery {
         sender: Option<&Origin>,
         request: JoinRequest,
     ) {
+        if cx.trust.checks() {
+            // Only a joiner whose key we accept for its id, proven by its signature.
+            let checked = match (sender, &request.proof) {
+                (Some(joiner), Some(proof)) => cx.trust.admit_one(
+                    &joiner.id,
+                    proof.key,
+                    join_statement(&joiner.id, &joiner.addr),
+                    &proof.sig,
+                ),
+                _ => Err(Refusal::Unsigned),
+            };
+            if let Err(reason) = checked {
+                cx.counters.refuse(reason);
+                let origin = sender.map_or_else(|| NodeId::from("?"), |s| s.id.clone());
+                cx.emit(Event::Refused {
+                    origin,
+                    from,
+                    reason,
+                });
+                return;
+            }
+            cx.counters.signatures_verified += 1;
+        }
         cx.counters.joins_served += 1;
         if !request.want_peers {
             return;

@@ -16,11 +16,13 @@ macro_rules! shared {
             counters: &mut $node.counters,
             recent: &mut $node.recent,
             hasher: &$node.hasher,
+            trust: &mut $node.trust,
         }
     };
 }
 
 mod admin;
+mod admit;
 mod discovery;
 mod fetch;
 mod members;
@@ -54,6 +56,7 @@ use super::replay::ReplayGuard;
 use super::seen::SeenCache;
 use super::store::Store;
 use super::time::Time;
+use super::trust::Trust;
 
 pub use admin::{abbreviate, size_text};
 pub use members::Partitioned;
@@ -85,6 +88,8 @@ pub struct Node {
     admin: admin::Admin,
     fetches: fetch::Fetches,
     transport: transport::Transport,
+    /// Which keys we accept for which origin.
+    trust: Trust,
 }
 
 impl Node {
@@ -108,6 +113,8 @@ impl Node {
             config.replay_capacity,
             hash::seeded(&mut rng),
         );
+        let own = config.identity.as_deref().map(|i| (&config.id, i));
+        let trust = Trust::new(config.trust.clone(), own, hash::seeded(&mut rng));
         let lockstep = config.dissemination.lockstep;
         // The first probe waits one interval, spread so a cluster started at once is not in step.
         let spread = rng.random_range(0..=config.probe_interval.as_micros() as u64);
@@ -142,9 +149,13 @@ impl Node {
             admin: admin::Admin::default(),
             fetches: fetch::Fetches::default(),
             transport: transport::Transport::new(&config, guard, replay),
+            trust,
             rng,
             config,
         };
+        if let Some(identity) = &node.config.identity {
+            node.store.set_own_signer(identity.public());
+        }
         node.store.raise_own_version(node.config.initial_version);
         for addr in node.config.static_peers.clone() {
             node.peers.add(addr, None, PeerSource::Static, now);
@@ -157,6 +168,7 @@ impl Node {
         if node.config.dissemination.announce {
             node.store.raise_own_version(1);
         }
+        node.sign_head();
         node
     }
 
@@ -436,6 +448,7 @@ impl Node {
                     version: req.request,
                     announce,
                     expires_ms,
+                    sig: None,
                 };
                 let upload = fetch::Upload {
                     client: from,
@@ -511,6 +524,8 @@ impl Node {
                     now,
                     route,
                     via: (via != origin.addr).then_some(via),
+                    // Checked when the value was announced.
+                    signed: crate::core::store::Signed::default(),
                 };
                 let applied = self
                     .store
@@ -700,7 +715,7 @@ impl Node {
     /// a peer of ours before the rumor is passed on (so the relay may pick it).
     fn on_rumor(&mut self, now: Time, from: SocketAddr, rumor: wire::Rumor) {
         match self.rumors.receive(&mut shared!(self), now, from, &rumor) {
-            rumor::Received::Duplicate => {}
+            rumor::Received::Duplicate | rumor::Received::Refused => {}
             rumor::Received::AboutUs => self.on_news_about_self(now, rumor.version),
             rumor::Received::News(applied) => {
                 self.learn_peer(rumor.origin.addr, Some(rumor.origin.id.clone()), now);
@@ -741,7 +756,17 @@ impl Node {
                 at: now,
             });
             if od.origin.id == self.config.id {
-                self.on_news_about_self(now, od.upto);
+                let offer = admit::Offer {
+                    origin: &od.origin.id,
+                    signer: od.signer,
+                    since: od.since,
+                    upto: od.upto,
+                    entries: &od.entries,
+                    head: od.head.as_ref(),
+                };
+                if admit::admit(&mut shared!(self), from, &offer) {
+                    self.on_news_about_self(now, od.upto);
+                }
                 continue;
             }
             let source = fetch::Source {

@@ -4,28 +4,48 @@
 
 use bytes::Bytes;
 
-use crate::wire::{Rumor, MAX_KEY_LEN, MAX_TTL_MS};
+use crate::wire::{entry_statement, head_statement, Entry, Rumor, MAX_KEY_LEN, MAX_TTL_MS};
 
 use super::Node;
 use crate::core::event::Event;
 use crate::core::time::Time;
 
 /// Why a `set` was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SetError {
-    #[error("key must be 1..={MAX_KEY_LEN} bytes")]
     Key,
-    #[error("value is {len} bytes; this node accepts at most {max} (max_value_bytes)")]
     Value { len: usize, max: usize },
-    #[error("this node's keys would hold {len} bytes; at most {max} are allowed (max_state_bytes)")]
     State { len: usize, max: usize },
-    #[error("a TTL must be between 1 ms and 10 years")]
     Ttl,
-    #[error("key and value are too large to fit one datagram at this MTU")]
     TooLarge,
-    #[error("the node is fetching as many values as it may at once; try again shortly")]
     Busy,
 }
+
+impl std::fmt::Display for SetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SetError::Key => write!(f, "key must be 1..={MAX_KEY_LEN} bytes"),
+            SetError::Value { len, max } => write!(
+                f,
+                "value is {len} bytes; this node accepts at most {max} (max_value_bytes)"
+            ),
+            SetError::State { len, max } => write!(
+                f,
+                "this node's keys would hold {len} bytes; at most {max} are allowed \
+                 (max_state_bytes)"
+            ),
+            SetError::Ttl => f.write_str("a TTL must be between 1 ms and 10 years"),
+            SetError::TooLarge => {
+                f.write_str("key and value are too large to fit one datagram at this MTU")
+            }
+            SetError::Busy => f.write_str(
+                "the node is fetching as many values as it may at once; try again shortly",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SetError {}
 
 impl Node {
     /// Sets one of our own keys and spreads it as a rumor; returns the new version.
@@ -68,10 +88,29 @@ impl Node {
     ) -> Result<u64, SetError> {
         self.check_write(key, Some(&value))?;
         let form = super::shared::form(&self.transport);
-        Ok(self
-            .store
-            .set_own(key, Some(value), expires_ms, now, form)
-            .version)
+        let entry = self.store.set_own(key, Some(value), expires_ms, now, form);
+        Ok(self.sign_own(entry).version)
+    }
+
+    /// Signs a change of our own state just made (when we have an identity): the store keeps
+    /// the signature to send with the entry, and the entry comes back signed.
+    fn sign_own(&mut self, mut entry: Entry) -> Entry {
+        if let Some(identity) = &self.config.identity {
+            let sig = identity.sign(&entry_statement(&self.config.id, &entry));
+            self.store.sign_own(&entry.key, entry.version, sig);
+            entry.sig = Some(sig);
+        }
+        entry
+    }
+
+    /// Signs a statement that our state reached our current version, for a version no entry
+    /// of ours carries (a fresh node announcing itself, a counter raised after a restart).
+    pub(super) fn sign_head(&mut self) {
+        if let Some(identity) = &self.config.identity {
+            let version = self.store.own().watermark;
+            let sig = identity.sign(&head_statement(&self.config.id, version));
+            self.store.set_own_head(version, sig);
+        }
     }
 
     /// Refuses a key, value or state size the node's limits do not allow.
@@ -107,6 +146,7 @@ impl Node {
         self.check_write(key, value.as_ref())?;
         let form = super::shared::form(&self.transport);
         let entry = self.store.set_own(key, value.clone(), expires_ms, now, form);
+        let entry = self.sign_own(entry);
         let version = entry.version;
         let rumor = Rumor {
             id: shared!(self).new_uuid(),
@@ -116,6 +156,7 @@ impl Node {
             ttl: self.ttl(),
             hops: 0,
             entries: vec![entry],
+            signer: self.store.own().signer,
         };
         let pushed_to = self.rumors.originate(&mut shared!(self), now, rumor);
         self.emit(Event::Originated {
@@ -139,6 +180,7 @@ impl Node {
     /// so everyone replaces whatever older state of ours they hold.
     pub(super) fn republish_above(&mut self, now: Time, version: u64) {
         self.store.raise_own_version(version);
+        self.sign_head();
         type Held = (String, Option<Bytes>, Option<u64>);
         let values: Vec<Held> = self
             .store

@@ -42,6 +42,15 @@ impl Node {
         if new.cluster != old.cluster {
             out.need_restart.push("cluster".into());
         }
+        let public = |c: &NodeConfig| c.identity.as_ref().map(|i| i.public());
+        if public(&new) != public(&old) {
+            let show = |k: Option<crate::wire::PublicKey>| k.map_or("none".into(), |k| k.to_string());
+            out.need_restart.push(format!(
+                "identity {} → {}",
+                show(public(&old)),
+                show(public(&new))
+            ));
+        }
         let modes = |d: &crate::core::Dissemination| (d.rumors, d.sync, d.sync_peers);
         if modes(&new.dissemination) != modes(&old.dissemination) {
             let name = |d: &crate::core::Dissemination| {
@@ -129,6 +138,18 @@ impl Node {
             new.tombstone_grace.as_secs_f64().to_string(),
         );
 
+        change("trust", old.trust.mode.name().into(), new.trust.mode.name().into());
+        if new.trust.mode == crate::core::TrustMode::Allowlist
+            && old.trust.mode == crate::core::TrustMode::Allowlist
+            && new.trust.allowed != old.trust.allowed
+        {
+            out.changes.push(format!(
+                "trusted keys {} → {} (pins stay)",
+                old.trust.allowed.len(),
+                new.trust.allowed.len()
+            ));
+        }
+
         let added = missing_from(&new.static_peers, &old.static_peers);
         let removed = missing_from(&old.static_peers, &new.static_peers);
         if !added.is_empty() || !removed.is_empty() {
@@ -164,6 +185,7 @@ impl Node {
             initial_incarnation: old.initial_incarnation,
             wall_clock_at_zero_us: old.wall_clock_at_zero_us,
             entropy: old.entropy,
+            identity: old.identity.clone(),
             // The strategy stays (a restart changes it); its round follows the interval.
             dissemination: crate::core::Dissemination {
                 push_interval: new.dissemination.push_interval,
@@ -172,6 +194,7 @@ impl Node {
             ..new
         };
         self.transport.reconfigure(&self.config, &old);
+        self.trust.set_policy(self.config.trust.clone());
         self.peers.set_max_learned(self.config.max_peers);
         for addr in removed.into_iter().chain(dropped_bootstrap) {
             // A peer we were told to stop naming: keep it as an ordinary member if there is

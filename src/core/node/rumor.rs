@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use crate::wire::{Announced, IHave, Message, Rumor, SyncPull, VersionClaim};
 
+use super::admit::{admit, Offer};
 use super::shared::Shared;
 use super::tree::BroadcastTree;
 use crate::core::config::{NodeConfig, RumorMode, SyncMode};
 use crate::core::event::{Event, Route};
 use crate::core::recent::{self, Kind};
 use crate::core::seen::SeenCache;
-use crate::core::store::{Applied, Provenance, Stored};
+use crate::core::store::{Applied, Provenance, Signed, Stored};
 use crate::core::time::Time;
 
 /// Bound on rumors a node keeps pushing in rounds mode (oldest dropped first).
@@ -74,6 +75,8 @@ impl Rumors {
 pub(super) enum Received {
     /// Seen before: dropped.
     Duplicate,
+    /// Refused by the trust checks (counted and reported): dropped, and not marked seen.
+    Refused,
     /// News about our own state (someone holds a version of us).
     AboutUs,
     /// Applied: what was new, and announced values to fetch. The node learns its origin,
@@ -117,6 +120,19 @@ impl Rumors {
         from: SocketAddr,
         rumor: &Rumor,
     ) -> Received {
+        // Checked before the rumor counts as seen, so a forged copy cannot make us drop the
+        // genuine one; a duplicate changes nothing and costs no verification.
+        let offer = Offer {
+            origin: &rumor.origin.id,
+            signer: rumor.signer,
+            since: rumor.since,
+            upto: rumor.version,
+            entries: &rumor.entries,
+            head: None,
+        };
+        if !admit(cx, from, &offer) {
+            return Received::Refused;
+        }
         let fresh = self.seen.insert(rumor.id, now);
         cx.recent.push(recent::Received {
             kind: if fresh { Kind::Rumor } else { Kind::Duplicate },
@@ -160,6 +176,10 @@ impl Rumors {
                 now,
                 route: route(rumor),
                 via: (from != rumor.origin.addr).then_some(from),
+                signed: Signed {
+                    signer: rumor.signer,
+                    head: None,
+                },
             },
         );
         Received::News(applied)

@@ -35,6 +35,8 @@ pub(super) struct Shared<'a> {
     pub(super) recent: &'a mut crate::core::recent::Recent,
     /// Seeded hasher for short-lived maps.
     pub(super) hasher: &'a Seeded,
+    /// Which keys we accept for which origin.
+    pub(super) trust: &'a mut crate::core::trust::Trust,
 }
 
 impl Shared<'_> {

@@ -23,7 +23,9 @@ use super::paging::paginate;
 use super::shared::Shared;
 use crate::core::config::{NodeConfig, SyncMode};
 use crate::core::event::Route;
-use crate::core::store::{Applied, Provenance};
+use crate::core::store::{Applied, Provenance, Signed};
+
+use super::admit::{admit, Offer};
 use crate::core::time::Time;
 
 /// Fast exchanges (a tenth of the interval apart) that follow the last sign of a backlog.
@@ -409,6 +411,21 @@ impl AntiEntropy {
         od: OriginDelta,
     ) -> Option<Applied> {
         self.asked.remove(&od.origin.id);
+        let offer = Offer {
+            origin: &od.origin.id,
+            signer: od.signer,
+            since: od.since,
+            upto: od.upto,
+            entries: &od.entries,
+            head: od.head.as_ref(),
+        };
+        if !admit(cx, from, &offer) {
+            return None;
+        }
+        let signed = Signed {
+            signer: od.signer,
+            head: od.head,
+        };
         let applied = cx.store.apply(
             &od.origin,
             od.since,
@@ -419,6 +436,7 @@ impl AntiEntropy {
                 now,
                 route: Route::Sync,
                 via: (from != od.origin.addr).then_some(from),
+                signed,
             },
         );
         if !applied.learned() && applied.withheld.is_empty() {

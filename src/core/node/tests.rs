@@ -58,7 +58,9 @@ fn rumor(origin_port: u16, version: u64, ttl: u8) -> Rumor {
             value: Payload::Inline(format!("Book {version}").into_bytes()),
             version,
             expires_ms: None,
+            sig: None,
         }],
+        signer: None,
     }
 }
 
@@ -91,8 +93,11 @@ fn learn_origins(node: &mut Node, ports: std::ops::Range<u16>, book: &str) {
                         value: Payload::Inline(book.as_bytes().to_vec()),
                         version: 1,
                         expires_ms: None,
+                        sig: None,
                     }],
                     reset: false,
+                    signer: None,
+                    head: None,
                 }],
             })
         })

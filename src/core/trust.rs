@@ -1,0 +1,399 @@
+//! Who may speak for an origin. Each node signs its own changes with its ed25519 identity;
+//! a receiver checks the signature against the key it trusts for that origin before it applies
+//! anything, so a relay (even one holding the cluster key) can neither forge nor alter another
+//! origin's state.
+//!
+//! Which key is trusted depends on the mode: `open` checks nothing (any member may speak for
+//! any origin, as before signatures); `tofu` pins the first key that signs valid state for an
+//! id and refuses any other key for it; `allowlist` accepts only keys listed by the operator
+//! (optionally bound to one id), then pins them the same way.
+//!
+//! Pure computation: no clock, no randomness (ed25519 signing is deterministic), so the
+//! simulator and the runtime drive the same checks.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+
+use crate::wire::{NodeId, PublicKey, Signature};
+
+use super::hash::Seeded;
+
+/// A node's signing identity: an ed25519 key pair.
+#[derive(Clone)]
+pub struct Identity {
+    key: SigningKey,
+    public: PublicKey,
+}
+
+impl Identity {
+    /// The identity whose secret key is these 32 bytes.
+    pub fn from_secret(secret: [u8; 32]) -> Self {
+        let key = SigningKey::from_bytes(&secret);
+        let public = PublicKey(key.verifying_key().to_bytes());
+        Identity { key, public }
+    }
+
+    /// The secret key's 32 bytes (for the identity file).
+    pub fn secret(&self) -> [u8; 32] {
+        self.key.to_bytes()
+    }
+
+    /// The public key peers verify our changes with.
+    pub fn public(&self) -> PublicKey {
+        self.public
+    }
+
+    /// Signs a statement.
+    pub fn sign(&self, statement: &[u8]) -> Signature {
+        Signature(self.key.sign(statement).to_bytes())
+    }
+}
+
+impl fmt::Debug for Identity {
+    /// Never prints the secret.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Identity({})", self.public)
+    }
+}
+
+/// Which keys a node accepts for an origin.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TrustMode {
+    /// Signatures are carried but not checked: every member may speak for every origin.
+    #[default]
+    Open,
+    /// Trust on first use: the first key seen signing valid state for an id is pinned.
+    Tofu,
+    /// Only listed keys; an unlisted key can neither publish nor join.
+    Allowlist,
+}
+
+impl TrustMode {
+    /// Name used by `--trust` and status.
+    pub fn name(self) -> &'static str {
+        match self {
+            TrustMode::Open => "open",
+            TrustMode::Tofu => "tofu",
+            TrustMode::Allowlist => "allowlist",
+        }
+    }
+}
+
+/// The operator's list of keys (`--trusted-keys`): each key, with the one id it may speak for
+/// if the line names one.
+pub type Allowlist = HashMap<PublicKey, Option<NodeId>>;
+
+/// A node's trust settings.
+#[derive(Clone, Debug, Default)]
+pub struct TrustPolicy {
+    pub mode: TrustMode,
+    /// Keys accepted in [`TrustMode::Allowlist`].
+    pub allowed: Arc<Allowlist>,
+}
+
+/// Why state was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Refusal {
+    /// A change (or the version it claims) came without a signature.
+    Unsigned,
+    /// A signature did not verify: the change was forged or altered on the way.
+    Forged,
+    /// Signed with a key other than the one pinned for the origin.
+    KeyMismatch,
+    /// Signed with a key the allowlist does not hold (or holds for another id).
+    Untrusted,
+}
+
+impl Refusal {
+    /// Counter name in status and metrics.
+    pub fn counter(self) -> &'static str {
+        match self {
+            Refusal::Unsigned => "refused_unsigned",
+            Refusal::Forged => "refused_forged",
+            Refusal::KeyMismatch => "refused_key_mismatch",
+            Refusal::Untrusted => "refused_untrusted",
+        }
+    }
+
+    /// Every reason, for listing counters at zero.
+    pub const ALL: [Refusal; 4] = [
+        Refusal::Unsigned,
+        Refusal::Forged,
+        Refusal::KeyMismatch,
+        Refusal::Untrusted,
+    ];
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Refusal::Unsigned => "unsigned",
+            Refusal::Forged => "bad signature",
+            Refusal::KeyMismatch => "signed by another key than the one pinned for this id",
+            Refusal::Untrusted => "signed by a key not on the allowlist",
+        })
+    }
+}
+
+/// One statement to check: the bytes and the signature claimed over them.
+pub struct Claim<'a> {
+    pub statement: Vec<u8>,
+    pub sig: &'a Signature,
+}
+
+/// The keys a node trusts, by origin id, and how it checks signatures.
+#[derive(Debug)]
+pub struct Trust {
+    policy: TrustPolicy,
+    pinned: HashMap<NodeId, Pinned, Seeded>,
+}
+
+#[derive(Debug)]
+struct Pinned {
+    key: PublicKey,
+    verifying: VerifyingKey,
+}
+
+impl Trust {
+    /// Trust as `policy` says, with our own key pinned to our id (so nobody can make us
+    /// believe news about ourselves we never signed).
+    pub fn new(policy: TrustPolicy, own: Option<(&NodeId, &Identity)>, hasher: Seeded) -> Self {
+        let mut trust = Trust {
+            policy,
+            pinned: HashMap::with_hasher(hasher),
+        };
+        if let Some((id, identity)) = own {
+            if let Ok(verifying) = VerifyingKey::from_bytes(&identity.public().0) {
+                let key = identity.public();
+                trust.pinned.insert(id.clone(), Pinned { key, verifying });
+            }
+        }
+        trust
+    }
+
+    /// The mode in force.
+    pub fn mode(&self) -> TrustMode {
+        self.policy.mode
+    }
+
+    /// Whether signatures are checked at all.
+    pub fn checks(&self) -> bool {
+        self.policy.mode != TrustMode::Open
+    }
+
+    /// The key pinned for `id`, if any.
+    pub fn pinned(&self, id: &NodeId) -> Option<PublicKey> {
+        self.pinned.get(id).map(|p| p.key)
+    }
+
+    /// How many ids have a pinned key.
+    pub fn pinned_count(&self) -> usize {
+        self.pinned.len()
+    }
+
+    /// Replaces the policy (a reload); pins stay.
+    pub fn set_policy(&mut self, policy: TrustPolicy) {
+        self.policy = policy;
+    }
+
+    /// Whether `key` may speak for `id` at all (before any signature is checked).
+    pub fn may_speak(&self, id: &NodeId, key: Option<PublicKey>) -> Result<(), Refusal> {
+        if !self.checks() {
+            return Ok(());
+        }
+        let key = key.ok_or(Refusal::Unsigned)?;
+        if let Some(pinned) = self.pinned.get(id) {
+            return if pinned.key == key {
+                Ok(())
+            } else {
+                Err(Refusal::KeyMismatch)
+            };
+        }
+        if self.policy.mode == TrustMode::Allowlist {
+            match self.policy.allowed.get(&key) {
+                Some(None) => {}
+                Some(Some(bound)) if bound == id => {}
+                _ => return Err(Refusal::Untrusted),
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that `key` may speak for `id` and that every claim verifies under it; on
+    /// success a key not yet pinned is pinned to `id`. Nothing is checked in open mode.
+    pub fn admit(
+        &mut self,
+        id: &NodeId,
+        key: Option<PublicKey>,
+        claims: &[Claim<'_>],
+    ) -> Result<(), Refusal> {
+        if !self.checks() {
+            return Ok(());
+        }
+        self.may_speak(id, key)?;
+        let key = key.ok_or(Refusal::Unsigned)?;
+        if claims.is_empty() {
+            return Ok(());
+        }
+        let verifying = match self.pinned.get(id) {
+            Some(p) => p.verifying,
+            None => VerifyingKey::from_bytes(&key.0).map_err(|_| Refusal::Forged)?,
+        };
+        if !verify_all(&verifying, claims) {
+            return Err(Refusal::Forged);
+        }
+        self.pinned
+            .entry(id.clone())
+            .or_insert(Pinned { key, verifying });
+        Ok(())
+    }
+
+    /// Checks one statement signed by `key` for `id` (a join): the key must be allowed to
+    /// speak for the id and the signature must verify. Pins on success.
+    pub fn admit_one(
+        &mut self,
+        id: &NodeId,
+        key: PublicKey,
+        statement: Vec<u8>,
+        sig: &Signature,
+    ) -> Result<(), Refusal> {
+        self.admit(id, Some(key), &[Claim { statement, sig }])
+    }
+}
+
+/// Every claim verifies under `key` (strict verification: no malleable or small-order forms).
+#[cfg(not(feature = "cli"))]
+fn verify_all(key: &VerifyingKey, claims: &[Claim<'_>]) -> bool {
+    claims.iter().all(|c| verify_one(key, c))
+}
+
+/// Every claim verifies under `key`. Several at once are checked as one batch (about twice
+/// as fast per signature), and one by one only when the batch fails, so an honest delta costs
+/// one batch.
+#[cfg(feature = "cli")]
+fn verify_all(key: &VerifyingKey, claims: &[Claim<'_>]) -> bool {
+    if claims.len() < 2 {
+        return claims.iter().all(|c| verify_one(key, c));
+    }
+    let messages: Vec<&[u8]> = claims.iter().map(|c| c.statement.as_slice()).collect();
+    let sigs: Vec<ed25519_dalek::Signature> = claims
+        .iter()
+        .map(|c| ed25519_dalek::Signature::from_bytes(&c.sig.0))
+        .collect();
+    let keys = vec![*key; claims.len()];
+    if ed25519_dalek::verify_batch(&messages, &sigs, &keys).is_ok() {
+        return true;
+    }
+    claims.iter().all(|c| verify_one(key, c))
+}
+
+fn verify_one(key: &VerifyingKey, claim: &Claim<'_>) -> bool {
+    let sig = ed25519_dalek::Signature::from_bytes(&claim.sig.0);
+    key.verify_strict(&claim.statement, &sig).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::head_statement;
+
+    fn hasher() -> Seeded {
+        Seeded::with_seed(7)
+    }
+
+    fn trust(mode: TrustMode, allowed: Allowlist) -> Trust {
+        let policy = TrustPolicy {
+            mode,
+            allowed: Arc::new(allowed),
+        };
+        Trust::new(policy, None, hasher())
+    }
+
+    fn signed(who: &Identity, id: &NodeId, version: u64) -> (Vec<u8>, Signature) {
+        let statement = head_statement(id, version);
+        let sig = who.sign(&statement);
+        (statement, sig)
+    }
+
+    #[test]
+    fn tofu_pins_the_first_key_and_refuses_another_for_that_id() {
+        let (alice, mallory) = (Identity::from_secret([1; 32]), Identity::from_secret([2; 32]));
+        let id = NodeId::from("n1");
+        let mut t = trust(TrustMode::Tofu, Allowlist::new());
+        let (st, sig) = signed(&alice, &id, 1);
+        assert_eq!(t.admit_one(&id, alice.public(), st, &sig), Ok(()));
+        assert_eq!(t.pinned(&id), Some(alice.public()));
+        let (st, sig) = signed(&mallory, &id, 2);
+        assert_eq!(
+            t.admit_one(&id, mallory.public(), st, &sig),
+            Err(Refusal::KeyMismatch)
+        );
+        // Mallory's key is fine for an id nobody pinned yet.
+        let other = NodeId::from("n2");
+        let (st, sig) = signed(&mallory, &other, 1);
+        assert_eq!(t.admit_one(&other, mallory.public(), st, &sig), Ok(()));
+    }
+
+    #[test]
+    fn a_bad_signature_is_refused_and_pins_nothing() {
+        let alice = Identity::from_secret([1; 32]);
+        let id = NodeId::from("n1");
+        let mut t = trust(TrustMode::Tofu, Allowlist::new());
+        let (_, sig) = signed(&alice, &id, 1);
+        // The signature of version 1, claimed for version 2: an altered change.
+        let altered = head_statement(&id, 2);
+        assert_eq!(
+            t.admit_one(&id, alice.public(), altered, &sig),
+            Err(Refusal::Forged)
+        );
+        assert_eq!(t.pinned(&id), None);
+        // In a batch, one bad claim among good ones fails the whole.
+        let good: Vec<(Vec<u8>, Signature)> = (1..4).map(|v| signed(&alice, &id, v)).collect();
+        let mut claims: Vec<Claim> = good
+            .iter()
+            .map(|(statement, sig)| Claim {
+                statement: statement.clone(),
+                sig,
+            })
+            .collect();
+        assert_eq!(t.admit(&id, Some(alice.public()), &claims), Ok(()));
+        claims[1].statement = head_statement(&id, 9);
+        assert_eq!(
+            t.admit(&id, Some(alice.public()), &claims),
+            Err(Refusal::Forged)
+        );
+    }
+
+    #[test]
+    fn allowlist_refuses_unlisted_keys_and_keys_bound_to_another_id() {
+        let (alice, bob, eve) = (
+            Identity::from_secret([1; 32]),
+            Identity::from_secret([2; 32]),
+            Identity::from_secret([3; 32]),
+        );
+        let (n1, n2) = (NodeId::from("n1"), NodeId::from("n2"));
+        let allowed: Allowlist = [(alice.public(), None), (bob.public(), Some(n2.clone()))]
+            .into_iter()
+            .collect();
+        let mut t = trust(TrustMode::Allowlist, allowed);
+        let (st, sig) = signed(&eve, &n1, 1);
+        assert_eq!(t.admit_one(&n1, eve.public(), st, &sig), Err(Refusal::Untrusted));
+        let (st, sig) = signed(&bob, &n1, 1);
+        assert_eq!(t.admit_one(&n1, bob.public(), st, &sig), Err(Refusal::Untrusted));
+        let (st, sig) = signed(&alice, &n1, 1);
+        assert_eq!(t.admit_one(&n1, alice.public(), st, &sig), Ok(()));
+        assert_eq!(t.may_speak(&n1, None), Err(Refusal::Unsigned));
+    }
+
+    #[test]
+    fn open_mode_checks_nothing() {
+        let mut t = trust(TrustMode::Open, Allowlist::new());
+        let id = NodeId::from("n1");
+        let junk = Signature([0; 64]);
+        assert_eq!(t.admit_one(&id, PublicKey([9; 32]), vec![1], &junk), Ok(()));
+        assert_eq!(t.pinned(&id), None);
+    }
+}

@@ -1,0 +1,350 @@
+//! Signed origins on the simulated network: a member of the cluster (it holds every key the
+//! others hold) forges, alters and replays another origin's state, and tries to inflate
+//! versions. Honest nodes that check signatures never apply any of it, keep converging to the
+//! honest state, and count every refusal.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gossip::core::{Identity, Node, Refusal, Time, TrustMode};
+use gossip::sim::{self, sim_addr, sim_id, topology, Delay, NetConfig, SimNet};
+use gossip::wire::{
+    entry_statement, Delta, Entry, Message, NodeId, Origin, OriginDelta, Packer, Payload, Rumor,
+};
+
+const N: usize = 16;
+/// Node N-1 is the attacker: a member like any other, with its own identity.
+const MALLORY: usize = N - 1;
+const VICTIM: usize = 3;
+
+fn identity(i: usize) -> Identity {
+    Identity::from_secret(*blake3::hash(format!("identity {i}").as_bytes()).as_bytes())
+}
+
+fn cluster(mode: TrustMode, seed: u64) -> SimNet {
+    let topo = topology::random_k_out(N, 3, seed);
+    let net = NetConfig {
+        loss: 0.0,
+        delay: Delay::Uniform(Duration::from_micros(200), Duration::from_millis(2)),
+        uplink: None,
+    };
+    let books = vec!["Dune".to_string(), "Emma".to_string()];
+    let mut sim = sim::build(&topo, seed, net, &books, |i, c| {
+        c.identity = Some(Arc::new(identity(i)));
+        c.trust.mode = mode;
+    });
+    let deadline = Time::from_millis(10_000);
+    sim.run_until_true(deadline, Duration::from_millis(20), |s| s.converged())
+        .expect("the signed cluster converges");
+    sim
+}
+
+fn node(sim: &SimNet, i: usize) -> &Node {
+    sim.node(i).expect("live")
+}
+
+/// What `at` holds of the victim's book: (version, value).
+fn book_at(sim: &SimNet, at: usize) -> (u64, Vec<u8>) {
+    let held = node(sim, at)
+        .store()
+        .get(&sim_id(VICTIM))
+        .and_then(|s| s.values.get("book"))
+        .expect("the victim's book is known");
+    (
+        held.version,
+        held.value.as_deref().unwrap_or_default().to_vec(),
+    )
+}
+
+fn refused(sim: &SimNet, at: usize, reason: Refusal) -> u64 {
+    node(sim, at)
+        .counters()
+        .refused
+        .get(&reason)
+        .copied()
+        .unwrap_or(0)
+}
+
+/// Sends `message` from the attacker to every honest node.
+fn from_mallory(sim: &mut SimNet, message: Message) {
+    let sender = Origin {
+        id: sim_id(MALLORY),
+        addr: sim_addr(MALLORY),
+    };
+    let cluster = node(sim, 0).config().cluster;
+    let bytes = Packer::new(cluster, Some(sender), 1400)
+        .single(&message)
+        .expect("fits");
+    for to in 0..MALLORY {
+        sim.inject(to, sim_addr(MALLORY), bytes.clone());
+    }
+}
+
+fn victim_origin() -> Origin {
+    Origin {
+        id: sim_id(VICTIM),
+        addr: sim_addr(VICTIM),
+    }
+}
+
+fn rumor(seq: u128, since: u64, entry: Entry, signer: Option<gossip::wire::PublicKey>) -> Message {
+    Message::Rumor(Rumor {
+        id: uuid::Uuid::from_u128(0xbad0_0000 + seq),
+        origin: victim_origin(),
+        since,
+        version: entry.version,
+        ttl: 6,
+        hops: 0,
+        entries: vec![entry],
+        signer,
+    })
+}
+
+fn book(version: u64, value: &str) -> Entry {
+    Entry {
+        key: "book".into(),
+        value: Payload::Inline(value.as_bytes().to_vec()),
+        version,
+        expires_ms: None,
+        sig: None,
+    }
+}
+
+/// Counts the nodes that reported learning a value the attacker made up.
+fn forgeries_shown(sim: &mut SimNet) -> std::rc::Rc<std::cell::RefCell<usize>> {
+    let shown = std::rc::Rc::new(std::cell::RefCell::new(0));
+    let count = shown.clone();
+    sim.on_event(move |_, _, e| {
+        if let gossip::core::Event::Learned { value: Some(v), .. } = e {
+            if v.starts_with(b"forged") || v.starts_with(b"altered") || v.starts_with(b"bump") {
+                *count.borrow_mut() += 1;
+            }
+        }
+    });
+    shown
+}
+
+#[test]
+fn forged_altered_and_replayed_state_is_never_applied_under_tofu() {
+    let mut sim = cluster(TrustMode::Tofu, 11);
+    let shown = forgeries_shown(&mut sim);
+    // An old, genuinely signed change, kept by the attacker for a replay later.
+    let old = {
+        let (version, value) = book_at(&sim, 0);
+        let mut e = book(version, std::str::from_utf8(&value).expect("utf8"));
+        e.sig = Some(identity(VICTIM).sign(&entry_statement(&sim_id(VICTIM), &e)));
+        e
+    };
+    sim.set(VICTIM, "book", "Middlemarch").expect("set");
+    sim.run_until(sim.now() + Duration::from_secs(2));
+    let (honest_version, honest) = book_at(&sim, 0);
+    assert_eq!(honest, b"Middlemarch");
+    let next = honest_version + 1;
+    let mallory = identity(MALLORY);
+    let victim_key = identity(VICTIM).public();
+
+    // 1. The attacker signs a change of the victim's state with its own key.
+    let mut forged = book(next, "forged by mallory");
+    forged.sig = Some(mallory.sign(&entry_statement(&sim_id(VICTIM), &forged)));
+    from_mallory(
+        &mut sim,
+        rumor(1, next - 1, forged.clone(), Some(mallory.public())),
+    );
+    // 2. The same, claiming the victim's key.
+    from_mallory(&mut sim, rumor(2, next - 1, forged, Some(victim_key)));
+    // 3. A genuine signature over the honest change, with the value altered on the way.
+    let mut altered = book(honest_version, "altered on the way");
+    altered.sig = Some(identity(VICTIM).sign(&entry_statement(
+        &sim_id(VICTIM),
+        &book(honest_version, "Middlemarch"),
+    )));
+    altered.version = next;
+    from_mallory(
+        &mut sim,
+        rumor(3, next - 1, altered.clone(), Some(victim_key)),
+    );
+    // ... and as an anti-entropy delta.
+    from_mallory(
+        &mut sim,
+        Message::Delta(Delta {
+            origins: vec![OriginDelta {
+                origin: victim_origin(),
+                since: 0,
+                upto: next,
+                entries: vec![altered],
+                reset: true,
+                signer: Some(victim_key),
+                head: None,
+            }],
+        }),
+    );
+    // 4. A version far ahead with no change to show for it: would freeze the victim's state.
+    from_mallory(
+        &mut sim,
+        Message::Delta(Delta {
+            origins: vec![OriginDelta {
+                origin: victim_origin(),
+                since: honest_version,
+                upto: honest_version + 1_000_000,
+                entries: vec![],
+                reset: false,
+                signer: Some(victim_key),
+                head: None,
+            }],
+        }),
+    );
+    // 5. A replay of the old, validly signed change.
+    from_mallory(&mut sim, rumor(5, old.version - 1, old, Some(victim_key)));
+    // 6. News about the victim, sent to the victim: "you are at version 10^6" (it would
+    //    jump its counter and republish).
+    let mut bump = book(1_000_000, "bump");
+    bump.sig = Some(mallory.sign(&entry_statement(&sim_id(VICTIM), &bump)));
+    from_mallory(&mut sim, rumor(6, 999_999, bump, Some(mallory.public())));
+    sim.run_until(sim.now() + Duration::from_secs(3));
+
+    for i in (0..MALLORY).filter(|&i| i != VICTIM) {
+        assert_eq!(
+            book_at(&sim, i),
+            (honest_version, b"Middlemarch".to_vec()),
+            "node {i} holds the honest book"
+        );
+        let wm = node(&sim, i).store().watermark(&sim_id(VICTIM));
+        assert_eq!(
+            wm, honest_version,
+            "node {i}: the victim's version was not inflated"
+        );
+        assert!(
+            refused(&sim, i, Refusal::KeyMismatch) >= 1,
+            "node {i}: {:?}",
+            node(&sim, i).counters().refused
+        );
+        assert!(
+            refused(&sim, i, Refusal::Forged) >= 2,
+            "node {i}: {:?}",
+            node(&sim, i).counters().refused
+        );
+        assert!(
+            refused(&sim, i, Refusal::Unsigned) >= 1,
+            "node {i}: {:?}",
+            node(&sim, i).counters().refused
+        );
+    }
+    assert_eq!(*shown.borrow(), 0, "no node ever showed a forged value");
+    let victim = node(&sim, VICTIM);
+    assert_eq!(
+        victim.store().own().watermark,
+        honest_version,
+        "the victim's counter did not jump"
+    );
+    assert!(refused(&sim, VICTIM, Refusal::KeyMismatch) >= 1);
+
+    // The honest state still spreads after all this.
+    sim.set(VICTIM, "book", "Persuasion").expect("set");
+    let deadline = sim.now() + Duration::from_secs(5);
+    sim.run_until_true(deadline, Duration::from_millis(20), |s| {
+        (0..N).all(|i| i == VICTIM || book_at(s, i).1 == b"Persuasion")
+    })
+    .expect("the next honest change reaches everyone");
+}
+
+#[test]
+fn open_mode_applies_what_a_member_forges_which_is_why_the_modes_exist() {
+    let mut sim = cluster(TrustMode::Open, 12);
+    let shown = forgeries_shown(&mut sim);
+    let (version, _) = book_at(&sim, 0);
+    let mallory = identity(MALLORY);
+    let mut forged = book(version + 1, "forged by mallory");
+    forged.sig = Some(mallory.sign(&entry_statement(&sim_id(VICTIM), &forged)));
+    from_mallory(&mut sim, rumor(1, version, forged, Some(mallory.public())));
+    sim.run_until(sim.now() + Duration::from_secs(1));
+    // Every honest node but the victim applied and showed it; the victim, told of a version
+    // of itself it never made, republished its own book above it, which undid the forgery
+    // (an attacker that keeps forging keeps it visible).
+    assert_eq!(*shown.borrow(), N - 2);
+    let own = node(&sim, VICTIM).store().own().values.get("book").cloned();
+    let own = own.and_then(|v| v.value).expect("the victim's book");
+    assert_eq!(book_at(&sim, 0).1, own.to_vec());
+    assert_eq!(node(&sim, 0).counters().signatures_verified, 0);
+}
+
+#[test]
+fn a_node_without_identity_is_not_heard_by_nodes_that_check() {
+    // Node 0 has no identity: its state is unsigned, and tofu nodes refuse it.
+    let topo = topology::random_k_out(8, 3, 5);
+    let net = NetConfig {
+        loss: 0.0,
+        delay: Delay::Uniform(Duration::from_micros(200), Duration::from_millis(2)),
+        uplink: None,
+    };
+    let mut sim = sim::build(&topo, 5, net, &["Dune".to_string()], |i, c| {
+        if i > 0 {
+            c.identity = Some(Arc::new(identity(i)));
+        }
+        c.trust.mode = TrustMode::Tofu;
+    });
+    sim.run_until(Time::from_millis(5_000));
+    let unsigned = NodeId::from("n0");
+    for i in 1..8 {
+        let n = node(&sim, i);
+        assert!(
+            n.store().get(&unsigned).is_none_or(|s| s.values.is_empty()),
+            "node {i} holds unsigned state"
+        );
+        for j in 1..8 {
+            assert!(
+                n.store().get(&sim_id(j)).is_some(),
+                "node {i} knows signed n{j}"
+            );
+        }
+    }
+    assert!((1..8).any(|i| refused(&sim, i, Refusal::Unsigned) > 0));
+}
+
+#[test]
+fn a_signed_cluster_keeps_every_state_feature_keyless_nodes_deletes_and_restarts() {
+    // No books: every node's only version is its signed head. Deleted keys are forgotten
+    // after 2 s, so a node that comes back later is caught up with a reset whose last
+    // version is a tombstone the relays must still be able to vouch for.
+    let n = 10;
+    let topo = topology::random_k_out(n, 3, 21);
+    let net = NetConfig {
+        loss: 0.05,
+        delay: Delay::Uniform(Duration::from_micros(200), Duration::from_millis(3)),
+        uplink: None,
+    };
+    let tune = |i: usize, c: &mut gossip::core::NodeConfig| {
+        c.identity = Some(Arc::new(identity(i)));
+        c.trust.mode = TrustMode::Tofu;
+        c.tombstone_grace = Duration::from_secs(2);
+    };
+    let mut sim = sim::build(&topo, 21, net, &[], tune);
+    sim.run_until_true(Time::from_millis(10_000), Duration::from_millis(20), |s| {
+        s.converged()
+    })
+    .expect("keyless signed nodes converge on their heads");
+    sim.set(1, "color", "blue").expect("set");
+    sim.set(1, "shape", "round").expect("set");
+    sim.delete(1, "shape").expect("delete");
+    // Node 7 is away while the tombstone is collected everywhere.
+    sim.kill(7);
+    sim.run_until(sim.now() + Duration::from_secs(6));
+    let mut config = gossip::sim::sim_config(7, &topo[7]);
+    tune(7, &mut config);
+    sim.restart(7, Node::new(config, sim.now(), 99));
+    let deadline = sim.now() + Duration::from_secs(20);
+    sim.run_until_true(deadline, Duration::from_millis(20), |s| s.converged())
+        .expect("the restarted node catches up and everyone holds its new version");
+    for i in 0..n {
+        let held = node(&sim, i).store().get(&sim_id(1)).map(|s| {
+            let color = s.values.get("color").and_then(|v| v.value.clone());
+            (color, s.values.get("shape").and_then(|v| v.value.clone()))
+        });
+        assert_eq!(
+            held,
+            Some((Some(bytes::Bytes::from_static(b"blue")), None)),
+            "node {i}"
+        );
+        let refused: u64 = node(&sim, i).counters().refused.values().sum();
+        assert_eq!(refused, 0, "node {i} refused honest state");
+    }
+}
