@@ -9,10 +9,10 @@ use rand::RngExt;
 
 use super::error::Error;
 use super::handle::{launch, GossipHandle};
-use crate::core::{AdminAccess, Fanout, Strategy};
+use crate::core::{AdminAccess, Fanout, Strategy, TrustMode};
 use crate::core::{Node, NodeConfig, Time};
 use crate::runtime::persist::StateFile;
-use crate::runtime::{bind_udp, os};
+use crate::runtime::{bind_udp, identity, os};
 use crate::wire::{ClusterId, Keyring, NodeId, MAX_ID_LEN, MAX_TTL, MIN_MTU};
 
 /// Entry point of the library: `Gossip::builder(addr)…spawn().await` starts a node.
@@ -50,6 +50,8 @@ impl Gossip {
             peers: Vec::new(),
             key_file: None,
             data_dir: None,
+            identity_file: None,
+            trusted_keys_file: None,
             seed: None,
             event_backlog: 1024,
             tune: NodeConfig {
@@ -76,6 +78,8 @@ pub struct GossipBuilder {
     peers: Vec<SocketAddr>,
     key_file: Option<PathBuf>,
     data_dir: Option<PathBuf>,
+    identity_file: Option<PathBuf>,
+    trusted_keys_file: Option<PathBuf>,
     seed: Option<u64>,
     event_backlog: usize,
     /// The protocol settings (id, address, cluster, peers and keys are filled in at spawn).
@@ -127,6 +131,33 @@ impl GossipBuilder {
     /// incarnation the cluster already saw, even when no peer remembers it.
     pub fn data_dir(mut self, path: impl Into<PathBuf>) -> Self {
         self.data_dir = Some(path.into());
+        self
+    }
+
+    /// The node's signing identity, an ed25519 secret key file as `gossip keygen --identity
+    /// FILE` writes it; it must exist. Without one, a node with a [`data_dir`](Self::data_dir)
+    /// keeps its identity there (made on first start); a node with neither signs nothing in
+    /// [`TrustMode::Open`] and makes a key for this run only in [`TrustMode::Tofu`].
+    pub fn identity_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.identity_file = Some(path.into());
+        self
+    }
+
+    /// Whose signatures this node accepts (default [`TrustMode::Open`]: every member may speak
+    /// for every origin, nothing is checked). [`TrustMode::Tofu`] pins the first key that signs
+    /// valid state for a node id; [`TrustMode::Allowlist`] accepts only the keys in
+    /// [`trusted_keys_file`](Self::trusted_keys_file).
+    pub fn trust(mut self, mode: TrustMode) -> Self {
+        self.tune.trust.mode = mode;
+        self
+    }
+
+    /// The keys an allowlist node accepts: one public key (hex, as `gossip keygen --identity`
+    /// prints it) per line, optionally followed by the one node id it may speak for. Implies
+    /// [`TrustMode::Allowlist`].
+    pub fn trusted_keys_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.trusted_keys_file = Some(path.into());
+        self.tune.trust.mode = TrustMode::Allowlist;
         self
     }
 
@@ -348,6 +379,22 @@ impl GossipBuilder {
         if config.id.as_str().is_empty() {
             config.id = NodeId::from(format!("n{}", local.port()));
         }
+        if let Some(path) = &self.trusted_keys_file {
+            let allowed = identity::read_trusted_keys(path).map_err(Error::Config)?;
+            config.trust.allowed = Arc::new(allowed);
+        } else if config.trust.mode == TrustMode::Allowlist {
+            return Err(Error::Config(
+                "trust allowlist needs trusted_keys_file (the keys it accepts)".into(),
+            ));
+        }
+        let settled = identity::settle(
+            self.identity_file.as_deref(),
+            self.data_dir.as_deref(),
+            config.id.as_str(),
+            config.trust.mode,
+        )
+        .map_err(Error::Config)?;
+        config.identity = settled.identity.map(Arc::new);
         let opened = match &self.data_dir {
             None => None,
             Some(dir) => {

@@ -12,7 +12,7 @@ pub use error::Error;
 pub use handle::{GossipHandle, Subscription};
 pub use types::{Event, Member, MemberState, OriginState, Snapshot, Value};
 
-pub use crate::core::{AdminAccess, Fanout, Strategy};
+pub use crate::core::{AdminAccess, Fanout, Strategy, TrustMode};
 
 #[cfg(feature = "cli")]
 pub(crate) use builder::load_keyring;

@@ -1,4 +1,5 @@
-//! `gossip keygen`: a new random cluster key, written where only its owner can read it.
+//! `gossip keygen`: a new random cluster key or node identity, written where only its owner
+//! can read it.
 
 use std::io::Write;
 use std::path::Path;
@@ -7,6 +8,34 @@ use std::process::ExitCode;
 use rand::RngExt;
 
 use crate::wire::ClusterKey;
+
+/// Writes a fresh node identity to `path` and prints its public key on stdout (so it can go
+/// straight into a trusted-keys file); refuses to replace a file unless `force`.
+pub fn identity(path: &Path, force: bool) -> ExitCode {
+    let identity = crate::runtime::identity::generate();
+    match crate::runtime::identity::write(path, &identity, force) {
+        Ok(()) => {
+            eprintln!(
+                "wrote identity to {} (owner-only); its public key:",
+                path.display()
+            );
+            println!("{}", identity.public());
+            ExitCode::SUCCESS
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            eprintln!(
+                "error: {} exists; use --force to replace it (peers that pinned or listed its key \
+                 then refuse the node)",
+                path.display()
+            );
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            ExitCode::FAILURE
+        }
+    }
+}
 
 /// Writes a key file with one fresh key; refuses to replace a file unless `force`.
 pub fn run(out: &Path, force: bool) -> ExitCode {

@@ -42,7 +42,7 @@ pub fn serve(addr: SocketAddr, node: &NodeHandle) -> Result<tokio::task::JoinHan
 
 /// Help text (and units) for every metric a node serves, so `promtool check metrics` and
 /// dashboards know what each one is.
-const COUNTERS: [(&str, Unit, &str); 24] = [
+const COUNTERS: [(&str, Unit, &str); 26] = [
     ("gossip_datagrams_in_total", Unit::Count, "Datagrams received (before any check)."),
     ("gossip_datagrams_out_total", Unit::Count, "Datagrams sent."),
     ("gossip_received_bytes_total", Unit::Bytes, "Bytes of datagrams received."),
@@ -57,6 +57,8 @@ const COUNTERS: [(&str, Unit, &str); 24] = [
     ("gossip_refutations_total", Unit::Count, "Suspicions of this node it refuted."),
     ("gossip_fault_dropped_total", Unit::Count, "Datagrams dropped by this node's fault injection (drop_rate)."),
     ("gossip_decode_errors_total", Unit::Count, "Datagrams refused, all reasons together."),
+    ("gossip_signatures_verified_total", Unit::Count, "Signatures checked on received state (trust tofu and allowlist)."),
+    ("gossip_refused_state_total", Unit::Count, "Received state refused by the trust checks, by reason (unsigned, forged, key_mismatch, untrusted)."),
     ("gossip_sources_banned_total", Unit::Count, "Sources ignored for a while after sending bad datagrams."),
     ("gossip_rejected_datagrams_total", Unit::Count, "Datagrams refused, by reason."),
     ("gossip_messages_in_total", Unit::Count, "Messages received, by type."),
@@ -105,6 +107,12 @@ pub fn publish(node: &Node) {
     counter!("gossip_fault_dropped_total").absolute(c.fault_dropped);
     counter!("gossip_decode_errors_total").absolute(c.decode_errors);
     counter!("gossip_sources_banned_total").absolute(c.sources_banned);
+    counter!("gossip_signatures_verified_total").absolute(c.signatures_verified);
+    for reason in crate::core::Refusal::ALL {
+        let n = c.refused.get(&reason).copied().unwrap_or(0);
+        let label = reason.counter().trim_start_matches("refused_");
+        counter!("gossip_refused_state_total", "reason" => label).absolute(n);
+    }
     for (reason, n) in &c.decode_by_reason {
         counter!("gossip_rejected_datagrams_total", "reason" => *reason).absolute(*n);
     }

@@ -167,11 +167,17 @@ pub enum Command {
         #[command(flatten)]
         key: KeyArg,
     },
-    /// Write a new cluster key file (owner-only permissions) for `--cluster-key-file`.
+    /// Write a new cluster key file (`--out`, for `--cluster-key-file`) or a node identity
+    /// (`--identity`, for `--identity-file`; its public key is printed), owner-only.
+    #[command(group(clap::ArgGroup::new("what").required(true).args(["out", "identity"])))]
     Keygen {
-        /// Where to write it; an existing file is kept unless --force.
+        /// Where to write a cluster key; an existing file is kept unless --force.
         #[arg(long)]
-        out: std::path::PathBuf,
+        out: Option<std::path::PathBuf>,
+        /// Where to write a node's ed25519 identity; prints its public key (for
+        /// --trusted-keys). An existing file is kept unless --force.
+        #[arg(long)]
+        identity: Option<std::path::PathBuf>,
         /// Replace an existing file.
         #[arg(long)]
         force: bool,
@@ -285,7 +291,15 @@ pub fn run(cli: Cli) -> ExitCode {
                     ExitCode::from(2)
                 }
             },
-            Command::Keygen { out, force } => keygen::run(&out, force),
+            Command::Keygen {
+                out,
+                identity,
+                force,
+            } => match (out, identity) {
+                (Some(out), _) => keygen::run(&out, force),
+                (None, Some(path)) => keygen::identity(&path, force),
+                (None, None) => ExitCode::from(2),
+            },
             // CPU-bound and synchronous: the virtual clock needs no runtime (sweeps use rayon).
             Command::Sim(args) => sim::run(&args),
             Command::Swarm(args) => swarm::run(&args).await,

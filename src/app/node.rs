@@ -89,8 +89,53 @@ pub async fn run(args: NodeArgs) -> ExitCode {
             }
         },
     };
+    let settled = runtime::identity::settle(
+        settings.identity_file.as_deref(),
+        settings.data_dir.as_deref(),
+        settings.node.id.as_str(),
+        settings.node.trust.mode,
+    );
+    match settled {
+        Ok(settled) => {
+            if let Some(identity) = &settled.identity {
+                match &settled.created {
+                    Some(path) => info!(
+                        "made identity {} in {}",
+                        identity.public(),
+                        path.display()
+                    ),
+                    None if settled.ephemeral => warn!(
+                        "identity {} is for this run only: peers that pin it (trust tofu) \
+                         refuse this node after a restart; give --data-dir or --identity-file",
+                        identity.public()
+                    ),
+                    None => info!("identity {}", identity.public()),
+                }
+            }
+            if let Some(path) = &settings.identity_file {
+                warn_if_readable_by_others(path, "identity");
+            }
+            settings.node.identity = settled.identity.map(std::sync::Arc::new);
+        }
+        Err(e) => {
+            error!("{e}");
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    }
+    if settings.node.trust.mode != crate::core::TrustMode::Open {
+        info!(
+            "trust {}: state is applied only when signed by the key trusted for its node{}",
+            settings.node.trust.mode,
+            match settings.node.trust.mode {
+                crate::core::TrustMode::Allowlist =>
+                    format!(" ({} key(s) listed)", settings.node.trust.allowed.len()),
+                _ => String::new(),
+            }
+        );
+    }
     if let Some(path) = &settings.key_file {
-        warn_if_readable_by_others(path);
+        warn_if_readable_by_others(path, "cluster key");
         if let Some(ring) = &settings.node.keyring {
             info!(
                 "keyed cluster: sealing with key {} ({} key(s) accepted)",
@@ -148,6 +193,7 @@ pub async fn run(args: NodeArgs) -> ExitCode {
         .config
         .iter()
         .chain(settings.key_file.iter())
+        .chain(settings.trusted_keys.iter())
         .cloned()
         .collect();
     let _watcher = (!watched.is_empty()).then_some(()).and_then(|()| {
@@ -211,6 +257,8 @@ fn reload_config(
 ) -> Result<reload::Reloaded, String> {
     let mut settings = load_settings(args)?;
     settings.bound_to(local);
+    // The identity was settled at start; only naming another file needs a restart.
+    settings.node.identity = running.node.identity.clone();
     let mut need_restart = Vec::new();
     let shown = |p: &Option<std::path::PathBuf>| {
         p.as_ref()
@@ -235,6 +283,13 @@ fn reload_config(
             seed(settings.seed)
         ));
     }
+    if settings.identity_file != running.identity_file {
+        need_restart.push(format!(
+            "identity_file {} → {}",
+            shown(&running.identity_file),
+            shown(&settings.identity_file)
+        ));
+    }
     if settings.data_dir != running.data_dir {
         need_restart.push(format!(
             "data_dir {} → {}",
@@ -251,14 +306,14 @@ fn reload_config(
 
 /// A key file others can read is a key others may have: say so (like ssh, but without
 /// refusing, so a test fixture or a container secret mount still works).
-fn warn_if_readable_by_others(path: &std::path::Path) {
+fn warn_if_readable_by_others(path: &std::path::Path, what: &str) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         if let Ok(meta) = std::fs::metadata(path) {
             if meta.permissions().mode() & 0o077 != 0 {
                 warn!(
-                    "cluster key file {} is readable by other users: chmod 600 it",
+                    "{what} file {} is readable by other users: chmod 600 it",
                     path.display()
                 );
             }

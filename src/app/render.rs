@@ -36,6 +36,20 @@ pub fn render_status(r: &StatusReport) -> String {
     if let Some(p) = &r.partition {
         let _ = writeln!(out, "{}", crate::ui::format::partition(p));
     }
+    if r.identity.is_some() || r.trust != "open" {
+        let refused: u64 = ["unsigned", "forged", "key_mismatch", "untrusted"]
+            .iter()
+            .filter_map(|why| r.counters.get(&format!("refused_{why}")))
+            .sum();
+        let _ = writeln!(
+            out,
+            "signs as {}; trust {} ({} key(s) pinned, {} signature(s) checked, {refused} refusal(s))",
+            r.identity.as_deref().unwrap_or("nobody (no identity: changes go unsigned)"),
+            r.trust,
+            r.pinned_keys,
+            r.counters.get("signatures_verified").copied().unwrap_or(0),
+        );
+    }
 
     let mut peers = Table::new();
     peers.load_style(presets::UTF8_HORIZONTAL_ONLY);

@@ -64,6 +64,18 @@ impl TryFrom<String> for StrategyValue {
     }
 }
 
+/// A trust mode as written in TOML: `"open"`, `"tofu"` or `"allowlist"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct TrustValue(pub crate::core::TrustMode);
+
+impl TryFrom<String> for TrustValue {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse().map(TrustValue)
+    }
+}
+
 /// An advertised address as written in TOML: `"10.0.0.5"` or `"10.0.0.5:7000"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
@@ -183,6 +195,12 @@ pub struct FileConfig {
     pub tombstone_grace_secs: Option<f64>,
     /// How rumors and anti-entropy spread news (default: `default`, see `gossip node --help`).
     pub strategy: Option<StrategyValue>,
+    /// The node's ed25519 identity file (`gossip keygen --identity FILE`).
+    pub identity_file: Option<PathBuf>,
+    /// Whose signatures the node accepts: "open" (default), "tofu" or "allowlist".
+    pub trust: Option<TrustValue>,
+    /// Public keys an allowlist node accepts, one per line (optionally with the node id).
+    pub trusted_keys: Option<PathBuf>,
 }
 
 impl FileConfig {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::core::{Fanout, FaultConfig, NodeConfig};
+use crate::core::{Fanout, FaultConfig, NodeConfig, TrustMode};
 use crate::app::log::LogFormat;
 use crate::wire::{ClusterId, NodeId, DEFAULT_MTU, MAX_DATAGRAM, MIN_MTU};
 
@@ -109,6 +109,20 @@ pub struct NodeArgs {
     /// Seconds deleted and expired keys are kept before they are forgotten (default 600).
     #[arg(long, env = "GOSSIP_TOMBSTONE_GRACE_SECS")]
     pub tombstone_grace_secs: Option<f64>,
+    /// The node's ed25519 identity file (make one with `gossip keygen --identity FILE`); it
+    /// signs every change this node makes. Default: `<data-dir>/<id>.identity`, made on first
+    /// start.
+    #[arg(long, env = "GOSSIP_IDENTITY_FILE")]
+    pub identity_file: Option<PathBuf>,
+    /// Whose signatures to accept: `open` (default: nothing checked, any member may speak for
+    /// any node), `tofu` (the first key seen signing a node's state is pinned; another key for
+    /// that node is refused), `allowlist` (only the keys in --trusted-keys).
+    #[arg(long, env = "GOSSIP_TRUST")]
+    pub trust: Option<crate::core::TrustMode>,
+    /// Public keys an allowlist node accepts, one per line, each optionally followed by the
+    /// one node id it may speak for (implies --trust allowlist).
+    #[arg(long, env = "GOSSIP_TRUSTED_KEYS")]
+    pub trusted_keys: Option<PathBuf>,
     /// How news spreads, for experiments: `default` (relay at once to --fanout peers, push-pull
     /// anti-entropy), `flood` (relay to every peer, no anti-entropy), `push` (push to
     /// --fanout peers every anti-entropy interval for --ttl rounds), `pull` or `push-pull`
@@ -134,6 +148,10 @@ pub struct NodeSettings {
     pub explicit_id: bool,
     /// The cluster key file, if keyed (watched for rotation).
     pub key_file: Option<PathBuf>,
+    /// The identity file, if given (else the data dir's, else none or one for this run).
+    pub identity_file: Option<PathBuf>,
+    /// The trusted-keys file, if any (watched: edits apply without a restart).
+    pub trusted_keys: Option<PathBuf>,
 }
 
 impl NodeSettings {
@@ -310,6 +328,30 @@ pub fn resolve(args: &NodeArgs, file: &FileConfig) -> Result<NodeSettings, Confi
     if let Some(path) = &key_file {
         node.keyring = Some(std::sync::Arc::new(load_keyring(path).map_err(err)?));
     }
+    let trusted_keys = args.trusted_keys.clone().or_else(|| file.trusted_keys.clone());
+    let trust = args.trust.or(file.trust.map(|t| t.0));
+    node.trust.mode = match (trust, &trusted_keys) {
+        (Some(mode), None) => mode,
+        (None | Some(TrustMode::Allowlist), Some(_)) => TrustMode::Allowlist,
+        (Some(mode), Some(_)) => {
+            return Err(err(format!(
+                "--trusted-keys lists the keys of --trust allowlist; with --trust {mode} it would be ignored"
+            )))
+        }
+        (None, None) => TrustMode::Open,
+    };
+    match &trusted_keys {
+        Some(path) => {
+            let allowed = crate::runtime::identity::read_trusted_keys(path).map_err(err)?;
+            node.trust.allowed = std::sync::Arc::new(allowed);
+        }
+        None if node.trust.mode == TrustMode::Allowlist => {
+            return Err(err(
+                "--trust allowlist needs --trusted-keys FILE: the public keys it accepts, one per line".into(),
+            ))
+        }
+        None => {}
+    }
     Ok(NodeSettings {
         resample,
         key_file,
@@ -322,6 +364,8 @@ pub fn resolve(args: &NodeArgs, file: &FileConfig) -> Result<NodeSettings, Confi
         cluster_name,
         data_dir: args.data_dir.clone().or_else(|| file.data_dir.clone()),
         explicit_id,
+        identity_file: args.identity_file.clone().or_else(|| file.identity_file.clone()),
+        trusted_keys,
     })
 }
 

@@ -82,6 +82,28 @@ impl TrustMode {
     }
 }
 
+impl std::str::FromStr for TrustMode {
+    type Err = String;
+
+    /// `open`, `tofu` or `allowlist`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "open" => Ok(TrustMode::Open),
+            "tofu" => Ok(TrustMode::Tofu),
+            "allowlist" => Ok(TrustMode::Allowlist),
+            other => Err(format!(
+                "unknown trust mode `{other}`: open, tofu or allowlist"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for TrustMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// The operator's list of keys (`--trusted-keys`): each key, with the one id it may speak for
 /// if the line names one.
 pub type Allowlist = HashMap<PublicKey, Option<NodeId>>;
@@ -187,6 +209,13 @@ impl Trust {
     /// The key pinned for `id`, if any.
     pub fn pinned(&self, id: &NodeId) -> Option<PublicKey> {
         self.pinned.get(id).map(|p| p.key)
+    }
+
+    /// Whether a node talking to us may become a member in our view: always, except in
+    /// allowlist mode, where its key must have been checked first (by its signed join or
+    /// state), so an unlisted node never joins the membership.
+    pub fn admits_member(&self, id: &NodeId) -> bool {
+        self.policy.mode != TrustMode::Allowlist || self.pinned.contains_key(id)
     }
 
     /// How many ids have a pinned key.

@@ -3,6 +3,7 @@
 
 pub mod client;
 mod driver;
+pub mod identity;
 #[cfg(any(test, feature = "testing"))]
 pub mod local;
 pub mod os;

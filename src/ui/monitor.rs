@@ -237,6 +237,9 @@ mod tests {
             fetching_bytes: 0,
             recent: vec![],
             partition: None,
+            identity: None,
+            trust: "open".into(),
+            pinned_keys: 0,
         }
     }
 

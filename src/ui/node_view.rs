@@ -337,6 +337,9 @@ mod tests {
                 age_ms: 1200,
             }],
             partition: None,
+            identity: None,
+            trust: "open".into(),
+            pinned_keys: 0,
         };
         let feed = [
             "learned \"Emma\" from n7000 v4 via 127.0.0.1:7001 (hops 2)",

@@ -85,6 +85,9 @@ pub fn one_of_each() -> Vec<Message> {
             unreachable: 6,
             known: 9,
         }),
+        identity: Some("ab".repeat(32)),
+        trust: "tofu".into(),
+        pinned_keys: 3,
     };
     vec![
         Message::Rumor(typical_rumor()),

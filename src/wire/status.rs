@@ -35,6 +35,12 @@ pub struct StatusReport {
     pub recent: Vec<RecentMessage>,
     /// Set while the node cannot reach more than half of the members it knew.
     pub partition: Option<PartitionStatus>,
+    /// The public key this node signs its changes with (hex), if it has an identity.
+    pub identity: Option<String>,
+    /// Whose signatures it accepts: `open`, `tofu` or `allowlist`.
+    pub trust: String,
+    /// Node ids with a pinned key (trust tofu and allowlist; our own included).
+    pub pinned_keys: u64,
 }
 
 /// A partition as one node sees it: contact lost with more than half of the members it knew

@@ -293,6 +293,7 @@ pub(super) struct Facts<'a> {
     /// Fetches under way and the bytes held of them.
     pub(super) fetching: (usize, u64),
     pub(super) partition: Option<crate::core::Partitioned>,
+    pub(super) trust: &'a crate::core::trust::Trust,
 }
 
 /// A snapshot of everything `gossip status` shows.
@@ -370,6 +371,9 @@ pub(super) fn report(f: &Facts, now: Time) -> StatusReport {
             unreachable: p.unreachable as u64,
             known: p.known as u64,
         }),
+        identity: f.config.identity.as_ref().map(|i| i.public().to_string()),
+        trust: f.trust.mode().name().to_string(),
+        pinned_keys: f.trust.pinned_count() as u64,
     }
 }
 

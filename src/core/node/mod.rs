@@ -204,7 +204,9 @@ impl Node {
                 self.counters.decode_error("stranger_claims_our_id");
                 return;
             }
-            if self.learn_peer(sender.addr, Some(sender.id.clone()), now) {
+            if self.trust.admits_member(&sender.id)
+                && self.learn_peer(sender.addr, Some(sender.id.clone()), now)
+            {
                 self.membership.met(
                     &mut shared!(self),
                     wire::Origin {
@@ -392,6 +394,7 @@ impl Node {
             wall_us: self.wall_us(now),
             fetching: self.fetches.progress(),
             partition: self.partition(),
+            trust: &self.trust,
         };
         admin::report(&facts, now)
     }
