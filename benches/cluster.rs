@@ -7,6 +7,8 @@
 //!   GOSSIP_BENCH_NODES=1000 GOSSIP_BENCH_RUNS=10 cargo bench --bench cluster   # 10 runs in a row
 //!   GOSSIP_BENCH_STRATEGY=default cargo bench --bench cluster     # another dissemination strategy
 //!   GOSSIP_BENCH_PREFAULT=0 cargo bench --bench cluster           # skip faulting in the heap first
+//!   GOSSIP_BENCH_TRUST=tofu cargo bench --bench cluster           # every node signs, and checks
+//!                                                                  # (tofu or allowlist)
 //!
 //! Reports: time until every node knows every node, time for one update to reach every node
 //! (median and worst of several), coverage, datagrams and bytes per node per update, and the
@@ -132,8 +134,28 @@ async fn diagnose_stuck(nodes: &[NodeHandle], n: usize) {
     );
 }
 
+/// Node `i`'s identity when the run signs (`GOSSIP_BENCH_TRUST`).
+fn identity(i: usize) -> gossip::core::Identity {
+    gossip::core::Identity::from_secret(*blake3::hash(&(i as u64).to_le_bytes()).as_bytes())
+}
+
+/// The trust mode every node runs (`GOSSIP_BENCH_TRUST=tofu|allowlist`), with every node's
+/// key listed for an allowlist; None: open, unsigned, as by default.
+fn trust(n: usize) -> Option<gossip::core::TrustPolicy> {
+    let mode: gossip::core::TrustMode = std::env::var("GOSSIP_BENCH_TRUST")
+        .ok()?
+        .parse()
+        .expect("GOSSIP_BENCH_TRUST");
+    let allowed = (0..n).map(|i| (identity(i).public(), None)).collect();
+    Some(gossip::core::TrustPolicy {
+        mode,
+        allowed: Arc::new(allowed),
+    })
+}
+
 fn start(shards: &Shards, n: usize, epoch: Instant, probe: Arc<Probe>) -> Vec<NodeHandle> {
     let mut nodes: Vec<NodeHandle> = Vec::with_capacity(n);
+    let policy = trust(n);
     for i in 0..n {
         let _shard = shards.enter(i);
         let bootstrap = nodes.first().map(|n| n.addr);
@@ -143,8 +165,13 @@ fn start(shards: &Shards, n: usize, epoch: Instant, probe: Arc<Probe>) -> Vec<No
         let mut counted_seq = 0u64;
         let mut seen_seq = 0u64;
         let mut target: Option<(NodeId, u64, u64)> = None;
+        let policy = policy.clone();
         let tune = move |c: &mut NodeConfig| {
             c.bootstrap = bootstrap.into_iter().collect();
+            if let Some(policy) = policy {
+                c.identity = Some(Arc::new(identity(i)));
+                c.trust = policy;
+            }
             if let Ok(s) = std::env::var("GOSSIP_BENCH_STRATEGY") {
                 let strategy: gossip::core::Strategy = s.parse().expect("GOSSIP_BENCH_STRATEGY");
                 strategy.configure(c, None, None, None);
@@ -254,6 +281,20 @@ async fn run(n: usize, updates: usize) {
         "N={n}: started {n} nodes in {:.0} ms; all know all: {knew}/{n} nodes, last at {all_ms:.0} ms after the first node started",
         started.as_secs_f64() * 1000.0
     );
+    if std::env::var_os("GOSSIP_BENCH_TRUST").is_some() {
+        let checks = gather(&nodes, |x| {
+            let c = x.counters();
+            (c.signatures_verified, c.refused.values().sum::<u64>())
+        })
+        .await;
+        println!(
+            "  signed: {} signatures checked during the join ({} per node), {} refusals; process CPU {:.2} s",
+            checks.iter().map(|c| c.0).sum::<u64>(),
+            checks.iter().map(|c| c.0).sum::<u64>() / n as u64,
+            checks.iter().map(|c| c.1).sum::<u64>(),
+            cpu_seconds() - cpu_before
+        );
+    }
     if verbose {
         eprintln!(
             "  after the join: {}; process CPU {:.2} s",

@@ -4,8 +4,10 @@
 //!   cargo bench --bench core
 //!
 //! Cases: a fresh rumor (applied, relayed to the fanout), a duplicate rumor (dropped by the
-//! seen-cache), a ping (answered with an ack), the same in a keyed cluster, and an
-//! anti-entropy summary against a store of 1000 origins (answered with digests).
+//! seen-cache), a ping (answered with an ack), the same in a keyed cluster, an anti-entropy
+//! summary against a store of 1000 origins (answered with digests), and fresh and duplicate
+//! rumors signed by their origins at a node that checks signatures (trust tofu). The `verify`
+//! group measures signature checks alone: one at a time, and 16 of one origin in one batch.
 
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -14,10 +16,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use gossip::core::{Node, NodeConfig, Time};
+use gossip::core::trust::{Claim, Trust};
+use gossip::core::{Identity, Node, NodeConfig, Time, TrustMode, TrustPolicy};
 use gossip::wire::{
-    seal, ClusterId, ClusterKey, Entry, Keyring, Message, NodeId, Origin, Packer, Ping, Rumor,
-    SyncSummary, DEFAULT_MTU, SYNC_BUCKETS,
+    entry_statement, head_statement, seal, ClusterId, ClusterKey, Entry, Keyring, Message, NodeId,
+    Origin, Packer, Ping, Rumor, SyncSummary, DEFAULT_MTU, SYNC_BUCKETS,
 };
 use uuid::Uuid;
 
@@ -184,6 +187,97 @@ fn handling(c: &mut Criterion) {
             }
         })
     });
+    // Signed: each fresh rumor comes from a different origin, signed by it, to a node that
+    // checks signatures; a duplicate changes nothing and is not checked again.
+    let identities: Vec<Identity> = (0..BATCH).map(identity).collect();
+    let signed: Vec<(SocketAddr, Vec<u8>)> = (0..BATCH)
+        .map(|i| {
+            let from = 1 + i % PEERS;
+            let o = 100 + i;
+            let mut r = rumor(o, 1);
+            sign(&mut r, &identities[i]);
+            (addr(from), packet(from, Message::Rumor(r)))
+        })
+        .collect();
+    let checking = || node_with(|c| c.trust.mode = TrustMode::Tofu);
+    group.bench_function("fresh_rumor_signed", |b| {
+        b.iter_batched(
+            checking,
+            |mut n| {
+                for (from, bytes) in &signed {
+                    n.handle_datagram(now, *from, bytes);
+                    drain(&mut n, now);
+                }
+                assert_eq!(n.counters().signatures_verified, BATCH as u64);
+                n
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    group.bench_function("duplicate_rumor_signed", |b| {
+        let mut n = checking();
+        let (from, dup) = &signed[0];
+        n.handle_datagram(now, *from, dup);
+        drain(&mut n, now);
+        b.iter(|| {
+            for _ in 0..BATCH {
+                n.handle_datagram(now, *from, dup);
+                drain(&mut n, now);
+            }
+        })
+    });
+    group.finish();
+}
+
+fn identity(i: usize) -> Identity {
+    Identity::from_secret(*blake3::hash(&i.to_le_bytes()).as_bytes())
+}
+
+/// Signs a rumor's entries as its origin does.
+fn sign(r: &mut Rumor, who: &Identity) {
+    for e in &mut r.entries {
+        e.sig = Some(who.sign(&entry_statement(&r.origin.id, e)));
+    }
+    r.signer = Some(who.public());
+}
+
+/// Signature checks alone, per signature.
+fn verifying(c: &mut Criterion) {
+    let mut group = c.benchmark_group("verify");
+    let who = identity(1);
+    let id = NodeId::from("n1");
+    let statements: Vec<Vec<u8>> = (1..=16u64).map(|v| head_statement(&id, v)).collect();
+    let sigs: Vec<_> = statements.iter().map(|s| who.sign(s)).collect();
+    let policy = TrustPolicy {
+        mode: TrustMode::Tofu,
+        ..TrustPolicy::default()
+    };
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("one", |b| {
+        let mut trust = Trust::new(policy.clone(), None, Default::default());
+        b.iter(|| {
+            trust
+                .admit_one(&id, who.public(), statements[0].clone(), &sigs[0])
+                .expect("valid")
+        })
+    });
+    group.throughput(Throughput::Elements(16));
+    group.bench_function("batch_of_16", |b| {
+        let mut trust = Trust::new(policy.clone(), None, Default::default());
+        b.iter(|| {
+            let claims: Vec<Claim> = statements
+                .iter()
+                .zip(&sigs)
+                .map(|(statement, sig)| Claim {
+                    statement: statement.clone(),
+                    sig,
+                })
+                .collect();
+            trust
+                .admit(&id, Some(who.public()), &claims)
+                .expect("valid")
+        })
+    });
     group.finish();
 }
 
@@ -191,6 +285,6 @@ fn handling(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().without_plots();
-    targets = handling
+    targets = handling, verifying
 }
 criterion_main!(benches);

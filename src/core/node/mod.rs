@@ -748,7 +748,20 @@ impl Node {
     fn on_delta(&mut self, now: Time, from: SocketAddr, delta: wire::Delta) {
         let budget = self.transport.packer().list_budget();
         self.sync.answered(from, now, &delta, budget);
-        for od in delta.origins {
+        let offers: Vec<admit::Offer> = delta
+            .origins
+            .iter()
+            .map(|od| admit::Offer {
+                origin: &od.origin.id,
+                signer: od.signer,
+                since: od.since,
+                upto: od.upto,
+                entries: &od.entries,
+                head: od.head.as_ref(),
+            })
+            .collect();
+        let admitted = admit::admit_all(&mut shared!(self), from, &offers);
+        for (od, admitted) in delta.origins.into_iter().zip(admitted) {
             self.recent.push(crate::core::recent::Received {
                 kind: crate::core::recent::Kind::Delta,
                 id: None,
@@ -759,15 +772,7 @@ impl Node {
                 at: now,
             });
             if od.origin.id == self.config.id {
-                let offer = admit::Offer {
-                    origin: &od.origin.id,
-                    signer: od.signer,
-                    since: od.since,
-                    upto: od.upto,
-                    entries: &od.entries,
-                    head: od.head.as_ref(),
-                };
-                if admit::admit(&mut shared!(self), from, &offer) {
+                if admitted {
                     self.on_news_about_self(now, od.upto);
                 }
                 continue;
@@ -779,7 +784,7 @@ impl Node {
                 route: Route::Sync,
                 from,
             };
-            if let Some(applied) = self.sync.apply(&mut shared!(self), now, from, od) {
+            if let Some(applied) = self.sync.apply(&mut shared!(self), now, from, od, admitted) {
                 let origin = &source.origin;
                 self.learn_peer(origin.addr, Some(origin.id.clone()), now);
                 shared!(self).emit_learned(&origin.id, applied.changed, from, Route::Sync);

@@ -24,8 +24,6 @@ use super::shared::Shared;
 use crate::core::config::{NodeConfig, SyncMode};
 use crate::core::event::Route;
 use crate::core::store::{Applied, Provenance, Signed};
-
-use super::admit::{admit, Offer};
 use crate::core::time::Time;
 
 /// Fast exchanges (a tenth of the interval apart) that follow the last sign of a backlog.
@@ -400,8 +398,8 @@ impl AntiEntropy {
         send_deltas(cx, from, wants, cx.config.max_sync_datagrams);
     }
 
-    /// Merges one origin's delta from `from` into the store; what it changed and what it
-    /// announced, if anything. An unknown origin means we are behind: the next exchange
+    /// Merges one origin's delta from `from` into the store (unless the trust checks refused
+    /// it); what it changed and what it announced, if anything. An unknown origin means we are behind: the next exchange
     /// comes soon.
     pub(super) fn apply(
         &mut self,
@@ -409,17 +407,10 @@ impl AntiEntropy {
         now: Time,
         from: SocketAddr,
         od: OriginDelta,
+        admitted: bool,
     ) -> Option<Applied> {
         self.asked.remove(&od.origin.id);
-        let offer = Offer {
-            origin: &od.origin.id,
-            signer: od.signer,
-            since: od.since,
-            upto: od.upto,
-            entries: &od.entries,
-            head: od.head.as_ref(),
-        };
-        if !admit(cx, from, &offer) {
+        if !admitted {
             return None;
         }
         let signed = Signed {
