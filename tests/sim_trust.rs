@@ -348,3 +348,95 @@ fn a_signed_cluster_keeps_every_state_feature_keyless_nodes_deletes_and_restarts
         assert_eq!(refused, 0, "node {i} refused honest state");
     }
 }
+
+/// Rumor messages the honest nodes have sent (the spammer's own pushes cannot be prevented;
+/// what its neighbours relay can).
+fn relayed_by_honest(sim: &SimNet) -> u64 {
+    (0..MALLORY)
+        .map(|i| {
+            let sent = &node(sim, i).counters().messages_out;
+            sent.get(&gossip::wire::MessageKind::Rumor).copied().unwrap_or(0)
+        })
+        .sum()
+}
+
+/// A member writes its own (validly signed) state a thousand times a second for two seconds;
+/// returns the cluster, the rumor messages honest nodes sent during the flood, and how long
+/// after the flood every node held its newest value.
+fn spam(rate: f64) -> (SimNet, u64, Duration) {
+    let topo = topology::random_k_out(N, 3, 31);
+    let net = NetConfig {
+        loss: 0.0,
+        delay: Delay::Uniform(Duration::from_micros(200), Duration::from_millis(2)),
+        uplink: None,
+    };
+    let mut sim = sim::build(&topo, 31, net, &["Dune".to_string()], |i, c| {
+        c.identity = Some(Arc::new(identity(i)));
+        c.trust.mode = TrustMode::Tofu;
+        c.origin_rate = gossip::core::throttle::OriginRate::per_second(rate);
+    });
+    sim.run_until_true(Time::from_millis(10_000), Duration::from_millis(20), |s| {
+        s.converged()
+    })
+    .expect("converges");
+    let before = relayed_by_honest(&sim);
+    let mut last = String::new();
+    for t in 0..2000 {
+        sim.run_until(sim.now() + Duration::from_millis(1));
+        last = format!("spam {t}");
+        sim.set(MALLORY, "spam", &last).expect("set");
+        if t == 1000 {
+            // An honest change in the middle of the flood.
+            sim.set(VICTIM, "book", "Middlemarch").expect("set");
+        }
+    }
+    let sent = relayed_by_honest(&sim) - before;
+    let flood_end = sim.now();
+    let spammer = sim_id(MALLORY);
+    let holds = |s: &SimNet, i: usize, origin: &NodeId, key: &str, value: &str| {
+        node(s, i)
+            .store()
+            .get(origin)
+            .and_then(|o| o.values.get(key))
+            .and_then(|v| v.value.as_deref())
+            == Some(value.as_bytes())
+    };
+    let deadline = sim.now() + Duration::from_secs(20);
+    sim.run_until_true(deadline, Duration::from_millis(10), |s| {
+        (0..MALLORY).all(|i| holds(s, i, &spammer, "spam", &last))
+    })
+    .expect("every node ends with the spammer's newest value");
+    let took = sim.now().since(flood_end);
+    for i in (0..MALLORY).filter(|&i| i != VICTIM) {
+        assert!(
+            holds(&sim, i, &sim_id(VICTIM), "book", "Middlemarch"),
+            "node {i}"
+        );
+    }
+    (sim, sent, took)
+}
+
+#[test]
+fn a_member_flooding_valid_changes_is_throttled_by_its_neighbours_and_still_converges() {
+    let (limited, limited_sent, took) = spam(20.0);
+    let (_, unlimited_sent, _) = spam(0.0);
+    let throttled: u64 = (0..MALLORY)
+        .map(|i| node(&limited, i).counters().rumors_throttled)
+        .sum();
+    assert!(throttled > 0);
+    eprintln!(
+        "flood of 2000 changes: honest nodes relayed {limited_sent} rumors with the limit, \
+         {unlimited_sent} without; {throttled} left to anti-entropy; newest value everywhere \
+         {took:?} after the flood"
+    );
+    // Without the limit every change is relayed to everyone; with it each node relays about
+    // 20 a second (plus the burst) and anti-entropy carries the newest value.
+    assert!(
+        limited_sent * 10 < unlimited_sent,
+        "rumors during the flood: {limited_sent} limited, {unlimited_sent} unlimited"
+    );
+    assert!(
+        took < Duration::from_secs(5),
+        "converged {took:?} after the flood"
+    );
+}

@@ -285,6 +285,15 @@ impl GossipBuilder {
         self
     }
 
+    /// Changes per second of any one origin this node relays by rumor, bursts of twice that
+    /// (default 20; 0: no limit). Faster changes are applied here but left to anti-entropy,
+    /// which carries only each key's newest version: a node writing in a flood still converges,
+    /// coalesced, and costs its neighbours a bounded number of relays.
+    pub fn max_origin_rate(mut self, changes_per_second: f64) -> Self {
+        self.tune.origin_rate = crate::core::throttle::OriginRate::per_second(changes_per_second);
+        self
+    }
+
     /// Most peers learned through gossip kept at once (default 4096; static and bootstrap
     /// peers always fit).
     pub fn max_peers(mut self, count: usize) -> Self {
@@ -490,6 +499,9 @@ impl GossipBuilder {
         }
         if t.fault.delay.0 > t.fault.delay.1 {
             return bad("delay min must not exceed max".into());
+        }
+        if !(t.origin_rate.rate.is_finite() && t.origin_rate.rate >= 0.0) {
+            return bad("max origin rate must be 0 (no limit) or positive".into());
         }
         t.check_state_limits().map_err(Error::Config)?;
         let id = NodeId::from(self.id.clone().unwrap_or_default());

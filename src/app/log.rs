@@ -86,6 +86,8 @@ pub struct EventLogger {
     last_report: Option<Time>,
     refused_since_report: u64,
     last_refusal_report: Option<Time>,
+    throttled_since_report: u64,
+    last_throttle_report: Option<Time>,
     every: Duration,
 }
 
@@ -96,6 +98,8 @@ impl Default for EventLogger {
             last_report: None,
             refused_since_report: 0,
             last_refusal_report: None,
+            throttled_since_report: 0,
+            last_throttle_report: None,
             every: Duration::from_secs(5),
         }
     }
@@ -221,6 +225,25 @@ impl EventLogger {
                 ban.as_secs(),
                 node.counters().decode_errors
             ),
+            Event::Throttled { origin } => {
+                self.throttled_since_report += 1;
+                let due = self
+                    .last_throttle_report
+                    .is_none_or(|at| now.since(at) >= self.every);
+                if due {
+                    warn!(
+                        origin = %origin,
+                        "left {} change(s) to anti-entropy in the last {}s: their origins (latest \
+                         {origin}) change faster than {}/s; {} in total",
+                        self.throttled_since_report,
+                        self.every.as_secs(),
+                        node.config().origin_rate.rate,
+                        node.counters().rumors_throttled
+                    );
+                    self.throttled_since_report = 0;
+                    self.last_throttle_report = Some(now);
+                }
+            }
             Event::Refused {
                 origin,
                 from,

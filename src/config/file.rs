@@ -201,6 +201,8 @@ pub struct FileConfig {
     pub trust: Option<TrustValue>,
     /// Public keys an allowlist node accepts, one per line (optionally with the node id).
     pub trusted_keys: Option<PathBuf>,
+    /// Changes per second of one origin relayed by rumor (default 20; 0 = no limit).
+    pub max_origin_rate: Option<f64>,
 }
 
 impl FileConfig {

@@ -123,6 +123,11 @@ pub struct NodeArgs {
     /// one node id it may speak for (implies --trust allowlist).
     #[arg(long, env = "GOSSIP_TRUSTED_KEYS")]
     pub trusted_keys: Option<PathBuf>,
+    /// Changes per second of any one origin this node relays by rumor (bursts of twice
+    /// that); faster changes are applied but left to anti-entropy, coalesced to the newest
+    /// (default 20; 0 = no limit).
+    #[arg(long, env = "GOSSIP_MAX_ORIGIN_RATE")]
+    pub max_origin_rate: Option<f64>,
     /// How news spreads, for experiments: `default` (relay at once to --fanout peers, push-pull
     /// anti-entropy), `flood` (relay to every peer, no anti-entropy), `push` (push to
     /// --fanout peers every anti-entropy interval for --ttl rounds), `pull` or `push-pull`
@@ -319,6 +324,14 @@ pub fn resolve(args: &NodeArgs, file: &FileConfig) -> Result<NodeSettings, Confi
             return Err(err(format!("tombstone grace {secs} s must be positive")));
         }
         node.tombstone_grace = Duration::from_secs_f64(secs);
+    }
+    if let Some(rate) = args.max_origin_rate.or(file.max_origin_rate) {
+        if !(rate.is_finite() && rate >= 0.0) {
+            return Err(err(format!(
+                "max origin rate {rate} must be 0 (no limit) or a positive number of changes a second"
+            )));
+        }
+        node.origin_rate = crate::core::throttle::OriginRate::per_second(rate);
     }
     node.check_state_limits().map_err(err)?;
     let key_file = args

@@ -260,6 +260,9 @@ pub struct NodeConfig {
     pub identity: Option<Arc<super::trust::Identity>>,
     /// Whose signatures we accept for which origin.
     pub trust: super::trust::TrustPolicy,
+    /// How many changes of one origin a second we relay by rumor (the rest travel by
+    /// anti-entropy, coalesced).
+    pub origin_rate: super::throttle::OriginRate,
 }
 
 impl NodeConfig {
@@ -344,6 +347,7 @@ impl NodeConfig {
             tombstone_grace: DEFAULT_TOMBSTONE_GRACE,
             identity: None,
             trust: super::trust::TrustPolicy::default(),
+            origin_rate: super::throttle::OriginRate::default(),
         }
     }
 }

@@ -52,6 +52,8 @@ pub struct Counters {
     pub keys_expired: u64,
     /// Deleted or expired keys forgotten after the grace period.
     pub tombstones_collected: u64,
+    /// Rumors applied but not relayed: their origin changes faster than `origin_rate`.
+    pub rumors_throttled: u64,
     /// Signatures checked (trust modes other than open).
     pub signatures_verified: u64,
     /// State refused by the trust checks, by reason (see `Refusal::counter`).
@@ -88,6 +90,7 @@ impl Counters {
             ("rumors_originated", self.rumors_originated),
             ("rumors_received", self.rumors_received),
             ("rumors_relayed", self.rumors_relayed),
+            ("rumors_throttled", self.rumors_throttled),
             ("duplicates", self.duplicates),
             ("anti_entropy_exchanges", self.anti_entropy_exchanges),
             ("anti_entropy_served", self.anti_entropy_served),

@@ -88,6 +88,9 @@ pub enum Event {
         from: SocketAddr,
         error: DecodeError,
     },
+    /// `origin` changes faster than this node relays (`origin_rate`): this change was
+    /// applied but is left to anti-entropy.
+    Throttled { origin: NodeId },
     /// State about `origin` relayed by `from` was refused: its signatures do not check out
     /// under the key this node trusts for that origin.
     Refused {

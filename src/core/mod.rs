@@ -16,6 +16,7 @@ pub mod replay;
 pub mod seen;
 pub mod store;
 pub mod strategy;
+pub mod throttle;
 pub mod time;
 pub mod trust;
 

@@ -115,6 +115,7 @@ impl Node {
         );
         let own = config.identity.as_deref().map(|i| (&config.id, i));
         let trust = Trust::new(config.trust.clone(), own, hash::seeded(&mut rng));
+        let throttle = super::throttle::Throttle::new(hasher.clone());
         let lockstep = config.dissemination.lockstep;
         // The first probe waits one interval, spread so a cluster started at once is not in step.
         let spread = rng.random_range(0..=config.probe_interval.as_micros() as u64);
@@ -142,7 +143,7 @@ impl Node {
             counters: Counters::default(),
             recent: Recent::default(),
             hasher: hasher.clone(),
-            rumors: rumor::Rumors::new(seen, push_at),
+            rumors: rumor::Rumors::new(seen, push_at, throttle),
             sync: sync::AntiEntropy::new(first_sync, !lockstep, hasher),
             discovery: discovery::Discovery::new(asks.then_some(now)),
             membership: members::Membership::new(config.initial_incarnation, first_probe, tombstones),

@@ -139,6 +139,11 @@ impl Node {
         );
 
         change("trust", old.trust.mode.name().into(), new.trust.mode.name().into());
+        change(
+            "max_origin_rate",
+            old.origin_rate.rate.to_string(),
+            new.origin_rate.rate.to_string(),
+        );
         if new.trust.mode == crate::core::TrustMode::Allowlist
             && old.trust.mode == crate::core::TrustMode::Allowlist
             && new.trust.allowed != old.trust.allowed

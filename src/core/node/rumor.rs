@@ -14,6 +14,7 @@ use crate::core::config::{NodeConfig, RumorMode, SyncMode};
 use crate::core::event::{Event, Route};
 use crate::core::recent::{self, Kind};
 use crate::core::seen::SeenCache;
+use crate::core::throttle::Throttle;
 use crate::core::store::{Applied, Provenance, Signed, Stored};
 use crate::core::time::Time;
 
@@ -31,16 +32,19 @@ pub(super) struct Rumors {
     push_at: Option<Time>,
     /// The broadcast tree (`RumorMode::Tree` only).
     tree: BroadcastTree,
+    /// Each origin's relay budget.
+    throttle: Throttle,
 }
 
 impl Rumors {
     /// `push_at`: the first push round, in `RumorMode::Rounds`.
-    pub(super) fn new(seen: SeenCache, push_at: Option<Time>) -> Self {
+    pub(super) fn new(seen: SeenCache, push_at: Option<Time>, throttle: Throttle) -> Self {
         Rumors {
             seen,
             hot: VecDeque::new(),
             push_at,
             tree: BroadcastTree::default(),
+            throttle,
         }
     }
 
@@ -209,6 +213,17 @@ impl Rumors {
     /// while its TTL lasts.
     pub(super) fn forward(&mut self, cx: &mut Shared, now: Time, from: SocketAddr, rumor: Rumor) {
         if rumor.ttl == 0 {
+            return;
+        }
+        // An origin changing faster than we relay: applied here, left to anti-entropy.
+        if !self
+            .throttle
+            .allow(cx.config.origin_rate, &rumor.origin.id, now)
+        {
+            cx.counters.rumors_throttled += 1;
+            cx.emit(Event::Throttled {
+                origin: rumor.origin.id,
+            });
             return;
         }
         // What goes on: one hop further, one hop less to live (the caller checked it has one).
