@@ -65,18 +65,12 @@ fn refused(sim: &SimNet, at: usize, reason: Refusal) -> u64 {
         .unwrap_or(0)
 }
 
-/// Sends `message` from the attacker to every honest node.
+/// Sends `message` from the attacker to every honest node, tagged as a real node tags what
+/// it sends (so each refusal counts against the attacker).
 fn from_mallory(sim: &mut SimNet, message: Message) {
-    let sender = Origin {
-        id: sim_id(MALLORY),
-        addr: sim_addr(MALLORY),
-    };
-    let cluster = node(sim, 0).config().cluster;
-    let bytes = Packer::new(cluster, Some(sender), 1400)
-        .single(&message)
-        .expect("fits");
     for to in 0..MALLORY {
-        sim.inject(to, sim_addr(MALLORY), bytes.clone());
+        let bytes = tagged(sim, MALLORY, to, message.clone());
+        sim.inject(to, sim_addr(MALLORY), bytes);
     }
 }
 
@@ -213,20 +207,16 @@ fn forged_altered_and_replayed_state_is_never_applied_under_tofu() {
             wm, honest_version,
             "node {i}: the victim's version was not inflated"
         );
+        let c = node(&sim, i).counters();
+        let seen = format!("node {i}: {:?} {:?}", c.refused, c.decode_by_reason);
+        assert!(refused(&sim, i, Refusal::KeyMismatch) >= 1, "{seen}");
+        assert!(refused(&sim, i, Refusal::Forged) >= 2, "{seen}");
+        // Three forgeries proven to come from the attacker: it is ignored, so what it sends
+        // next is dropped before anything is checked.
+        assert_eq!(c.peers_ignored, 1, "{seen}");
         assert!(
-            refused(&sim, i, Refusal::KeyMismatch) >= 1,
-            "node {i}: {:?}",
-            node(&sim, i).counters().refused
-        );
-        assert!(
-            refused(&sim, i, Refusal::Forged) >= 2,
-            "node {i}: {:?}",
-            node(&sim, i).counters().refused
-        );
-        assert!(
-            refused(&sim, i, Refusal::Unsigned) >= 1,
-            "node {i}: {:?}",
-            node(&sim, i).counters().refused
+            c.decode_by_reason.get("peer_ignored").copied().unwrap_or(0) >= 1,
+            "{seen}"
         );
     }
     assert_eq!(*shown.borrow(), 0, "no node ever showed a forged value");
@@ -238,11 +228,12 @@ fn forged_altered_and_replayed_state_is_never_applied_under_tofu() {
     );
     assert!(refused(&sim, VICTIM, Refusal::KeyMismatch) >= 1);
 
-    // The honest state still spreads after all this.
+    // The honest state still spreads after all this (to the honest nodes: the attacker is
+    // ignored, and gets nothing from them while it is).
     sim.set(VICTIM, "book", "Persuasion").expect("set");
     let deadline = sim.now() + Duration::from_secs(5);
     sim.run_until_true(deadline, Duration::from_millis(20), |s| {
-        (0..N).all(|i| i == VICTIM || book_at(s, i).1 == b"Persuasion")
+        (0..MALLORY).all(|i| i == VICTIM || book_at(s, i).1 == b"Persuasion")
     })
     .expect("the next honest change reaches everyone");
 }
@@ -355,7 +346,9 @@ fn relayed_by_honest(sim: &SimNet) -> u64 {
     (0..MALLORY)
         .map(|i| {
             let sent = &node(sim, i).counters().messages_out;
-            sent.get(&gossip::wire::MessageKind::Rumor).copied().unwrap_or(0)
+            sent.get(&gossip::wire::MessageKind::Rumor)
+                .copied()
+                .unwrap_or(0)
         })
         .sum()
 }
@@ -439,4 +432,125 @@ fn a_member_flooding_valid_changes_is_throttled_by_its_neighbours_and_still_conv
         took < Duration::from_secs(5),
         "converged {took:?} after the flood"
     );
+}
+
+/// `from`'s datagram to `to`, tagged with the key the two share (as a real node tags it).
+fn tagged(sim: &SimNet, from: usize, to: usize, message: Message) -> Vec<u8> {
+    let sender = Origin {
+        id: sim_id(from),
+        addr: sim_addr(from),
+    };
+    let cluster = node(sim, to).config().cluster;
+    let mut bytes = Packer::new(cluster, Some(sender), 1400)
+        .single(&message)
+        .expect("fits");
+    let me = identity(from);
+    let policy = gossip::core::TrustPolicy {
+        mode: TrustMode::Tofu,
+        ..Default::default()
+    };
+    let mut trust =
+        gossip::core::trust::Trust::new(policy, Some((&sim_id(from), &me)), Default::default());
+    let statement = gossip::wire::head_statement(&sim_id(to), 1);
+    let sig = identity(to).sign(&statement);
+    trust
+        .admit_one(&sim_id(to), identity(to).public(), statement, &sig)
+        .expect("their key");
+    let key = trust.pair_key(&me, &sim_id(to)).expect("pair key");
+    gossip::wire::tag_datagram(&mut bytes, &key);
+    bytes
+}
+
+#[test]
+fn a_relay_proven_to_forge_is_ignored_and_a_forged_source_address_gets_nobody_ignored() {
+    let mut sim = cluster(TrustMode::Tofu, 41);
+    let (version, _) = book_at(&sim, 0);
+    let victim_key = identity(VICTIM).public();
+    // Mallory relays three altered copies of the victim's book to node 0, in datagrams tagged
+    // as its own.
+    for k in 0..3u64 {
+        let mut altered = book(version + 1 + k, "altered on the way");
+        altered.sig = Some(identity(VICTIM).sign(&entry_statement(
+            &sim_id(VICTIM),
+            &book(version + 1 + k, "what the victim signed"),
+        )));
+        let message = rumor(100 + u128::from(k), version + k, altered, Some(victim_key));
+        let bytes = tagged(&sim, MALLORY, 0, message);
+        sim.inject(0, sim_addr(MALLORY), bytes);
+    }
+    sim.run_until(sim.now() + Duration::from_millis(50));
+    let n0 = node(&sim, 0);
+    assert_eq!(n0.counters().peers_ignored, 1, "mallory is ignored");
+    assert_eq!(refused(&sim, 0, Refusal::Forged), 3);
+    // From now on even its valid datagrams are dropped, for 30 s.
+    let ping = tagged(
+        &sim,
+        MALLORY,
+        0,
+        Message::Ping(gossip::wire::Ping { seq: 7 }),
+    );
+    sim.inject(0, sim_addr(MALLORY), ping);
+    sim.run_until(sim.now() + Duration::from_millis(10));
+    let reasons = &node(&sim, 0).counters().decode_by_reason;
+    assert_eq!(reasons.get("peer_ignored").copied(), Some(1), "{reasons:?}");
+    // Untagged datagrams claiming to be mallory are refused too (it tags, so it must).
+    let junk_claim = Packer::new(
+        node(&sim, 0).config().cluster,
+        Some(Origin {
+            id: sim_id(MALLORY),
+            addr: sim_addr(MALLORY),
+        }),
+        1400,
+    )
+    .single(&Message::Ping(gossip::wire::Ping { seq: 1 }))
+    .expect("fits");
+    sim.inject(0, sim_addr(MALLORY), junk_claim);
+    sim.run_until(sim.now() + Duration::from_millis(10));
+    let untagged = node(&sim, 0)
+        .counters()
+        .decode_by_reason
+        .get("sender_untagged")
+        .copied();
+    assert_eq!(untagged, Some(1));
+
+    // Someone floods node 2 with junk under node 1's address: the address is banned for bad
+    // datagrams, yet node 1's own (tagged) datagrams still get through, so node 2 never
+    // suspects it.
+    for _ in 0..64 {
+        sim.inject(2, sim_addr(1), vec![0xde, 0xad, 0xbe, 0xef]);
+    }
+    sim.run_until(sim.now() + Duration::from_millis(10));
+    let pings = |s: &SimNet| {
+        let c = node(s, 2).counters();
+        c.messages_in
+            .get(&gossip::wire::MessageKind::Ping)
+            .copied()
+            .unwrap_or(0)
+    };
+    let banned = |s: &SimNet| {
+        let c = node(s, 2).counters();
+        c.decode_by_reason.get("flood_banned").copied().unwrap_or(0)
+    };
+    assert!(
+        node(&sim, 2).counters().sources_banned >= 1,
+        "the junk got the address banned"
+    );
+    let (pings_before, banned_before) = (pings(&sim), banned(&sim));
+    // Node 1's own ping, tagged, gets through the ban...
+    let ping = tagged(&sim, 1, 2, Message::Ping(gossip::wire::Ping { seq: 9 }));
+    sim.inject(2, sim_addr(1), ping);
+    sim.run_until(sim.now() + Duration::from_millis(10));
+    assert_eq!(pings(&sim), pings_before + 1);
+    assert_eq!(banned(&sim), banned_before);
+    // ... an untagged one from that address does not.
+    let untagged = Packer::new(node(&sim, 2).config().cluster, None, 1400)
+        .single(&Message::Ping(gossip::wire::Ping { seq: 10 }))
+        .expect("fits");
+    sim.inject(2, sim_addr(1), untagged);
+    sim.run_until(sim.now() + Duration::from_millis(10));
+    assert_eq!(banned(&sim), banned_before + 1);
+    // And node 2 never stops hearing node 1.
+    sim.run_until(sim.now() + Duration::from_secs(25));
+    let peer = node(&sim, 2).peers().get(&sim_addr(1)).map(|p| p.state);
+    assert_eq!(peer, Some(gossip::wire::MemberState::Alive));
 }

@@ -285,6 +285,15 @@ impl GossipBuilder {
         self
     }
 
+    /// Diffusion (default off): every rumor and announcement this node sends waits an
+    /// independent, exponentially distributed delay of mean `mean`, so a node that hears news
+    /// first from us learns little about who started it. Privacy for the origin, paid in
+    /// latency (see BENCHMARKS.md). `Duration::ZERO` turns it off.
+    pub fn diffusion(mut self, mean: Duration) -> Self {
+        self.tune.diffusion = (!mean.is_zero()).then_some(mean);
+        self
+    }
+
     /// Changes per second of any one origin this node relays by rumor, bursts of twice that
     /// (default 20; 0: no limit). Faster changes are applied here but left to anti-entropy,
     /// which carries only each key's newest version: a node writing in a flood still converges,

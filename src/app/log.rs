@@ -225,6 +225,12 @@ impl EventLogger {
                 ban.as_secs(),
                 node.counters().decode_errors
             ),
+            // Rare by construction (three forgeries per ban, bans growing), so never throttled.
+            Event::PeerIgnored { id, addr, ban } => warn!(
+                member = %id, peer = %addr,
+                "ignoring {id} at {addr} for {}s: it relayed forged state (proven by its datagram tags)",
+                ban.as_secs()
+            ),
             Event::Throttled { origin } => {
                 self.throttled_since_report += 1;
                 let due = self

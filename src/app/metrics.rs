@@ -42,7 +42,7 @@ pub fn serve(addr: SocketAddr, node: &NodeHandle) -> Result<tokio::task::JoinHan
 
 /// Help text (and units) for every metric a node serves, so `promtool check metrics` and
 /// dashboards know what each one is.
-const COUNTERS: [(&str, Unit, &str); 27] = [
+const COUNTERS: [(&str, Unit, &str); 28] = [
     ("gossip_datagrams_in_total", Unit::Count, "Datagrams received (before any check)."),
     ("gossip_datagrams_out_total", Unit::Count, "Datagrams sent."),
     ("gossip_received_bytes_total", Unit::Bytes, "Bytes of datagrams received."),
@@ -57,6 +57,7 @@ const COUNTERS: [(&str, Unit, &str); 27] = [
     ("gossip_refutations_total", Unit::Count, "Suspicions of this node it refuted."),
     ("gossip_fault_dropped_total", Unit::Count, "Datagrams dropped by this node's fault injection (drop_rate)."),
     ("gossip_decode_errors_total", Unit::Count, "Datagrams refused, all reasons together."),
+    ("gossip_peers_ignored_total", Unit::Count, "Peers ignored for a while after relaying forged state (proven by their datagram tags)."),
     ("gossip_rumors_throttled_total", Unit::Count, "Rumors applied but not relayed: their origin changes faster than max_origin_rate."),
     ("gossip_signatures_verified_total", Unit::Count, "Signatures checked on received state (trust tofu and allowlist)."),
     ("gossip_refused_state_total", Unit::Count, "Received state refused by the trust checks, by reason (unsigned, forged, key_mismatch, untrusted)."),
@@ -110,6 +111,7 @@ pub fn publish(node: &Node) {
     counter!("gossip_sources_banned_total").absolute(c.sources_banned);
     counter!("gossip_signatures_verified_total").absolute(c.signatures_verified);
     counter!("gossip_rumors_throttled_total").absolute(c.rumors_throttled);
+    counter!("gossip_peers_ignored_total").absolute(c.peers_ignored);
     for reason in crate::core::Refusal::ALL {
         let n = c.refused.get(&reason).copied().unwrap_or(0);
         let label = reason.counter().trim_start_matches("refused_");

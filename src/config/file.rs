@@ -203,6 +203,8 @@ pub struct FileConfig {
     pub trusted_keys: Option<PathBuf>,
     /// Changes per second of one origin relayed by rumor (default 20; 0 = no limit).
     pub max_origin_rate: Option<f64>,
+    /// Diffusion: mean random delay (ms) of every rumor this node sends (default off).
+    pub diffusion_ms: Option<f64>,
 }
 
 impl FileConfig {

@@ -128,6 +128,11 @@ pub struct NodeArgs {
     /// (default 20; 0 = no limit).
     #[arg(long, env = "GOSSIP_MAX_ORIGIN_RATE")]
     pub max_origin_rate: Option<f64>,
+    /// Diffusion, for the privacy of whoever starts a rumor: every rumor and announcement this
+    /// node sends waits an independent random delay of this mean (exponential), so who told a
+    /// node first says little about who started it. Off by default; costs latency.
+    #[arg(long, env = "GOSSIP_DIFFUSION_MS", value_name = "MEAN_MS")]
+    pub diffusion: Option<f64>,
     /// How news spreads, for experiments: `default` (relay at once to --fanout peers, push-pull
     /// anti-entropy), `flood` (relay to every peer, no anti-entropy), `push` (push to
     /// --fanout peers every anti-entropy interval for --ttl rounds), `pull` or `push-pull`
@@ -332,6 +337,14 @@ pub fn resolve(args: &NodeArgs, file: &FileConfig) -> Result<NodeSettings, Confi
             )));
         }
         node.origin_rate = crate::core::throttle::OriginRate::per_second(rate);
+    }
+    if let Some(ms) = args.diffusion.or(file.diffusion_ms) {
+        if !(ms.is_finite() && (0.0..=60_000.0).contains(&ms)) {
+            return Err(err(format!(
+                "diffusion mean {ms} ms must be between 0 (off) and 60000"
+            )));
+        }
+        node.diffusion = (ms > 0.0).then(|| Duration::from_secs_f64(ms / 1000.0));
     }
     node.check_state_limits().map_err(err)?;
     let key_file = args

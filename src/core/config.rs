@@ -263,6 +263,9 @@ pub struct NodeConfig {
     /// How many changes of one origin a second we relay by rumor (the rest travel by
     /// anti-entropy, coalesced).
     pub origin_rate: super::throttle::OriginRate,
+    /// Diffusion: every rumor and announcement we send waits an independent, exponentially
+    /// distributed delay of this mean (None: sent at once).
+    pub diffusion: Option<Duration>,
 }
 
 impl NodeConfig {
@@ -348,6 +351,7 @@ impl NodeConfig {
             identity: None,
             trust: super::trust::TrustPolicy::default(),
             origin_rate: super::throttle::OriginRate::default(),
+            diffusion: None,
         }
     }
 }

@@ -54,6 +54,8 @@ pub struct Counters {
     pub tombstones_collected: u64,
     /// Rumors applied but not relayed: their origin changes faster than `origin_rate`.
     pub rumors_throttled: u64,
+    /// Peers put on ignore for delivering forged state (proven by their datagram tags).
+    pub peers_ignored: u64,
     /// Signatures checked (trust modes other than open).
     pub signatures_verified: u64,
     /// State refused by the trust checks, by reason (see `Refusal::counter`).
@@ -73,6 +75,16 @@ impl Counters {
     pub fn decode_error(&mut self, reason: &'static str) {
         self.decode_errors += 1;
         *self.decode_by_reason.entry(reason).or_default() += 1;
+    }
+
+    /// Refusals a relay is to blame for (forged, altered, or signed by a key not trusted for
+    /// the origin; unsigned state may be an honest node without an identity).
+    pub fn blamable_refusals(&self) -> u64 {
+        use crate::core::trust::Refusal;
+        [Refusal::Forged, Refusal::KeyMismatch, Refusal::Untrusted]
+            .iter()
+            .map(|r| self.refused.get(r).copied().unwrap_or(0))
+            .sum()
     }
 
     /// State refused by the trust checks.
@@ -121,6 +133,7 @@ impl Counters {
         .map(|(k, v)| (k.to_string(), v))
         .collect();
         map.insert("signatures_verified".to_string(), self.signatures_verified);
+        map.insert("peers_ignored".to_string(), self.peers_ignored);
         for reason in crate::core::trust::Refusal::ALL {
             let n = self.refused.get(&reason).copied().unwrap_or(0);
             map.insert(reason.counter().to_string(), n);

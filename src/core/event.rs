@@ -88,6 +88,13 @@ pub enum Event {
         from: SocketAddr,
         error: DecodeError,
     },
+    /// The peer `id` (proven by its datagram tags) delivered forged state again and again: its
+    /// datagrams are ignored for `ban` (longer each time).
+    PeerIgnored {
+        id: NodeId,
+        addr: SocketAddr,
+        ban: std::time::Duration,
+    },
     /// `origin` changes faster than this node relays (`origin_rate`): this change was
     /// applied but is left to anti-entropy.
     Throttled { origin: NodeId },

@@ -11,15 +11,17 @@
 //! Pure computation: no clock, no randomness (ed25519 signing is deterministic), so the
 //! simulator and the runtime drive the same checks.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 
 use crate::wire::{NodeId, PublicKey, Signature};
 
 use super::hash::Seeded;
+use super::time::Time;
 
 /// A node's signing identity: an ed25519 key pair.
 #[derive(Clone)]
@@ -171,7 +173,34 @@ pub struct Claim<'a> {
 pub struct Trust {
     policy: TrustPolicy,
     pinned: HashMap<NodeId, Pinned, Seeded>,
+    /// Pair keys for datagram tags, by peer id.
+    pairs: HashMap<NodeId, [u8; 32], Seeded>,
+    /// Peers that tagged a datagram to us: from then on, what claims to come from them must
+    /// carry their tag.
+    tagging: HashSet<NodeId, Seeded>,
+    /// Reputation of the peers whose datagrams we authenticated, by id.
+    standing: HashMap<NodeId, Standing, Seeded>,
 }
+
+/// A relay's record: strikes for forged state it delivered, and its current ban.
+#[derive(Debug, Default)]
+struct Standing {
+    strikes: u32,
+    bans: u32,
+    ignored_until: Option<Time>,
+}
+
+/// Forged deliveries before a relay is ignored.
+pub const STRIKES: u32 = 3;
+/// The first ban; each next one doubles, up to [`MAX_BAN`].
+pub const FIRST_BAN: Duration = Duration::from_secs(30);
+/// The longest ban.
+pub const MAX_BAN: Duration = Duration::from_secs(3600);
+/// Peers whose standing is tracked at once.
+const MAX_STANDING: usize = 8192;
+
+/// Pair keys kept at once (recomputing one costs an X25519).
+const MAX_PAIRS: usize = 8192;
 
 #[derive(Debug)]
 struct Pinned {
@@ -185,7 +214,10 @@ impl Trust {
     pub fn new(policy: TrustPolicy, own: Option<(&NodeId, &Identity)>, hasher: Seeded) -> Self {
         let mut trust = Trust {
             policy,
-            pinned: HashMap::with_hasher(hasher),
+            pinned: HashMap::with_hasher(hasher.clone()),
+            pairs: HashMap::with_hasher(hasher.clone()),
+            tagging: HashSet::with_hasher(hasher.clone()),
+            standing: HashMap::with_hasher(hasher),
         };
         if let Some((id, identity)) = own {
             if let Ok(verifying) = VerifyingKey::from_bytes(&identity.public().0) {
@@ -209,6 +241,84 @@ impl Trust {
     /// The key pinned for `id`, if any.
     pub fn pinned(&self, id: &NodeId) -> Option<PublicKey> {
         self.pinned.get(id).map(|p| p.key)
+    }
+
+    /// The key we share with the node `id` (whose key is pinned) for tagging datagrams:
+    /// X25519 of our identity and its key, hashed with both keys. Computed once per peer.
+    pub fn pair_key(&mut self, own: &Identity, id: &NodeId) -> Option<[u8; 32]> {
+        if let Some(key) = self.pairs.get(id) {
+            return Some(*key);
+        }
+        let theirs = self.pinned.get(id)?;
+        let shared = theirs.verifying.to_montgomery() * own.key.to_scalar();
+        let (a, b) = (own.public.0, theirs.key.0);
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        let mut material = Vec::with_capacity(96);
+        material.extend_from_slice(shared.as_bytes());
+        material.extend_from_slice(&lo);
+        material.extend_from_slice(&hi);
+        let key = blake3::derive_key("gossip/1 datagram tags between two identities", &material);
+        if self.pairs.len() >= MAX_PAIRS {
+            self.pairs.clear();
+        }
+        self.pairs.insert(id.clone(), key);
+        Some(key)
+    }
+
+    /// `id` tagged a datagram to us: from now on its datagrams must be tagged.
+    pub fn tagged_by(&mut self, id: &NodeId) {
+        if self.tagging.len() < MAX_PAIRS && !self.tagging.contains(id) {
+            self.tagging.insert(id.clone());
+        }
+    }
+
+    /// Whether a datagram claiming to come from `id` must carry its tag.
+    pub fn expects_tag(&self, id: &NodeId) -> bool {
+        self.tagging.contains(id)
+    }
+
+    /// `id` (authenticated by its tag) delivered state that failed the checks `count` times:
+    /// its reputation drops. Returns how long it is now ignored, when this starts a ban:
+    /// [`STRIKES`] strikes start one, 30 s the first time, doubling each time up to an hour.
+    pub fn blame(&mut self, id: &NodeId, count: u32, now: Time) -> Option<Duration> {
+        if self.standing.len() >= MAX_STANDING && !self.standing.contains_key(id) {
+            self.standing
+                .retain(|_, s| s.ignored_until.is_some_and(|t| t > now) || s.bans > 0);
+            if self.standing.len() >= MAX_STANDING {
+                return None;
+            }
+        }
+        let standing = self.standing.entry(id.clone()).or_default();
+        if standing.ignored_until.is_some_and(|t| t > now) {
+            return None;
+        }
+        standing.strikes += count;
+        if standing.strikes < STRIKES {
+            return None;
+        }
+        standing.strikes = 0;
+        let ban = FIRST_BAN
+            .saturating_mul(1 << standing.bans.min(16))
+            .min(MAX_BAN);
+        standing.bans += 1;
+        standing.ignored_until = Some(now + ban);
+        Some(ban)
+    }
+
+    /// Whether `id` is being ignored for what it relayed.
+    pub fn ignored(&self, id: &NodeId, now: Time) -> bool {
+        self.standing
+            .get(id)
+            .and_then(|s| s.ignored_until)
+            .is_some_and(|t| t > now)
+    }
+
+    /// Peers ignored right now.
+    pub fn ignored_count(&self, now: Time) -> usize {
+        self.standing
+            .values()
+            .filter(|s| s.ignored_until.is_some_and(|t| t > now))
+            .count()
     }
 
     /// Whether a node talking to us may become a member in our view: always, except in

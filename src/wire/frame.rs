@@ -57,6 +57,49 @@ pub struct Opened {
     pub sizes: Vec<usize>,
     /// Send time and nonce of a sealed datagram, for the replay check.
     pub stamp: Option<Stamp>,
+    /// The sender's tag, if it tagged the datagram (see [`tag_datagram`]).
+    pub tag: Option<SenderTag>,
+}
+
+/// Header flag: the datagram ends with a sender tag.
+pub const TAGGED: u8 = 0x02;
+/// Bytes of a sender tag.
+pub const TAG_LEN: usize = 16;
+
+/// A sender's tag as received: the tag, and the BLAKE3 hash of the bytes it covers. Whoever
+/// shares the sender's pair key can check it ([`SenderTag::matches`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SenderTag {
+    tag: [u8; TAG_LEN],
+    covered: [u8; 32],
+}
+
+impl SenderTag {
+    /// Whether the tag was made with `pair_key`.
+    pub fn matches(&self, pair_key: &[u8; 32]) -> bool {
+        let expected = tag_of(pair_key, &self.covered);
+        // Not secret-dependent timing: both are public once the datagram is received.
+        expected == self.tag
+    }
+}
+
+fn tag_of(pair_key: &[u8; 32], covered: &[u8; 32]) -> [u8; TAG_LEN] {
+    let mut tag = [0u8; TAG_LEN];
+    tag.copy_from_slice(&blake3::keyed_hash(pair_key, covered).as_bytes()[..TAG_LEN]);
+    tag
+}
+
+/// Tags an encoded (not yet sealed) datagram as ours for the one peer we share `pair_key`
+/// with: sets the flag, then appends a keyed BLAKE3 tag over everything before it. The
+/// packer must have left [`TAG_LEN`] bytes of room.
+pub fn tag_datagram(bytes: &mut Vec<u8>, pair_key: &[u8; 32]) {
+    if bytes.len() < Header::LEN {
+        return;
+    }
+    bytes[5] |= TAGGED;
+    let covered = *blake3::hash(bytes).as_bytes();
+    let tag = tag_of(pair_key, &covered);
+    bytes.extend_from_slice(&tag);
 }
 
 /// The receive path in its fixed order: length, header, then (in a keyed cluster)
@@ -78,11 +121,27 @@ pub fn open_datagram(
             (std::borrow::Cow::Owned(plain), Some(stamp))
         }
     };
-    let (datagram, sizes) = decode_body(&plain[Header::LEN..])?;
+    let (covered, tag) = if header.flags & TAGGED != 0 {
+        if plain.len() < Header::LEN + TAG_LEN + 1 {
+            return Err(DecodeError::TooShort(plain.len()));
+        }
+        let (covered, tag) = plain.split_at(plain.len() - TAG_LEN);
+        let mut t = [0u8; TAG_LEN];
+        t.copy_from_slice(tag);
+        let tag = SenderTag {
+            tag: t,
+            covered: *blake3::hash(covered).as_bytes(),
+        };
+        (covered, Some(tag))
+    } else {
+        (&plain[..], None)
+    };
+    let (datagram, sizes) = decode_body(&covered[Header::LEN..])?;
     Ok(Opened {
         datagram,
         sizes,
         stamp,
+        tag,
     })
 }
 
@@ -107,7 +166,7 @@ fn check_header(cluster: ClusterId, bytes: &[u8]) -> Result<Header, DecodeError>
     if header.cluster != cluster {
         return Err(DecodeError::WrongCluster);
     }
-    if header.flags & !SEALED != 0 {
+    if header.flags & !(SEALED | TAGGED) != 0 {
         return Err(DecodeError::Invalid("unknown header flags"));
     }
     Ok(header)

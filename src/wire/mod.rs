@@ -19,7 +19,8 @@ pub use codec::{
     EncodeError, SavedKey, SavedKeys,
 };
 pub use frame::{
-    decode_datagram, decode_datagram_sized, encode_datagram, open_datagram, Datagram, Opened,
+    decode_datagram, decode_datagram_sized, encode_datagram, open_datagram, tag_datagram,
+    Datagram, Opened, SenderTag, TAGGED, TAG_LEN,
 };
 pub use header::{ClusterId, Header};
 pub use limits::*;

@@ -45,6 +45,12 @@ impl Packer {
         Packer::new(cluster, sender, mtu.saturating_sub(SEAL_OVERHEAD))
     }
 
+    /// The same packer leaving `room` bytes more at the end of every datagram (a sender tag).
+    pub fn leaving(mut self, room: usize) -> Self {
+        self.mtu = self.mtu.saturating_sub(room);
+        self
+    }
+
     /// The datagram size limit this packer respects.
     pub fn mtu(&self) -> usize {
         self.mtu

@@ -177,12 +177,17 @@ impl Node {
     pub fn handle_datagram(&mut self, now: Time, from: SocketAddr, bytes: &[u8]) {
         self.counters.datagrams_in += 1;
         self.counters.bytes_in += bytes.len() as u64;
-        if let Err(refused) = self.transport.admit(from, now) {
-            return self.counters.decode_error(refused);
-        }
+        // A source banned for bad datagrams is still heard when its tag proves who it is: a
+        // forged source address cannot get an honest peer ignored.
+        let held_back = match self.transport.admit(from, now) {
+            Ok(()) => None,
+            Err(banned @ "flood_banned") if transport::tags(&self.config) => Some(banned),
+            Err(refused) => return self.counters.decode_error(refused),
+        };
         let keyring = self.config.keyring.as_deref();
         let opened = match wire::open_datagram(self.config.cluster, keyring, bytes) {
             Ok(o) => o,
+            Err(_) if held_back.is_some() => return self.counters.decode_error("flood_banned"),
             Err(error) => {
                 self.counters.decode_error(error.counter());
                 self.emit(Event::BadDatagram { from, error });
@@ -197,7 +202,25 @@ impl Node {
                 return;
             }
         }
+        let authenticated = match self.authenticate(&opened) {
+            Ok(id) => id,
+            Err(reason) => {
+                self.counters.decode_error(reason);
+                self.strike(now, from);
+                return;
+            }
+        };
+        if let Some(reason) = held_back.filter(|_| authenticated.is_none()) {
+            return self.counters.decode_error(reason);
+        }
+        if authenticated
+            .as_ref()
+            .is_some_and(|id| self.trust.ignored(id, now))
+        {
+            return self.counters.decode_error("peer_ignored");
+        }
         self.transport.good(from);
+        let blamable = self.counters.blamable_refusals();
         let (datagram, sizes) = (opened.datagram, opened.sizes);
         if let Some(sender) = &datagram.sender {
             if sender.id == self.config.id {
@@ -277,6 +300,40 @@ impl Node {
             self.membership
                 .tell_if_buried(&mut shared!(self), now, sender);
         }
+        // A peer proven to have sent us forged state loses standing.
+        let forged = self.counters.blamable_refusals() - blamable;
+        if let (Some(id), true) = (authenticated, forged > 0) {
+            if let Some(ban) = self.trust.blame(&id, forged as u32, now) {
+                self.counters.peers_ignored += 1;
+                self.emit(Event::PeerIgnored { id, addr: from, ban });
+            }
+        }
+    }
+
+    /// Who sent `opened`, when its tag proves it: the sender it names, if that sender's key is
+    /// pinned and the tag was made with the key we share. A wrong tag, or a missing one from a
+    /// peer that tags, is refused (someone else is using its name or address).
+    fn authenticate(&mut self, opened: &wire::Opened) -> Result<Option<NodeId>, &'static str> {
+        let (Some(sender), Some(identity)) = (&opened.datagram.sender, &self.config.identity)
+        else {
+            return Ok(None);
+        };
+        if !transport::tags(&self.config) {
+            return Ok(None);
+        }
+        match &opened.tag {
+            Some(tag) => match self.trust.pair_key(identity, &sender.id) {
+                Some(key) if tag.matches(&key) => {
+                    self.trust.tagged_by(&sender.id);
+                    Ok(Some(sender.id.clone()))
+                }
+                Some(_) => Err("sender_tag_mismatch"),
+                // We do not know its key yet: nothing to check against.
+                None => Ok(None),
+            },
+            None if self.trust.expects_tag(&sender.id) => Err("sender_untagged"),
+            None => Ok(None),
+        }
     }
 
     /// Runs every timer that is due at `now`.
@@ -308,6 +365,7 @@ impl Node {
         if self.discovery.join_due(now) {
             self.discovery.ask(&mut shared!(self), now);
         }
+        self.rumors.release_due(&mut shared!(self), now);
         let rtt = self.membership.round_trip();
         self.rumors.maintain_tree(&mut shared!(self), now, rtt);
         self.fetches.tick(&mut shared!(self), now);
@@ -367,6 +425,7 @@ impl Node {
             (dissemination.sync != SyncMode::Off).then_some(self.sync.next(self.config.anti_entropy)),
             self.rumors.next_push(),
             self.rumors.next_graft(),
+            self.rumors.next_release(),
             self.discovery.next_join(),
             self.transport.next_release(),
             self.fetches.next_deadline(),
@@ -703,7 +762,19 @@ impl Node {
                 *self.counters.messages_out.entry(kind).or_default() += 1;
                 *self.counters.message_bytes_out.entry(kind).or_default() += len as u64;
             }
+            // Tagged for a peer whose key we know, so it can tell the datagram is ours.
+            let pair = match (&self.config.identity, transport::tags(&self.config)) {
+                (Some(identity), true) => self
+                    .peers
+                    .get(&to)
+                    .and_then(|p| p.id.clone())
+                    .and_then(|id| self.trust.pair_key(identity, &id)),
+                _ => None,
+            };
             for mut bytes in datagrams {
+                if let Some(pair) = &pair {
+                    wire::tag_datagram(&mut bytes, pair);
+                }
                 if let Some(keys) = &self.config.keyring {
                     let wall = self.wall_us(now);
                     bytes = self.transport.seal(&bytes, keys, self.config.entropy, wall);

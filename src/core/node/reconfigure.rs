@@ -139,6 +139,10 @@ impl Node {
         );
 
         change("trust", old.trust.mode.name().into(), new.trust.mode.name().into());
+        let diffusion = |d: Option<std::time::Duration>| {
+            d.map_or("off".to_string(), |d| format!("{}ms", d.as_secs_f64() * 1000.0))
+        };
+        change("diffusion", diffusion(old.diffusion), diffusion(new.diffusion));
         change(
             "max_origin_rate",
             old.origin_rate.rate.to_string(),

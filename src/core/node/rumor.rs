@@ -1,7 +1,8 @@
 //! Rumor-mongering: a new version is pushed at once to `fanout` random peers and relayed with
 //! TTL−1 by every node that had not seen it; duplicates are recognised by message id.
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -34,7 +35,42 @@ pub(super) struct Rumors {
     tree: BroadcastTree,
     /// Each origin's relay budget.
     throttle: Throttle,
+    /// Diffusion: rumors and announcements waiting out their delays, soonest first.
+    held: BinaryHeap<Reverse<Held>>,
+    seq: u64,
 }
+
+/// A message diffusion holds back until `at`.
+#[derive(Debug)]
+struct Held {
+    at: Time,
+    seq: u64,
+    to: SocketAddr,
+    message: Message,
+}
+
+impl PartialEq for Held {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+
+impl Eq for Held {}
+
+impl PartialOrd for Held {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Held {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
+/// Bound on messages diffusion holds back at once (beyond it, messages go at once).
+const MAX_HELD: usize = 65_536;
 
 impl Rumors {
     /// `push_at`: the first push round, in `RumorMode::Rounds`.
@@ -45,7 +81,69 @@ impl Rumors {
             push_at,
             tree: BroadcastTree::default(),
             throttle,
+            held: BinaryHeap::new(),
+            seq: 0,
         }
+    }
+
+    /// Relays `rumor` (already one hop on) to `targets` (random peers, or the tree's eager
+    /// links; never the sender or the origin), each after its own delay under diffusion.
+    fn relay(&mut self, cx: &mut Shared, now: Time, rumor: &Rumor, targets: Vec<SocketAddr>) {
+        if targets.is_empty() {
+            return;
+        }
+        cx.counters.rumors_relayed += 1;
+        cx.emit(Event::Relayed {
+            origin: rumor.origin.id.clone(),
+            version: rumor.version,
+            to: targets.len(),
+            ttl: rumor.ttl,
+        });
+        for &to in &targets {
+            self.post(cx, now, to, Message::Rumor(rumor.clone()));
+        }
+    }
+
+    fn post_all(&mut self, cx: &mut Shared, now: Time, to: &[SocketAddr], message: Message) {
+        for &to in to {
+            self.post(cx, now, to, message.clone());
+        }
+    }
+
+    /// Sends a rumor or an announcement of one: at once, or under diffusion after an
+    /// exponentially distributed delay of its own, so the first node to hear news from us is
+    /// no more likely to be a neighbour of the origin than of anyone else who had it early.
+    fn post(&mut self, cx: &mut Shared, now: Time, to: SocketAddr, message: Message) {
+        let Some(mean) = cx.config.diffusion else {
+            return cx.send(to, message);
+        };
+        if self.held.len() >= MAX_HELD {
+            return cx.send(to, message);
+        }
+        // Inverse transform sampling; the tail is cut at 20 means (one in 485 million).
+        let u: f64 = rand::RngExt::random_range(cx.rng, 0.0..1.0);
+        let delay = mean.mul_f64((-(1.0 - u).ln()).min(20.0));
+        self.seq += 1;
+        self.held.push(Reverse(Held {
+            at: now + delay,
+            seq: self.seq,
+            to,
+            message,
+        }));
+    }
+
+    /// Sends what diffusion held back and is due by `now`.
+    pub(super) fn release_due(&mut self, cx: &mut Shared, now: Time) {
+        while self.held.peek().is_some_and(|Reverse(h)| h.at <= now) {
+            if let Some(Reverse(h)) = self.held.pop() {
+                cx.send(h.to, h.message);
+            }
+        }
+    }
+
+    /// When diffusion next releases a message.
+    pub(super) fn next_release(&self) -> Option<Time> {
+        self.held.peek().map(|Reverse(h)| h.at)
     }
 
     /// Rumors still being pushed in rounds mode.
@@ -101,17 +199,21 @@ impl Rumors {
             return 0;
         }
         let tree = cx.config.dissemination.rumors == RumorMode::Tree;
+        let diffusion = cx.config.diffusion.is_some();
         let targets = if tree {
             self.tree.targets(cx, now, &[])
         } else {
             cx.fanout_targets(&[])
         };
         for &to in &targets {
-            cx.send(to, Message::Rumor(rumor.clone()));
+            self.post(cx, now, to, Message::Rumor(rumor.clone()));
         }
         if tree {
             // Lazy announcements after the pushes, so they never delay them.
-            self.tree.delivered(cx, now, &rumor, &[]);
+            let (ihave, to) = self.tree.delivered(now, &rumor, &[]);
+            if !diffusion {
+                self.post_all(cx, now, &to, ihave);
+            }
         }
         targets.len()
     }
@@ -234,13 +336,17 @@ impl Rumors {
         match cx.config.dissemination.rumors {
             RumorMode::Relay => {
                 let targets = cx.fanout_targets(&skip);
-                relay(cx, &onward, targets);
+                self.relay(cx, now, &onward, targets);
             }
             RumorMode::Tree => {
                 let targets = self.tree.targets(cx, now, &skip);
-                relay(cx, &onward, targets);
-                // Lazy announcements after the pushes, so they never delay them.
-                self.tree.delivered(cx, now, &onward, &skip);
+                self.relay(cx, now, &onward, targets);
+                // Lazy announcements after the pushes, so they never delay them. None under
+                // diffusion: a graft answering one would name who announced first.
+                let (ihave, to) = self.tree.delivered(now, &onward, &skip);
+                if cx.config.diffusion.is_none() {
+                    self.post_all(cx, now, &to, ihave);
+                }
             }
             RumorMode::Rounds(rounds) => self.make_hot(cx.config, now, onward, rounds),
             RumorMode::Off => {}
@@ -319,7 +425,8 @@ impl Rumors {
         }
     }
 
-    /// Announcements of recent rumors for the spare room of a datagram (`RumorMode::Tree`).
+    /// Announcements of recent rumors for the spare room of a datagram (`RumorMode::Tree`;
+    /// never under diffusion, where an announcement must wait its own delay).
     pub(super) fn piggyback(
         &mut self,
         config: &NodeConfig,
@@ -327,7 +434,7 @@ impl Rumors {
         outgoing: &[Message],
         room: usize,
     ) -> Option<Message> {
-        (config.dissemination.rumors == RumorMode::Tree)
+        (config.dissemination.rumors == RumorMode::Tree && config.diffusion.is_none())
             .then(|| self.tree.piggyback(now, outgoing, room))
             .flatten()
     }
@@ -386,20 +493,4 @@ fn pull_gap(cx: &mut Shared, from: SocketAddr, rumor: &Rumor) {
     cx.send(from, Message::SyncPull(SyncPull { wants }));
 }
 
-/// Relays `rumor` (already one hop on) to `targets` (random peers, or the tree's eager links;
-/// never the sender or the origin).
-fn relay(cx: &mut Shared, rumor: &Rumor, targets: Vec<SocketAddr>) {
-    if targets.is_empty() {
-        return;
-    }
-    cx.counters.rumors_relayed += 1;
-    cx.emit(Event::Relayed {
-        origin: rumor.origin.id.clone(),
-        version: rumor.version,
-        to: targets.len(),
-        ttl: rumor.ttl,
-    });
-    for &to in &targets {
-        cx.send(to, Message::Rumor(rumor.clone()));
-    }
-}
+

@@ -698,3 +698,47 @@ fn digest_pages_that_answer_our_summary_are_pushed_one_datagram_each() {
         "b pulls what a holds"
     );
 }
+
+#[test]
+fn under_diffusion_each_relay_waits_its_own_exponential_delay() {
+    // 40 peers, relay to all: each copy of each rumor leaves after its own random delay.
+    let peers: Vec<u16> = (2..42).collect();
+    let mean = Duration::from_millis(10);
+    let mut a = node(1, &peers, |c| {
+        c.fanout = Fanout::All;
+        c.dissemination.rumors = RumorMode::Relay;
+        c.diffusion = Some(mean);
+        c.origin_rate = crate::core::throttle::OriginRate::UNLIMITED;
+    });
+    drain(&mut a, Time::ZERO);
+    let mut delays = Vec::new();
+    for k in 0..25u64 {
+        let start = Time::from_millis(1_000 * (k + 1));
+        let bytes = datagram_from(99, &[Message::Rumor(rumor(99, k + 1, 3))]).remove(0);
+        a.handle_datagram(start, addr(99), &bytes);
+        let at_once = drain(&mut a, start)
+            .iter()
+            .flat_map(messages)
+            .filter(|m| matches!(m, Message::Rumor(_)))
+            .count();
+        assert_eq!(at_once, 0, "nothing is relayed at once");
+        // Step through the node's own timers for 500 ms, noting when each copy leaves.
+        let mut now = start;
+        while let Some(next) = a.next_timeout().filter(|t| *t < start + Duration::from_millis(500)) {
+            now = next.max(now);
+            a.handle_timeout(now);
+            for t in drain(&mut a, now) {
+                let copies = messages(&t)
+                    .iter()
+                    .filter(|m| matches!(m, Message::Rumor(_)))
+                    .count();
+                delays.extend(std::iter::repeat_n(now.since(start), copies));
+            }
+        }
+    }
+    assert_eq!(delays.len(), 25 * 40, "every copy leaves, once");
+    let mean_ms = delays.iter().map(|d| d.as_secs_f64() * 1000.0).sum::<f64>() / delays.len() as f64;
+    assert!((8.0..12.0).contains(&mean_ms), "mean delay {mean_ms:.2} ms");
+    let distinct: std::collections::HashSet<_> = delays.iter().collect();
+    assert!(distinct.len() > delays.len() * 9 / 10, "independent delays");
+}

@@ -123,7 +123,10 @@ impl Transport {
     /// Applies a new config: the packer follows the MTU and keying, the fault layer its
     /// settings.
     pub(super) fn reconfigure(&mut self, new: &NodeConfig, old: &NodeConfig) {
-        if new.mtu != old.mtu || new.keyring.is_some() != old.keyring.is_some() {
+        if new.mtu != old.mtu
+            || new.keyring.is_some() != old.keyring.is_some()
+            || tags(new) != tags(old)
+        {
             self.packer = packer_for(new);
         }
         if new.fault != old.fault {
@@ -135,9 +138,20 @@ impl Transport {
 /// The packer for `config`: sealing adds bytes, so a keyed node packs less per datagram.
 fn packer_for(config: &NodeConfig) -> Packer {
     let own = config.origin();
-    if config.keyring.is_some() {
+    let packer = if config.keyring.is_some() {
         Packer::sealed(config.cluster, Some(own), config.mtu)
     } else {
         Packer::new(config.cluster, Some(own), config.mtu)
+    };
+    // A node that checks signatures tags what it sends to peers whose keys it knows.
+    if tags(config) {
+        packer.leaving(crate::wire::TAG_LEN)
+    } else {
+        packer
     }
+}
+
+/// Whether this node tags its datagrams: it has an identity and checks signatures.
+pub(super) fn tags(config: &NodeConfig) -> bool {
+    config.identity.is_some() && config.trust.mode != crate::core::TrustMode::Open
 }

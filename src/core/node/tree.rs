@@ -144,9 +144,14 @@ impl BroadcastTree {
             .collect()
     }
 
-    /// `rumor` was pushed on (or made) here: keep it for grafts, and announce it to the lazy
-    /// links except `exclude` and those that announced it to us.
-    pub(super) fn delivered(&mut self, cx: &mut Shared, now: Time, rumor: &Rumor, exclude: &[SocketAddr]) {
+    /// `rumor` was pushed on (or made) here: keep it for grafts; the announcement to send the
+    /// lazy links except `exclude` and those that announced it to us, and to whom.
+    pub(super) fn delivered(
+        &mut self,
+        now: Time,
+        rumor: &Rumor,
+        exclude: &[SocketAddr],
+    ) -> (Message, Vec<SocketAddr>) {
         let told_us = self
             .missing
             .remove(&rumor.id)
@@ -165,17 +170,16 @@ impl BroadcastTree {
             self.recent.pop_front();
         }
         self.recent.push_back((now, announced.clone()));
-        for &to in &self.lazy {
-            if exclude.contains(&to) || told_us.contains(&to) {
-                continue;
-            }
-            cx.send(
-                to,
-                Message::IHave(IHave {
-                    rumors: vec![announced.clone()],
-                }),
-            );
-        }
+        let to = self
+            .lazy
+            .iter()
+            .filter(|to| !exclude.contains(to) && !told_us.contains(to))
+            .copied()
+            .collect();
+        let ihave = Message::IHave(IHave {
+            rumors: vec![announced],
+        });
+        (ihave, to)
     }
 
     /// Announcements of recent rumors for a datagram to `outgoing` with `room` bytes to spare,
