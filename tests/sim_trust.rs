@@ -493,8 +493,11 @@ fn a_relay_proven_to_forge_is_ignored_and_a_forged_source_address_gets_nobody_ig
     sim.run_until(sim.now() + Duration::from_millis(10));
     let reasons = &node(&sim, 0).counters().decode_by_reason;
     assert_eq!(reasons.get("peer_ignored").copied(), Some(1), "{reasons:?}");
-    // Untagged datagrams claiming to be mallory are refused too (it tags, so it must).
-    let junk_claim = Packer::new(
+    // Leaving the tag off does not get its state in either: state in an untagged datagram
+    // from a peer that tags is dropped unchecked (its requests would still be answered: a
+    // restarted peer may not know our key yet).
+    let forged_before = refused(&sim, 0, Refusal::Forged);
+    let untagged_state = Packer::new(
         node(&sim, 0).config().cluster,
         Some(Origin {
             id: sim_id(MALLORY),
@@ -502,9 +505,14 @@ fn a_relay_proven_to_forge_is_ignored_and_a_forged_source_address_gets_nobody_ig
         }),
         1400,
     )
-    .single(&Message::Ping(gossip::wire::Ping { seq: 1 }))
+    .single(&rumor(
+        300,
+        version + 9,
+        book(version + 10, "untagged"),
+        Some(victim_key),
+    ))
     .expect("fits");
-    sim.inject(0, sim_addr(MALLORY), junk_claim);
+    sim.inject(0, sim_addr(MALLORY), untagged_state);
     sim.run_until(sim.now() + Duration::from_millis(10));
     let untagged = node(&sim, 0)
         .counters()
@@ -512,6 +520,11 @@ fn a_relay_proven_to_forge_is_ignored_and_a_forged_source_address_gets_nobody_ig
         .get("sender_untagged")
         .copied();
     assert_eq!(untagged, Some(1));
+    assert_eq!(
+        refused(&sim, 0, Refusal::Forged),
+        forged_before,
+        "not even checked"
+    );
 
     // Someone floods node 2 with junk under node 1's address: the address is banned for bad
     // datagrams, yet node 1's own (tagged) datagrams still get through, so node 2 never

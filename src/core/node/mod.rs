@@ -202,8 +202,10 @@ impl Node {
                 return;
             }
         }
-        let authenticated = match self.authenticate(&opened) {
-            Ok(id) => id,
+        let (authenticated, untagged) = match self.authenticate(&opened) {
+            Ok(Sender::Proven(id)) => (Some(id), false),
+            Ok(Sender::Unproven) => (None, false),
+            Ok(Sender::Untagged) => (None, true),
             Err(reason) => {
                 self.counters.decode_error(reason);
                 self.strike(now, from);
@@ -222,6 +224,15 @@ impl Node {
         self.transport.good(from);
         let blamable = self.counters.blamable_refusals();
         let (datagram, sizes) = (opened.datagram, opened.sizes);
+        // A peer that tags sent this untagged: it may have restarted and not know our key
+        // yet, or someone uses its name. Its requests are answered; state from it waits for
+        // its tag (it learns our key from our answers), so an impostor, or a relay dodging
+        // its ban, gets no state in.
+        let carries_state = |m: &Message| matches!(m, Message::Rumor(_) | Message::Delta(_));
+        let skip_state = untagged && datagram.messages.iter().any(carries_state);
+        if skip_state {
+            self.counters.decode_error("sender_untagged");
+        }
         if let Some(sender) = &datagram.sender {
             if sender.id == self.config.id {
                 // Someone else claims to be us: never let it touch our state or peers.
@@ -246,6 +257,9 @@ impl Node {
         }
         let sender = datagram.sender;
         for (message, size) in datagram.messages.into_iter().zip(sizes) {
+            if skip_state && carries_state(&message) {
+                continue;
+            }
             *self.counters.messages_in.entry(message.kind()).or_default() += 1;
             *self
                 .counters
@@ -311,28 +325,28 @@ impl Node {
     }
 
     /// Who sent `opened`, when its tag proves it: the sender it names, if that sender's key is
-    /// pinned and the tag was made with the key we share. A wrong tag, or a missing one from a
-    /// peer that tags, is refused (someone else is using its name or address).
-    fn authenticate(&mut self, opened: &wire::Opened) -> Result<Option<NodeId>, &'static str> {
+    /// pinned and the tag was made with the key we share. A wrong tag is refused (someone
+    /// else is using its name or address); a missing one from a peer that tags is noted.
+    fn authenticate(&mut self, opened: &wire::Opened) -> Result<Sender, &'static str> {
         let (Some(sender), Some(identity)) = (&opened.datagram.sender, &self.config.identity)
         else {
-            return Ok(None);
+            return Ok(Sender::Unproven);
         };
         if !transport::tags(&self.config) {
-            return Ok(None);
+            return Ok(Sender::Unproven);
         }
         match &opened.tag {
             Some(tag) => match self.trust.pair_key(identity, &sender.id) {
                 Some(key) if tag.matches(&key) => {
                     self.trust.tagged_by(&sender.id);
-                    Ok(Some(sender.id.clone()))
+                    Ok(Sender::Proven(sender.id.clone()))
                 }
                 Some(_) => Err("sender_tag_mismatch"),
                 // We do not know its key yet: nothing to check against.
-                None => Ok(None),
+                None => Ok(Sender::Unproven),
             },
-            None if self.trust.expects_tag(&sender.id) => Err("sender_untagged"),
-            None => Ok(None),
+            None if self.trust.expects_tag(&sender.id) => Ok(Sender::Untagged),
+            None => Ok(Sender::Unproven),
         }
     }
 
@@ -938,6 +952,16 @@ impl Node {
         }
         d.mul_f64(self.rng.random_range(0.75..1.25))
     }
+}
+
+/// What a datagram's tag says about who sent it.
+enum Sender {
+    /// The sender it names, proven by its tag.
+    Proven(NodeId),
+    /// Nothing to check: no identity, a sender we know no key for, or one that never tagged.
+    Unproven,
+    /// A sender that tags sent this without a tag.
+    Untagged,
 }
 
 /// Datagrams, and each message's type and encoded size.
