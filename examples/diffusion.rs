@@ -185,89 +185,91 @@ fn run(n: usize, seed: u64, mean_ms: f64, spies: &[usize], origins: &[usize]) ->
     }
 }
 
+/// A labelled line of (diffusion mean, value) points.
+type Line = (String, RGBColor, Vec<(f64, f64)>);
+
 /// Accuracy (left) and latency (right) against the diffusion mean.
 fn plot(path: &std::path::Path, n: usize, rows: &[Row]) -> Result<(), String> {
     static FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
     let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
-    let err = |e: DrawingAreaErrorKind<_>| format!("cannot draw: {e:?}");
     let area = BitMapBackend::new(path, (1240, 560)).into_drawing_area();
-    area.fill(&WHITE).map_err(err)?;
+    area.fill(&WHITE).map_err(drawing)?;
     let area = area
         .titled(
             &format!("Diffusion at N = {n}: who told the spies first, and what it costs"),
             ("sans-serif", 22),
         )
-        .map_err(err)?;
+        .map_err(drawing)?;
     let (left, right) = area.split_horizontally(620);
-    let max_x = rows.iter().map(|r| r.mean_ms).fold(1.0, f64::max);
-    let mut chart = ChartBuilder::on(&left)
-        .margin(16)
-        .x_label_area_size(48)
-        .y_label_area_size(60)
-        .build_cartesian_2d(0.0..max_x * 1.05, 0.0..100.0)
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_desc("diffusion mean (ms)")
-        .y_desc("adversary guesses the origin (%)")
-        .label_style(("sans-serif", 14))
-        .axis_desc_style(("sans-serif", 16))
-        .draw()
-        .map_err(err)?;
-    let colours = [RGBColor(230, 97, 1), RGBColor(94, 60, 153)];
-    for (f, fraction) in SPY_FRACTIONS.iter().enumerate() {
-        let points: Vec<(f64, f64)> = rows
-            .iter()
-            .map(|r| (r.mean_ms, r.accuracy[f] * 100.0))
-            .collect();
-        let colour = colours[f];
-        chart
-            .draw_series(LineSeries::new(points.clone(), colour.stroke_width(3)))
-            .map_err(err)?
-            .label(format!("{:.0}% spies", fraction * 100.0))
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], colour.stroke_width(3)));
-        chart
-            .draw_series(points.iter().map(|&p| Circle::new(p, 4, colour.filled())))
-            .map_err(err)?;
-    }
-    chart
-        .configure_series_labels()
-        .border_style(BLACK)
-        .background_style(WHITE)
-        .label_font(("sans-serif", 15))
-        .draw()
-        .map_err(err)?;
+    let points = |value: &dyn Fn(&Row) -> f64| -> Vec<(f64, f64)> {
+        rows.iter().map(|r| (r.mean_ms, value(r))).collect()
+    };
+    let spies: Vec<Line> = SPY_FRACTIONS
+        .iter()
+        .enumerate()
+        .map(|(f, fraction)| {
+            let colour = [RGBColor(230, 97, 1), RGBColor(94, 60, 153)][f];
+            let label = format!("{:.0}% spies", fraction * 100.0);
+            (label, colour, points(&|r: &Row| r.accuracy[f] * 100.0))
+        })
+        .collect();
+    panel(&left, "adversary guesses the origin (%)", 100.0, &spies)?;
+    let latency: Vec<Line> = vec![
+        (
+            "median".into(),
+            RGBColor(33, 102, 172),
+            points(&|r: &Row| r.median_ms),
+        ),
+        (
+            "90th percentile".into(),
+            RGBColor(178, 24, 43),
+            points(&|r: &Row| r.p90_ms),
+        ),
+    ];
     let max_ms = rows.iter().map(|r| r.p90_ms).fold(1.0, f64::max) * 1.1;
-    let mut chart = ChartBuilder::on(&right)
+    panel(&right, "update → all nodes (ms)", max_ms, &latency)?;
+    area.present().map_err(drawing)
+}
+
+fn drawing<E: std::fmt::Debug>(e: E) -> String {
+    format!("cannot draw: {e:?}")
+}
+
+/// One chart: `lines` against the diffusion mean, `y` from 0 to `y_max`, legend top left.
+fn panel(
+    area: &DrawingArea<BitMapBackend, plotters::coord::Shift>,
+    y_desc: &str,
+    y_max: f64,
+    lines: &[Line],
+) -> Result<(), String> {
+    let max_x = lines
+        .iter()
+        .flat_map(|(_, _, p)| p.iter().map(|&(x, _)| x))
+        .fold(1.0, f64::max);
+    let mut chart = ChartBuilder::on(area)
         .margin(16)
         .x_label_area_size(48)
         .y_label_area_size(60)
-        .build_cartesian_2d(0.0..max_x * 1.05, 0.0..max_ms)
-        .map_err(err)?;
+        .build_cartesian_2d(0.0..max_x * 1.05, 0.0..y_max)
+        .map_err(drawing)?;
     chart
         .configure_mesh()
         .x_desc("diffusion mean (ms)")
-        .y_desc("update → all nodes (ms)")
+        .y_desc(y_desc)
         .label_style(("sans-serif", 14))
         .axis_desc_style(("sans-serif", 16))
         .draw()
-        .map_err(err)?;
-    for (label, pick, colour) in [
-        ("median", 0, RGBColor(33, 102, 172)),
-        ("90th percentile", 1, RGBColor(178, 24, 43)),
-    ] {
-        let points: Vec<(f64, f64)> = rows
-            .iter()
-            .map(|r| (r.mean_ms, if pick == 0 { r.median_ms } else { r.p90_ms }))
-            .collect();
+        .map_err(drawing)?;
+    for (label, colour, points) in lines {
+        let colour = *colour;
         chart
             .draw_series(LineSeries::new(points.clone(), colour.stroke_width(3)))
-            .map_err(err)?
+            .map_err(drawing)?
             .label(label)
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], colour.stroke_width(3)));
         chart
             .draw_series(points.iter().map(|&p| Circle::new(p, 4, colour.filled())))
-            .map_err(err)?;
+            .map_err(drawing)?;
     }
     chart
         .configure_series_labels()
@@ -276,6 +278,5 @@ fn plot(path: &std::path::Path, n: usize, rows: &[Row]) -> Result<(), String> {
         .position(SeriesLabelPosition::UpperLeft)
         .label_font(("sans-serif", 15))
         .draw()
-        .map_err(err)?;
-    area.present().map_err(err)
+        .map_err(drawing)
 }

@@ -79,27 +79,40 @@ pub fn describe(key: &str, value: &Option<bytes::Bytes>) -> String {
     }
 }
 
-/// Logs core events, summarising bad datagrams and refused state at most once per interval
-/// so a junk flood cannot flood the log too.
+/// Logs core events, summarising bad datagrams, refused state and throttled changes at most
+/// once per interval so a flood cannot flood the log too.
 pub struct EventLogger {
-    bad_since_report: u64,
-    last_report: Option<Time>,
-    refused_since_report: u64,
-    last_refusal_report: Option<Time>,
-    throttled_since_report: u64,
-    last_throttle_report: Option<Time>,
+    bad: Summary,
+    refused: Summary,
+    throttled: Summary,
     every: Duration,
+}
+
+/// Events of one kind counted between two log lines.
+#[derive(Default)]
+struct Summary {
+    since_report: u64,
+    last_report: Option<Time>,
+}
+
+impl Summary {
+    /// Counts one event; when a line is due (`every` since the last), how many it covers.
+    fn due(&mut self, now: Time, every: Duration) -> Option<u64> {
+        self.since_report += 1;
+        if self.last_report.is_some_and(|at| now.since(at) < every) {
+            return None;
+        }
+        self.last_report = Some(now);
+        Some(std::mem::take(&mut self.since_report))
+    }
 }
 
 impl Default for EventLogger {
     fn default() -> Self {
         EventLogger {
-            bad_since_report: 0,
-            last_report: None,
-            refused_since_report: 0,
-            last_refusal_report: None,
-            throttled_since_report: 0,
-            last_throttle_report: None,
+            bad: Summary::default(),
+            refused: Summary::default(),
+            throttled: Summary::default(),
             every: Duration::from_secs(5),
         }
     }
@@ -232,22 +245,15 @@ impl EventLogger {
                 ban.as_secs()
             ),
             Event::Throttled { origin } => {
-                self.throttled_since_report += 1;
-                let due = self
-                    .last_throttle_report
-                    .is_none_or(|at| now.since(at) >= self.every);
-                if due {
+                if let Some(count) = self.throttled.due(now, self.every) {
                     warn!(
                         origin = %origin,
-                        "left {} change(s) to anti-entropy in the last {}s: their origins (latest \
-                         {origin}) change faster than {}/s; {} in total",
-                        self.throttled_since_report,
+                        "left {count} change(s) to anti-entropy in the last {}s: their origins \
+                         (latest {origin}) change faster than {}/s; {} in total",
                         self.every.as_secs(),
                         node.config().origin_rate.rate,
                         node.counters().rumors_throttled
                     );
-                    self.throttled_since_report = 0;
-                    self.last_throttle_report = Some(now);
                 }
             }
             Event::Refused {
@@ -255,39 +261,25 @@ impl EventLogger {
                 from,
                 reason,
             } => {
-                self.refused_since_report += 1;
-                let due = self
-                    .last_refusal_report
-                    .is_none_or(|at| now.since(at) >= self.every);
-                if due {
+                if let Some(count) = self.refused.due(now, self.every) {
                     let total: u64 = node.counters().refused.values().sum();
                     warn!(
                         from = %from,
                         origin = %origin,
-                        "refused {} piece(s) of state in the last {}s (latest: {origin}'s state \
-                         relayed by {from}: {reason}); {total} in total",
-                        self.refused_since_report,
+                        "refused {count} piece(s) of state in the last {}s (latest: {origin}'s \
+                         state relayed by {from}: {reason}); {total} in total",
                         self.every.as_secs(),
                     );
-                    self.refused_since_report = 0;
-                    self.last_refusal_report = Some(now);
                 }
             }
             Event::BadDatagram { from, error } => {
-                self.bad_since_report += 1;
-                let due = self
-                    .last_report
-                    .is_none_or(|at| now.since(at) >= self.every);
-                if due {
+                if let Some(count) = self.bad.due(now, self.every) {
                     warn!(
                         from = %from,
-                        "dropped {} bad datagram(s) in the last {}s (latest from {from}: {error}); {} in total",
-                        self.bad_since_report,
+                        "dropped {count} bad datagram(s) in the last {}s (latest from {from}: {error}); {} in total",
                         self.every.as_secs(),
                         node.counters().decode_errors
                     );
-                    self.bad_since_report = 0;
-                    self.last_report = Some(now);
                 }
             }
         }

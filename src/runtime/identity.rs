@@ -27,6 +27,12 @@ pub fn write(path: &Path, identity: &Identity, force: bool) -> std::io::Result<(
         identity.public(),
         hex::encode(identity.secret())
     );
+    write_secret(path, &text, force)
+}
+
+/// Writes a secret (a key file) to `path`, readable by its owner only, and syncs it; an
+/// existing file is an error (`AlreadyExists`) unless `force`, which also tightens its mode.
+pub fn write_secret(path: &Path, text: &str, force: bool) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true);
     if force {
