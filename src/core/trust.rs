@@ -328,6 +328,26 @@ impl Trust {
         self.policy.mode != TrustMode::Allowlist || self.pinned.contains_key(id)
     }
 
+    /// Every pinned key, by id (ours included).
+    pub fn pins(&self) -> impl Iterator<Item = (&NodeId, PublicKey)> {
+        self.pinned.iter().map(|(id, p)| (id, p.key))
+    }
+
+    /// Pins `key` to `id` (kept from an earlier run), unless `id` has a key already or the
+    /// key is not a valid one; whether it was pinned.
+    pub fn pin(&mut self, id: NodeId, key: PublicKey) -> bool {
+        if self.pinned.contains_key(&id) {
+            return false;
+        }
+        match VerifyingKey::from_bytes(&key.0) {
+            Ok(verifying) if !verifying.is_weak() => {
+                self.pinned.insert(id, Pinned { key, verifying });
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// How many ids have a pinned key.
     pub fn pinned_count(&self) -> usize {
         self.pinned.len()

@@ -2,6 +2,11 @@
 //! incarnation the cluster already saw, even when no peer remembers it, and a keys file with
 //! the node's own keys, so a restarted node still holds everything it acknowledged.
 //!
+//! Under trust tofu or allowlist, a pins file (`<id>.pins`) keeps the keys pinned to node ids,
+//! so a restart does not reopen "first use" for every peer; it is rewritten when pins were added,
+//! at most every [`PINS_EVERY`] (pins learned in the last moments before a crash are learned
+//! again on first use).
+//!
 //! The keys file is rewritten whole (to a temporary file, synced, then renamed over the old
 //! one) whenever the node's own keys change, before the change is acknowledged or sent.
 //!
@@ -19,10 +24,19 @@ use serde::{Deserialize, Serialize};
 use bytes::Bytes;
 
 use crate::core::{Node, Time};
-use crate::wire::{decode_saved, encode_saved, SavedKey, SavedKeys};
+use crate::wire::{decode_saved, encode_saved, NodeId, PublicKey, SavedKey, SavedKeys};
 
 /// Versions reserved per write.
 pub const BLOCK: u64 = 100;
+
+/// Least time between two rewrites of the pins file.
+pub const PINS_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The pins file: (node id, public key in hex) pairs.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct SavedPins {
+    pins: Vec<(String, String)>,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 struct Saved {
@@ -38,6 +52,12 @@ pub struct StateFile {
     keys_path: PathBuf,
     /// Our own version the keys file is current at.
     keys_version: u64,
+    pins_path: PathBuf,
+    /// Pins read at start, for [`StateFile::restore`].
+    pins: Vec<(NodeId, PublicKey)>,
+    /// How many pins the pins file holds, and when it was written.
+    pins_written: usize,
+    pins_at: Option<std::time::Instant>,
 }
 
 /// A data dir, opened: the file, where the node's counters must start, and its saved keys.
@@ -83,11 +103,17 @@ impl StateFile {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(format!("cannot read {}: {e}", keys_path.display())),
         };
+        let pins_path = dir.join(format!("{id}.pins"));
+        let pins = read_pins(&pins_path)?;
         let mut file = StateFile {
             path,
             saved,
             keys_path,
             keys_version: 0,
+            pins_path,
+            pins_written: pins.len(),
+            pins,
+            pins_at: None,
         };
         let start_version = saved.reserved_version;
         // The previous run may have used anything up to its reservation, and may have refuted
@@ -118,6 +144,7 @@ impl StateFile {
         }
         // Already on disk: no need to write them again.
         self.keys_version = node.store().own().watermark;
+        node.restore_pins(std::mem::take(&mut self.pins));
         refused
     }
 
@@ -125,6 +152,7 @@ impl StateFile {
     /// sending anything.
     pub fn checkpoint(&mut self, node: &Node) -> Result<(), String> {
         self.save_keys(node)?;
+        self.save_pins(node)?;
         let version = node.store().own().watermark;
         let incarnation = node.incarnation();
         if version < self.saved.reserved_version && incarnation <= self.saved.incarnation {
@@ -168,12 +196,62 @@ impl StateFile {
         Ok(())
     }
 
+    /// Rewrites the pins file if pins were added, at most every [`PINS_EVERY`].
+    fn save_pins(&mut self, node: &Node) -> Result<(), String> {
+        if node.config().trust.mode == crate::core::TrustMode::Open {
+            return Ok(());
+        }
+        let count = node.pinned_count();
+        let recent = self.pins_at.is_some_and(|at| at.elapsed() < PINS_EVERY);
+        if count <= self.pins_written || recent {
+            return Ok(());
+        }
+        let mut pins: Vec<(String, String)> = node
+            .pinned_keys()
+            .into_iter()
+            .map(|(id, key)| (id.to_string(), key.to_string()))
+            .collect();
+        pins.sort();
+        let text = serde_json::to_string(&SavedPins { pins }).map_err(|e| e.to_string())?;
+        write_atomically(&self.pins_path, text.as_bytes())?;
+        self.pins_written = count;
+        self.pins_at = Some(std::time::Instant::now());
+        Ok(())
+    }
+
     fn write(&mut self, saved: Saved) -> Result<(), String> {
         let text = serde_json::to_string(&saved).map_err(|e| e.to_string())?;
         write_atomically(&self.path, text.as_bytes())?;
         self.saved = saved;
         Ok(())
     }
+}
+
+/// The pins kept by an earlier run (none if there is no file).
+fn read_pins(path: &Path) -> Result<Vec<(NodeId, PublicKey)>, String> {
+    let text = match fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    let unreadable = |why: String| {
+        format!(
+            "{}: unreadable pins file ({why}); move it away to pin keys afresh on first use",
+            path.display()
+        )
+    };
+    let saved: SavedPins = serde_json::from_str(&text).map_err(|e| unreadable(e.to_string()))?;
+    saved
+        .pins
+        .into_iter()
+        .map(|(id, key)| {
+            let id = NodeId::from(id);
+            if !id.is_valid() {
+                return Err(unreadable(format!("node id `{id}`")));
+            }
+            Ok((id, key.parse::<PublicKey>().map_err(unreadable)?))
+        })
+        .collect()
 }
 
 /// Replaces `path` with `bytes` so a crash leaves either the old file or the new one: write a
@@ -200,6 +278,34 @@ mod tests {
     use super::*;
     use crate::core::{NodeConfig, Time};
     use crate::wire::NodeId;
+
+    #[test]
+    fn pinned_keys_survive_a_restart_under_tofu() {
+        let dir = std::env::temp_dir().join(format!("gossip-pins-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let identity = |b: u8| std::sync::Arc::new(crate::core::Identity::from_secret([b; 32]));
+        let mut config = NodeConfig::new(NodeId::from("n1"), "127.0.0.1:1".parse().unwrap());
+        config.identity = Some(identity(1));
+        config.trust.mode = crate::core::TrustMode::Tofu;
+        let peer = identity(2).public();
+        let Opened { mut file, keys, .. } = StateFile::open(&dir, "n1").unwrap();
+        let mut node = Node::new(config.clone(), Time::ZERO, 1);
+        file.restore(&mut node, keys);
+        node.restore_pins([(NodeId::from("n2"), peer)]);
+        file.checkpoint(&node).unwrap();
+        drop(file);
+        let Opened { mut file, keys, .. } = StateFile::open(&dir, "n1").unwrap();
+        let mut again = Node::new(config, Time::ZERO, 2);
+        assert!(!again.pinned_keys().contains(&(NodeId::from("n2"), peer)));
+        file.restore(&mut again, keys);
+        assert!(again.pinned_keys().contains(&(NodeId::from("n2"), peer)));
+        // A damaged pins file stops the node rather than reopening first use silently.
+        fs::write(dir.join("n1.pins"), "{").unwrap();
+        assert!(StateFile::open(&dir, "n1")
+            .err()
+            .is_some_and(|e| e.contains("pins file")));
+        let _ = fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn a_restart_starts_above_everything_the_last_run_could_have_sent() {

@@ -941,6 +941,24 @@ impl Node {
         self.wall_us(now) / 1000
     }
 
+    /// The keys pinned to node ids (trust tofu and allowlist; ours included), to keep them
+    /// across a restart.
+    pub fn pinned_keys(&self) -> Vec<(NodeId, wire::PublicKey)> {
+        self.trust.pins().map(|(id, key)| (id.clone(), key)).collect()
+    }
+
+    /// How many node ids have a pinned key.
+    pub fn pinned_count(&self) -> usize {
+        self.trust.pinned_count()
+    }
+
+    /// Pins keys kept from an earlier run (a key already pinned for an id stays).
+    pub fn restore_pins(&mut self, pins: impl IntoIterator<Item = (NodeId, wire::PublicKey)>) {
+        for (id, key) in pins {
+            self.trust.pin(id, key);
+        }
+    }
+
     /// Announced values being fetched, and the bytes held of them so far.
     pub fn fetching(&self) -> (usize, u64) {
         self.fetches.progress()
