@@ -230,6 +230,12 @@ fn bad_identity_and_trust_settings_get_a_clear_answer_and_exit_2() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 1"));
     let out = run(&["--trust", "sometimes"]);
     assert_eq!(out.status.code(), Some(2));
+    let out = run(&["--diffusion=-5"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("diffusion"));
+    let out = run(&["--max-origin-rate=-1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("origin rate"));
     let id = dir.join("n.id");
     identity(&id);
     let again = gossip(&["keygen", "--identity", id.to_str().unwrap()]);

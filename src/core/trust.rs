@@ -439,12 +439,20 @@ impl Trust {
                 }
             })
             .collect();
-        for (((id, _, claims), key), verdict) in offers.iter().zip(keys).zip(&verdicts) {
-            if let (Ok((key, verifying)), Ok(())) = (key, verdict) {
-                if !claims.is_empty() {
-                    self.pinned
-                        .entry((*id).clone())
-                        .or_insert(Pinned { key, verifying });
+        // Pin in order: a later offer in the same batch for an id an earlier one just pinned
+        // must be under that key too (first use is first, even within one datagram).
+        let mut verdicts = verdicts;
+        for (((id, _, claims), key), verdict) in offers.iter().zip(keys).zip(&mut verdicts) {
+            if let (Ok((key, verifying)), Ok(())) = (key, &verdict) {
+                if claims.is_empty() {
+                    continue;
+                }
+                let pinned = self
+                    .pinned
+                    .entry((*id).clone())
+                    .or_insert(Pinned { key, verifying });
+                if pinned.key != key {
+                    *verdict = Err(Refusal::KeyMismatch);
                 }
             }
         }
@@ -564,6 +572,29 @@ mod tests {
             t.admit(&id, Some(alice.public()), &claims),
             Err(Refusal::Forged)
         );
+    }
+
+    #[test]
+    fn two_keys_for_one_new_id_in_one_batch_pin_the_first_and_refuse_the_second() {
+        let (alice, mallory) = (Identity::from_secret([1; 32]), Identity::from_secret([2; 32]));
+        let id = NodeId::from("n1");
+        let mut t = trust(TrustMode::Tofu, Allowlist::new());
+        let (st_a, sig_a) = signed(&alice, &id, 1);
+        let (st_m, sig_m) = signed(&mallory, &id, 2);
+        let a = [Claim {
+            statement: st_a,
+            sig: &sig_a,
+        }];
+        let m = [Claim {
+            statement: st_m,
+            sig: &sig_m,
+        }];
+        let verdicts = t.admit_many(&[
+            (&id, Some(alice.public()), &a[..]),
+            (&id, Some(mallory.public()), &m[..]),
+        ]);
+        assert_eq!(verdicts, vec![Ok(()), Err(Refusal::KeyMismatch)]);
+        assert_eq!(t.pinned(&id), Some(alice.public()));
     }
 
     #[test]
