@@ -567,3 +567,79 @@ fn a_relay_proven_to_forge_is_ignored_and_a_forged_source_address_gets_nobody_ig
     let peer = node(&sim, 2).peers().get(&sim_addr(1)).map(|p| p.state);
     assert_eq!(peer, Some(gossip::wire::MemberState::Alive));
 }
+
+#[test]
+fn a_relay_replaying_old_signed_changes_loses_standing() {
+    let mut sim = cluster(TrustMode::Tofu, 51);
+    // Node 5 goes away (so it cannot answer for itself); Mallory then hands node 0 a newer,
+    // genuinely signed change of node 5's book, which node 0 takes from Mallory.
+    let origin = 5;
+    let held = node(&sim, 0).store().get(&sim_id(origin)).expect("known");
+    let (old_version, old) = {
+        let v = held.values.get("book").expect("book");
+        (v.version, v.value.clone().expect("value"))
+    };
+    sim.kill(origin);
+    let signed = |version: u64, value: &str| {
+        let mut e = book(version, value);
+        e.sig = Some(identity(origin).sign(&entry_statement(&sim_id(origin), &e)));
+        e
+    };
+    let source = Origin {
+        id: sim_id(origin),
+        addr: sim_addr(origin),
+    };
+    let push = |seq: u128, since: u64, entry: Entry| {
+        Message::Rumor(Rumor {
+            id: uuid::Uuid::from_u128(0x7e91_0000 + seq),
+            origin: source.clone(),
+            since,
+            version: entry.version,
+            ttl: 6,
+            hops: 0,
+            entries: vec![entry],
+            signer: Some(identity(origin).public()),
+        })
+    };
+    let newer = signed(old_version + 1, "Emma, the newer book");
+    let bytes = tagged(&sim, MALLORY, 0, push(1, old_version, newer));
+    sim.inject(0, sim_addr(MALLORY), bytes);
+    sim.run_until(sim.now() + Duration::from_millis(10));
+    assert_eq!(book_at_of(&sim, 0, origin), b"Emma, the newer book");
+    // Soon after, an older change from it could be reordering: not held against it.
+    let old_text = std::str::from_utf8(&old).expect("utf8").to_string();
+    let replay = |sim: &mut SimNet, seq: u128| {
+        let bytes = tagged(
+            sim,
+            MALLORY,
+            0,
+            push(seq, old_version - 1, signed(old_version, &old_text)),
+        );
+        sim.inject(0, sim_addr(MALLORY), bytes);
+        sim.run_until(sim.now() + Duration::from_millis(10));
+    };
+    replay(&mut sim, 2);
+    assert_eq!(refused(&sim, 0, Refusal::Replayed), 0);
+    // A minute on, the same old change from the peer that gave us the newer one is a replay.
+    sim.run_until(sim.now() + Duration::from_secs(61));
+    for seq in 3..6 {
+        replay(&mut sim, seq);
+    }
+    assert_eq!(refused(&sim, 0, Refusal::Replayed), 3);
+    assert_eq!(
+        node(&sim, 0).counters().peers_ignored,
+        1,
+        "mallory is ignored"
+    );
+    assert_eq!(book_at_of(&sim, 0, origin), b"Emma, the newer book");
+}
+
+fn book_at_of(sim: &SimNet, at: usize, origin: usize) -> Vec<u8> {
+    node(sim, at)
+        .store()
+        .get(&sim_id(origin))
+        .and_then(|s| s.values.get("book"))
+        .and_then(|v| v.value.as_deref())
+        .unwrap_or_default()
+        .to_vec()
+}

@@ -37,7 +37,7 @@ pub fn render_status(r: &StatusReport) -> String {
         let _ = writeln!(out, "{}", crate::ui::format::partition(p));
     }
     if r.identity.is_some() || r.trust != "open" {
-        let refused: u64 = ["unsigned", "forged", "key_mismatch", "untrusted"]
+        let refused: u64 = ["unsigned", "forged", "key_mismatch", "untrusted", "replayed"]
             .iter()
             .filter_map(|why| r.counters.get(&format!("refused_{why}")))
             .sum();

@@ -81,7 +81,12 @@ impl Counters {
     /// the origin; unsigned state may be an honest node without an identity).
     pub fn blamable_refusals(&self) -> u64 {
         use crate::core::trust::Refusal;
-        [Refusal::Forged, Refusal::KeyMismatch, Refusal::Untrusted]
+        [
+            Refusal::Forged,
+            Refusal::KeyMismatch,
+            Refusal::Untrusted,
+            Refusal::Replayed,
+        ]
             .iter()
             .map(|r| self.refused.get(r).copied().unwrap_or(0))
             .sum()

@@ -129,6 +129,9 @@ pub enum Refusal {
     KeyMismatch,
     /// Signed with a key the allowlist does not hold (or holds for another id).
     Untrusted,
+    /// A validly signed change older than one the same peer gave us long before: no relay
+    /// finds such a change fresh, so it is being replayed.
+    Replayed,
 }
 
 impl Refusal {
@@ -139,15 +142,17 @@ impl Refusal {
             Refusal::Forged => "refused_forged",
             Refusal::KeyMismatch => "refused_key_mismatch",
             Refusal::Untrusted => "refused_untrusted",
+            Refusal::Replayed => "refused_replayed",
         }
     }
 
     /// Every reason, for listing counters at zero.
-    pub const ALL: [Refusal; 4] = [
+    pub const ALL: [Refusal; 5] = [
         Refusal::Unsigned,
         Refusal::Forged,
         Refusal::KeyMismatch,
         Refusal::Untrusted,
+        Refusal::Replayed,
     ];
 }
 
@@ -158,6 +163,7 @@ impl fmt::Display for Refusal {
             Refusal::Forged => "bad signature",
             Refusal::KeyMismatch => "signed by another key than the one pinned for this id",
             Refusal::Untrusted => "signed by a key not on the allowlist",
+            Refusal::Replayed => "an old change replayed by the peer that gave us a newer one",
         })
     }
 }

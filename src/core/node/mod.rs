@@ -803,6 +803,14 @@ impl Node {
     /// A rumor: news about us moves our counter past it; news about another origin makes it
     /// a peer of ours before the rumor is passed on (so the relay may pick it).
     fn on_rumor(&mut self, now: Time, from: SocketAddr, rumor: wire::Rumor) {
+        if self.trust.checks() && self.is_replay(now, from, &rumor) {
+            self.counters.refuse(crate::core::Refusal::Replayed);
+            return self.emit(Event::Refused {
+                origin: rumor.origin.id,
+                from,
+                reason: crate::core::Refusal::Replayed,
+            });
+        }
         match self.rumors.receive(&mut shared!(self), now, from, &rumor) {
             rumor::Received::Duplicate | rumor::Received::Refused => {}
             rumor::Received::AboutUs => self.on_news_about_self(now, rumor.version),
@@ -827,6 +835,25 @@ impl Node {
                 self.fetch_withheld(now, source, applied.withheld, relay);
             }
         }
+    }
+
+    /// Whether `from` pushes, as news, a change older than the newest one of the same key that
+    /// `from` itself gave us at least [`REPLAY_AGE`] ago. A relay forwards only what is fresh
+    /// to it, and it has held that newer change since: it is replaying an old one. (Rounds of
+    /// pushes, reordering and gaps all stay well inside the age.)
+    fn is_replay(&self, now: Time, from: SocketAddr, rumor: &wire::Rumor) -> bool {
+        let Some(state) = self.store.get(&rumor.origin.id) else {
+            return false;
+        };
+        if state.via != Some(from) || now.since(state.changed_at) < REPLAY_AGE {
+            return false;
+        }
+        rumor.entries.iter().any(|e| {
+            state
+                .values
+                .get(&e.key)
+                .is_some_and(|held| held.version == state.watermark && held.version > e.version)
+        })
     }
 
     /// A delta: news about us moves our counter past it; every other origin's part is merged
@@ -971,6 +998,10 @@ impl Node {
         d.mul_f64(self.rng.random_range(0.75..1.25))
     }
 }
+
+/// How long a relay must have held a newer change before pushing an older one of the same
+/// key counts as a replay.
+const REPLAY_AGE: Duration = Duration::from_secs(60);
 
 /// What a datagram's tag says about who sent it.
 enum Sender {
