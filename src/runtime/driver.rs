@@ -193,28 +193,37 @@ async fn run(
     // timer-wheel insert and cancel for every datagram batch.
     let mut armed = deadline_of(&node);
     let mut sleep = std::pin::pin!(tokio::time::sleep_until(armed));
+    let mut timer_first = false;
     loop {
         let deadline = deadline_of(&node);
         if deadline != armed {
             armed = deadline;
             sleep.as_mut().reset(deadline);
         }
-        // Commands first (rare, and a shutdown must not wait), then the timer (so a flood of
-        // datagrams cannot starve probes), then the socket.
+        // Commands first (rare, and a shutdown must not wait); then the timer and the socket
+        // take turns going first, so neither a flood of datagrams nor a timer that keeps
+        // falling due can starve the other.
+        timer_first = !timer_first;
         let wake = std::future::poll_fn(|cx| {
             if let Poll::Ready(command) = commands.poll_recv(cx) {
                 return Poll::Ready(Wake::Command(command));
             }
-            if sleep.as_mut().poll(cx).is_ready() {
+            if timer_first && sleep.as_mut().poll(cx).is_ready() {
                 return Poll::Ready(Wake::Timer);
             }
             let mut read = ReadBuf::new(&mut buf);
             match socket.poll_recv_from(cx, &mut read) {
-                Poll::Ready(Ok(from)) => Poll::Ready(Wake::Datagram(read.filled().len(), from)),
+                Poll::Ready(Ok(from)) => {
+                    return Poll::Ready(Wake::Datagram(read.filled().len(), from))
+                }
                 // Receive errors on UDP (e.g. ICMP echoes of an earlier send) are transient.
-                Poll::Ready(Err(_)) => Poll::Ready(Wake::Nothing),
-                Poll::Pending => Poll::Pending,
+                Poll::Ready(Err(_)) => return Poll::Ready(Wake::Nothing),
+                Poll::Pending => {}
             }
+            if !timer_first && sleep.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Wake::Timer);
+            }
+            Poll::Pending
         })
         .await;
         match wake {
