@@ -37,9 +37,9 @@ pub fn render_status(r: &StatusReport) -> String {
         let _ = writeln!(out, "{}", crate::ui::format::partition(p));
     }
     if r.identity.is_some() || r.trust != "open" {
-        let refused: u64 = ["unsigned", "forged", "key_mismatch", "untrusted", "replayed"]
+        let refused: u64 = crate::core::Refusal::ALL
             .iter()
-            .filter_map(|why| r.counters.get(&format!("refused_{why}")))
+            .filter_map(|why| r.counters.get(why.counter()))
             .sum();
         let _ = writeln!(
             out,

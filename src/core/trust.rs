@@ -226,10 +226,8 @@ impl Trust {
             standing: HashMap::with_hasher(hasher),
         };
         if let Some((id, identity)) = own {
-            if let Ok(verifying) = VerifyingKey::from_bytes(&identity.public().0) {
-                let key = identity.public();
-                trust.pinned.insert(id.clone(), Pinned { key, verifying });
-            }
+            let (key, verifying) = (identity.public(), identity.key.verifying_key());
+            trust.pinned.insert(id.clone(), Pinned { key, verifying });
         }
         trust
     }
@@ -345,12 +343,12 @@ impl Trust {
         if self.pinned.contains_key(&id) {
             return false;
         }
-        match VerifyingKey::from_bytes(&key.0) {
-            Ok(verifying) if !verifying.is_weak() => {
+        match usable(&key) {
+            Some(verifying) => {
                 self.pinned.insert(id, Pinned { key, verifying });
                 true
             }
-            _ => false,
+            None => false,
         }
     }
 
@@ -417,12 +415,7 @@ impl Trust {
                 let key = key.ok_or(Refusal::Unsigned)?;
                 match self.pinned.get(*id) {
                     Some(p) => Ok((key, p.verifying)),
-                    // A small-order key would let anyone sign for it: never pinned.
-                    None => VerifyingKey::from_bytes(&key.0)
-                        .ok()
-                        .filter(|v| !v.is_weak())
-                        .map(|v| (key, v))
-                        .ok_or(Refusal::Forged),
+                    None => usable(&key).map(|v| (key, v)).ok_or(Refusal::Forged),
                 }
             })
             .collect();
@@ -501,6 +494,14 @@ fn verify_batch(claims: &[(&VerifyingKey, &Claim<'_>)]) -> bool {
 #[cfg(not(feature = "cli"))]
 fn verify_batch(claims: &[(&VerifyingKey, &Claim<'_>)]) -> bool {
     claims.iter().all(|(key, claim)| verify_one(key, claim))
+}
+
+/// `key` as a key we may check signatures against: a valid point, and not of small order
+/// (anyone could sign for that one).
+fn usable(key: &PublicKey) -> Option<VerifyingKey> {
+    VerifyingKey::from_bytes(&key.0)
+        .ok()
+        .filter(|v| !v.is_weak())
 }
 
 fn verify_one(key: &VerifyingKey, claim: &Claim<'_>) -> bool {

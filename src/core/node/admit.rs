@@ -6,9 +6,10 @@
 
 use std::net::SocketAddr;
 
-use crate::core::event::Event;
 use crate::core::trust::{Claim, Refusal};
-use crate::wire::{entry_statement, head_statement, Entry, NodeId, PublicKey, Signature};
+use crate::wire::{
+    entry_statement, head_statement, Entry, NodeId, OriginDelta, PublicKey, Rumor, Signature,
+};
 
 use super::shared::Shared;
 
@@ -22,11 +23,38 @@ pub(super) struct Offer<'a> {
     pub head: Option<&'a Signature>,
 }
 
+impl<'a> Offer<'a> {
+    /// What a rumor offers.
+    pub fn rumor(rumor: &'a Rumor) -> Self {
+        Offer {
+            origin: &rumor.origin.id,
+            signer: rumor.signer,
+            since: rumor.since,
+            upto: rumor.version,
+            entries: &rumor.entries,
+            head: None,
+        }
+    }
+
+    /// What one origin's part of a delta offers.
+    pub fn delta(od: &'a OriginDelta) -> Self {
+        Offer {
+            origin: &od.origin.id,
+            signer: od.signer,
+            since: od.since,
+            upto: od.upto,
+            entries: &od.entries,
+            head: od.head.as_ref(),
+        }
+    }
+}
+
 /// Whether the offer may be applied (see [`admit_all`]).
 pub(super) fn admit(cx: &mut Shared, from: SocketAddr, offer: &Offer<'_>) -> bool {
-    admit_all(cx, from, std::slice::from_ref(offer))
-        .pop()
-        .unwrap_or(false)
+    !cx.trust.checks()
+        || admit_all(cx, from, std::slice::from_ref(offer))
+            .pop()
+            .unwrap_or(false)
 }
 
 /// Whether each offer may be applied. Nothing is checked in open mode, nor when an offer would
@@ -54,10 +82,10 @@ pub(super) fn admit_all(cx: &mut Shared, from: SocketAddr, offers: &[Offer<'_>])
             Ok(c) if c.is_empty() => Ok(()),
             Ok(_) => verdicts.next().unwrap_or(Err(Refusal::Forged)),
         };
-        admitted.push(match verdict {
-            Ok(()) => true,
-            Err(reason) => refuse(cx, from, offer.origin, reason),
-        });
+        if let Err(reason) = verdict {
+            cx.refuse(offer.origin.clone(), from, reason);
+        }
+        admitted.push(verdict.is_ok());
     }
     admitted
 }
@@ -92,14 +120,4 @@ fn claims<'a>(cx: &Shared, offer: &Offer<'a>) -> Result<Vec<Claim<'a>>, Refusal>
         cx.trust.may_speak(offer.origin, offer.signer)?;
     }
     Ok(claims)
-}
-
-fn refuse(cx: &mut Shared, from: SocketAddr, origin: &NodeId, reason: Refusal) -> bool {
-    cx.counters.refuse(reason);
-    cx.emit(Event::Refused {
-        origin: origin.clone(),
-        from,
-        reason,
-    });
-    false
 }

@@ -7,7 +7,6 @@ use std::time::Duration;
 use rand::seq::SliceRandom;
 
 use crate::core::peers::Peer;
-use crate::core::event::Event;
 use crate::core::Refusal;
 use crate::wire::{
     encoded_len, join_statement, JoinProof, JoinRequest, Message, NodeId, Origin, PeerList,
@@ -137,14 +136,8 @@ impl Discovery {
                 _ => Err(Refusal::Unsigned),
             };
             if let Err(reason) = checked {
-                cx.counters.refuse(reason);
                 let origin = sender.map_or_else(|| NodeId::from("?"), |s| s.id.clone());
-                cx.emit(Event::Refused {
-                    origin,
-                    from,
-                    reason,
-                });
-                return;
+                return cx.refuse(origin, from, reason);
             }
             cx.counters.signatures_verified += 1;
         }

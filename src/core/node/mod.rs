@@ -222,7 +222,10 @@ impl Node {
             return self.counters.decode_error("peer_ignored");
         }
         self.transport.good(from);
-        let blamable = self.counters.blamable_refusals();
+        // Blame needs a proven sender: only then are the refusals before and after compared.
+        let blamable = authenticated
+            .is_some()
+            .then(|| self.counters.blamable_refusals());
         let (datagram, sizes) = (opened.datagram, opened.sizes);
         // A peer that tags sent this untagged: it may have restarted and not know our key
         // yet, or someone uses its name. Its requests are answered; state from it waits for
@@ -315,7 +318,7 @@ impl Node {
                 .tell_if_buried(&mut shared!(self), now, sender);
         }
         // A peer proven to have sent us forged state loses standing.
-        let forged = self.counters.blamable_refusals() - blamable;
+        let forged = blamable.map_or(0, |before| self.counters.blamable_refusals() - before);
         if let (Some(id), true) = (authenticated, forged > 0) {
             if let Some(ban) = self.trust.blame(&id, forged as u32, now) {
                 self.counters.peers_ignored += 1;
@@ -804,12 +807,8 @@ impl Node {
     /// a peer of ours before the rumor is passed on (so the relay may pick it).
     fn on_rumor(&mut self, now: Time, from: SocketAddr, rumor: wire::Rumor) {
         if self.trust.checks() && self.is_replay(now, from, &rumor) {
-            self.counters.refuse(crate::core::Refusal::Replayed);
-            return self.emit(Event::Refused {
-                origin: rumor.origin.id,
-                from,
-                reason: crate::core::Refusal::Replayed,
-            });
+            let replayed = crate::core::Refusal::Replayed;
+            return shared!(self).refuse(rumor.origin.id, from, replayed);
         }
         match self.rumors.receive(&mut shared!(self), now, from, &rumor) {
             rumor::Received::Duplicate | rumor::Received::Refused => {}
@@ -861,20 +860,16 @@ impl Node {
     fn on_delta(&mut self, now: Time, from: SocketAddr, delta: wire::Delta) {
         let budget = self.transport.packer().list_budget();
         self.sync.answered(from, now, &delta, budget);
-        let offers: Vec<admit::Offer> = delta
-            .origins
-            .iter()
-            .map(|od| admit::Offer {
-                origin: &od.origin.id,
-                signer: od.signer,
-                since: od.since,
-                upto: od.upto,
-                entries: &od.entries,
-                head: od.head.as_ref(),
-            })
-            .collect();
-        let admitted = admit::admit_all(&mut shared!(self), from, &offers);
-        for (od, admitted) in delta.origins.into_iter().zip(admitted) {
+        // One verdict per origin, all checked as one batch; none to build in open mode, which
+        // checks nothing (an origin without a verdict is admitted).
+        let verdicts = if self.trust.checks() {
+            let offers: Vec<admit::Offer> = delta.origins.iter().map(admit::Offer::delta).collect();
+            admit::admit_all(&mut shared!(self), from, &offers)
+        } else {
+            Vec::new()
+        };
+        for (i, od) in delta.origins.into_iter().enumerate() {
+            let admitted = verdicts.get(i).copied().unwrap_or(true);
             self.recent.push(crate::core::recent::Received {
                 kind: crate::core::recent::Kind::Delta,
                 id: None,

@@ -104,9 +104,16 @@ impl Rumors {
         }
     }
 
-    fn post_all(&mut self, cx: &mut Shared, now: Time, to: &[SocketAddr], message: Message) {
-        for &to in to {
-            self.post(cx, now, to, message.clone());
+    /// The tree keeps `rumor` for grafts and announces it to its lazy links except `skip`:
+    /// after the pushes, so it never delays them, and not under diffusion (a graft answering
+    /// an announcement would name who announced first).
+    fn announce(&mut self, cx: &mut Shared, now: Time, rumor: &Rumor, skip: &[SocketAddr]) {
+        let (ihave, to) = self.tree.delivered(now, rumor, skip);
+        if cx.config.diffusion.is_some() {
+            return;
+        }
+        for to in to {
+            self.post(cx, now, to, ihave.clone());
         }
     }
 
@@ -199,7 +206,6 @@ impl Rumors {
             return 0;
         }
         let tree = cx.config.dissemination.rumors == RumorMode::Tree;
-        let diffusion = cx.config.diffusion.is_some();
         let targets = if tree {
             self.tree.targets(cx, now, &[])
         } else {
@@ -209,11 +215,7 @@ impl Rumors {
             self.post(cx, now, to, Message::Rumor(rumor.clone()));
         }
         if tree {
-            // Lazy announcements after the pushes, so they never delay them.
-            let (ihave, to) = self.tree.delivered(now, &rumor, &[]);
-            if !diffusion {
-                self.post_all(cx, now, &to, ihave);
-            }
+            self.announce(cx, now, &rumor, &[]);
         }
         targets.len()
     }
@@ -228,15 +230,7 @@ impl Rumors {
     ) -> Received {
         // Checked before the rumor counts as seen, so a forged copy cannot make us drop the
         // genuine one; a duplicate changes nothing and costs no verification.
-        let offer = Offer {
-            origin: &rumor.origin.id,
-            signer: rumor.signer,
-            since: rumor.since,
-            upto: rumor.version,
-            entries: &rumor.entries,
-            head: None,
-        };
-        if !admit(cx, from, &offer) {
+        if !admit(cx, from, &Offer::rumor(rumor)) {
             return Received::Refused;
         }
         let fresh = self.seen.insert(rumor.id, now);
@@ -341,12 +335,7 @@ impl Rumors {
             RumorMode::Tree => {
                 let targets = self.tree.targets(cx, now, &skip);
                 self.relay(cx, now, &onward, targets);
-                // Lazy announcements after the pushes, so they never delay them. None under
-                // diffusion: a graft answering one would name who announced first.
-                let (ihave, to) = self.tree.delivered(now, &onward, &skip);
-                if cx.config.diffusion.is_none() {
-                    self.post_all(cx, now, &to, ihave);
-                }
+                self.announce(cx, now, &onward, &skip);
             }
             RumorMode::Rounds(rounds) => self.make_hot(cx.config, now, onward, rounds),
             RumorMode::Off => {}

@@ -70,6 +70,21 @@ impl Shared<'_> {
         }
     }
 
+    /// State about `origin` from `from` refused by the trust checks: counted and reported.
+    pub(super) fn refuse(
+        &mut self,
+        origin: NodeId,
+        from: SocketAddr,
+        reason: crate::core::trust::Refusal,
+    ) {
+        self.counters.refuse(reason);
+        self.emit(Event::Refused {
+            origin,
+            from,
+            reason,
+        });
+    }
+
     /// How this node puts values on the wire (inline up to what a rumor fits, else announced).
     pub(super) fn form(&self) -> Form {
         form(self.transport)
