@@ -18,9 +18,10 @@ pub fn seeded(rng: &mut SmallRng) -> Seeded {
     foldhash::fast::FixedState::with_seed(rng.random())
 }
 
-/// The anti-entropy bucket an origin id falls in; every node computes the same one.
-pub fn bucket_of(id: &NodeId) -> u8 {
-    (xxhash_rust::xxh3::xxh3_64(id.as_str().as_bytes()) % SYNC_BUCKETS as u64) as u8
+/// The anti-entropy bucket of the origin whose [`origin_hash`](crate::wire::origin_hash) is
+/// `hash`; every node computes the same one.
+pub fn bucket_of(hash: u64) -> u8 {
+    (hash % SYNC_BUCKETS as u64) as u8
 }
 
 /// Hash of (origin, watermark), XOR-folded per bucket so a change updates one bucket in O(1).
@@ -44,21 +45,22 @@ pub fn ring_position(addr: &std::net::SocketAddr) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::origin_hash;
 
     #[test]
     fn bucket_hashes_are_pinned_across_builds() {
         // Nodes built from different versions must agree on these or anti-entropy degrades to
         // full digests every round. A change here is a wire-protocol change.
         assert_eq!(
-            bucket_of(&NodeId::from("n7000")),
-            bucket_of(&NodeId::from("n7000"))
+            bucket_of(origin_hash(&NodeId::from("n7000"))),
+            (xxhash_rust::xxh3::xxh3_64(b"n7000") % 64) as u8
         );
         assert_eq!(
             contribution(&NodeId::from("n7000"), 3),
             xxhash_rust::xxh3::xxh3_64_with_seed(b"n7000", 3)
         );
         let spread: std::collections::HashSet<u8> = (0..1000)
-            .map(|i| bucket_of(&NodeId::from(format!("n{i}"))))
+            .map(|i| bucket_of(origin_hash(&NodeId::from(format!("n{i}")))))
             .collect();
         assert_eq!(spread.len(), SYNC_BUCKETS);
     }

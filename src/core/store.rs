@@ -14,6 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::wire::{
+    origin_hash,
     Announce, Entry, NodeId, Origin, OriginDelta, Payload, PublicKey, Signature, VersionClaim,
     SYNC_BUCKETS,
 };
@@ -357,7 +358,8 @@ pub struct Store {
     states: Vec<(NodeId, OriginState)>,
     index: HashMap<NodeId, u32, Seeded>,
     buckets: [u64; SYNC_BUCKETS],
-    bucket_slots: Vec<Vec<u32>>,
+    /// Per bucket: the slot and [`origin_hash`] of each origin in it.
+    bucket_slots: Vec<Vec<(u32, u64)>>,
     /// Keys with a TTL, soonest deadline first: (deadline ms, slot, version, key). Entries
     /// overwritten since are skipped when they come up.
     expiries: BinaryHeap<Reverse<(u64, u32, u64, String)>>,
@@ -391,11 +393,12 @@ impl Store {
     }
 
     fn insert_origin(&mut self, id: NodeId, addr: SocketAddr, now: Time) -> usize {
-        let bucket = bucket_of(&id);
+        let hash = origin_hash(&id);
+        let bucket = bucket_of(hash);
         let contrib = contribution(&id, 0);
         let slot = self.states.len();
         self.buckets[bucket as usize] ^= contrib;
-        self.bucket_slots[bucket as usize].push(slot as u32);
+        self.bucket_slots[bucket as usize].push((slot as u32, hash));
         self.index.insert(id.clone(), slot as u32);
         self.states.push((
             id,
@@ -844,14 +847,27 @@ impl Store {
         self.buckets.to_vec()
     }
 
+    /// Number of origins in `bucket`.
+    pub fn bucket_len(&self, bucket: u8) -> usize {
+        self.bucket_slots[bucket as usize % SYNC_BUCKETS].len()
+    }
+
     /// Origins in `bucket` with our watermarks, in the order we learned them.
     pub fn bucket(&self, bucket: u8) -> impl Iterator<Item = (&NodeId, u64)> {
         self.bucket_slots[bucket as usize % SYNC_BUCKETS]
             .iter()
-            .map(|&slot| {
+            .map(|&(slot, _)| {
                 let (id, state) = &self.states[slot as usize];
                 (id, state.watermark)
             })
+    }
+
+    /// Origins in `bucket` with their [`origin_hash`]es and the order we learned them in (0:
+    /// ourselves).
+    pub fn bucket_hashes(&self, bucket: u8) -> impl Iterator<Item = (&NodeId, u64, u32)> {
+        self.bucket_slots[bucket as usize % SYNC_BUCKETS]
+            .iter()
+            .map(|&(slot, hash)| (&self.states[slot as usize].0, hash, slot))
     }
 
     /// Our watermark claims for the origins in `bucket`.

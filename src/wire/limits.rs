@@ -3,7 +3,7 @@
 /// First bytes of every datagram: lets a node drop foreign traffic before decoding anything.
 pub const MAGIC: [u8; 4] = *b"GSP\x01";
 /// Bumped whenever the encoding of any message changes; mismatches are dropped and counted.
-pub const PROTOCOL_VERSION: u8 = 4;
+pub const PROTOCOL_VERSION: u8 = 5;
 /// Default largest datagram we send: fits a 1500-byte Ethernet MTU with IP/UDP headers to spare.
 pub const DEFAULT_MTU: usize = 1400;
 /// Smallest MTU we accept in config: below this a full status page or rumor cannot fit.

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::codec::{Absurd, DecodeError};
+use super::filter::SyncFilter;
 use super::signed::{PublicKey, Signature};
 use super::limits::{
     MAX_ANNOUNCED, MAX_FETCH_PIECES, MAX_ID_LEN, MAX_INLINE_VALUE, MAX_KEY_LEN, MAX_PEER_LIST, MAX_PIECE,
@@ -479,6 +480,7 @@ pub enum Message {
     Graft(Graft),
     Prune(Prune),
     IHave(IHave),
+    SyncFilter(SyncFilter),
 }
 
 /// Message type without payload, for per-type counters and metrics labels.
@@ -510,6 +512,7 @@ pub enum MessageKind {
     Graft,
     Prune,
     IHave,
+    SyncFilter,
 }
 
 impl MessageKind {
@@ -542,6 +545,7 @@ impl MessageKind {
             MessageKind::Graft => "graft",
             MessageKind::Prune => "prune",
             MessageKind::IHave => "ihave",
+            MessageKind::SyncFilter => "sync_filter",
         }
     }
 }
@@ -576,6 +580,7 @@ impl Message {
             Message::Graft(_) => MessageKind::Graft,
             Message::Prune(_) => MessageKind::Prune,
             Message::IHave(_) => MessageKind::IHave,
+            Message::SyncFilter(_) => MessageKind::SyncFilter,
         }
     }
 
@@ -600,6 +605,7 @@ impl Message {
                 d.versions.iter().try_for_each(check_claim)
             }
             Message::SyncPull(p) => p.wants.iter().try_for_each(check_claim),
+            Message::SyncFilter(f) => f.check().map_err(DecodeError::Invalid),
             Message::Delta(d) => d.origins.iter().try_for_each(|o| {
                 check_origin(&o.origin)?;
                 check_range(o.since, o.upto, &o.entries)

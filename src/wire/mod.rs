@@ -3,6 +3,7 @@
 //! swapped (bincode 2 is unmaintained) by editing this folder alone.
 
 mod codec;
+mod filter;
 mod frame;
 mod header;
 mod limits;
@@ -18,6 +19,7 @@ pub use codec::{
     decode_saved, decode_status, encode_saved, encode_status, encoded_len, Absurd, DecodeError,
     EncodeError, SavedKey, SavedKeys,
 };
+pub use filter::{origin_hash, SyncFilter, FILTER_BITS_PER_ORIGIN, FILTER_HASHES, MAX_FILTER_HASHES};
 pub use frame::{
     decode_datagram, decode_datagram_sized, encode_datagram, open_datagram, tag_datagram,
     Datagram, Opened, SenderTag, TAGGED, TAG_LEN,

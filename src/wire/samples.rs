@@ -107,6 +107,12 @@ pub fn one_of_each() -> Vec<Message> {
                 version: 0,
             }],
         }),
+        Message::SyncFilter({
+            let mut f = SyncFilter::new(9, 3, 64, 2, 1300);
+            f.insert(origin_hash(&"n1".into()));
+            f.insert(origin_hash(&"n2".into()));
+            f
+        }),
         Message::Delta(Delta {
             origins: vec![OriginDelta {
                 origin: origin(),

@@ -274,6 +274,7 @@ impl Node {
                 Message::SyncSummary(s) => self.sync.on_summary(&mut shared!(self), from, s),
                 Message::SyncDigest(d) => self.sync.on_digest(&mut shared!(self), now, from, d),
                 Message::SyncPull(p) => self.sync.on_pull(&mut shared!(self), from, p),
+                Message::SyncFilter(f) => self.sync.on_filter(&mut shared!(self), from, f),
                 Message::Delta(d) => self.on_delta(now, from, d),
                 Message::JoinRequest(j) => {
                     self.discovery

@@ -4,6 +4,10 @@
 //! 3. initiator → peer: `Delta` with what the peer lacks, and `SyncPull` for what it lacks
 //!    itself, which the peer answers with `Delta`.
 //!
+//! A node learning origins new to it (joining, or during a join storm) skips the first two
+//! steps: it opens with a `SyncFilter` (a Bloom filter of the origins it holds, one datagram
+//! for about a thousand) and the peer answers at once with every origin the filter lacks.
+//!
 //! A converged pair exchanges one datagram. A big backlog is cut into version-ordered prefixes;
 //! when an exchange shows we are far behind (new origins, or a capped reply), the next one is
 //! brought forward so a joining node catches up in a few fast rounds instead of many slow ones.
@@ -15,15 +19,15 @@ use crate::core::hash::Seeded;
 use std::net::SocketAddr;
 
 use crate::wire::{
-    encoded_len, Delta, Message, NodeId, OriginDelta, SyncDigest, SyncPull, SyncSummary,
-    VersionClaim, SYNC_BUCKETS,
+    encoded_len, Delta, Message, NodeId, OriginDelta, SyncDigest, SyncFilter, SyncPull,
+    SyncSummary, VersionClaim, SYNC_BUCKETS,
 };
 
 use super::paging::paginate;
 use super::shared::Shared;
 use crate::core::config::{NodeConfig, SyncMode};
 use crate::core::event::Route;
-use crate::core::store::{Applied, Provenance, Signed};
+use crate::core::store::{Applied, Form, Provenance, Signed, Store};
 use crate::core::time::Time;
 
 /// Fast exchanges (a tenth of the interval apart) that follow the last sign of a backlog.
@@ -62,6 +66,9 @@ pub(super) struct AntiEntropy {
     round_trip: Option<Duration>,
     /// Rounds in lockstep (the simulator's theory runs) start on the clock, answered or not.
     self_clocked: bool,
+    /// Origins new to us arrived since the last exchange opened (or a join was answered):
+    /// the next exchange opens with a filter of the origins we hold.
+    growing: bool,
 }
 
 /// An exchange we opened: with whom, and since when we wait for its next step (the digest,
@@ -97,6 +104,7 @@ impl AntiEntropy {
             summarized: Vec::new(),
             round_trip: None,
             self_clocked,
+            growing: false,
         }
     }
 
@@ -224,6 +232,7 @@ impl AntiEntropy {
     pub(super) fn start_now(&mut self, now: Time) {
         self.next = now;
         self.catch_up_rounds = CATCH_UP_ROUNDS;
+        self.growing = true;
     }
 
     /// The interval changed from `old` to `new`: the next exchange comes within half the
@@ -248,9 +257,19 @@ impl AntiEntropy {
         self.asked.retain(|_, at| now < *at + overdue);
         self.summarized.retain(|&(_, at)| now < at + interval);
         let count = cx.config.dissemination.sync_peers.max(1);
+        // Filters only where exchanges are self-clocked: the lockstep rounds of the theory runs
+        // model the textbook exchange.
+        let filter = std::mem::take(&mut self.growing)
+            && self.self_clocked
+            && cx.config.dissemination.sync == SyncMode::PushPull;
         for peer in cx.peers.sample(cx.rng, count, &[]) {
             cx.counters.anti_entropy_exchanges += 1;
-            let digest_pages = send_summary(cx, peer, self.catching_up());
+            let digest_pages = if filter {
+                send_filter(cx, peer, false);
+                1
+            } else {
+                send_summary(cx, peer, self.catching_up())
+            };
             let awaits_delta = digest_pages > 0;
             if self.self_clocked {
                 if !awaits_delta {
@@ -388,6 +407,52 @@ impl AntiEntropy {
         }
     }
 
+    /// Answers a filter with every origin of its buckets it does not contain, whole, in up to
+    /// `max_sync_datagrams` datagrams; with an empty delta if there is none, so the peer's
+    /// exchange ends at once instead of timing out. A filter that opens an exchange is
+    /// answered, while we are catching up ourselves, with our own filter too, and the peer
+    /// pushes what we lack.
+    pub(super) fn on_filter(&mut self, cx: &mut Shared, from: SocketAddr, filter: SyncFilter) {
+        cx.counters.anti_entropy_served += 1;
+        // Our own filter counts against the answer's datagrams: a request gets at most
+        // `max_sync_datagrams` back.
+        let mut room = cx.config.max_sync_datagrams;
+        if !filter.reply && self.catching_up() && room > 1 {
+            send_filter(cx, from, true);
+            room -= 1;
+        }
+        let budget = cx.transport.packer().list_budget();
+        let form = cx.form();
+        let store = &*cx.store;
+        let mut missing: Vec<(&NodeId, u32)> = Vec::new();
+        for bucket in filter.covered() {
+            missing.extend(
+                store
+                    .bucket_hashes(bucket)
+                    .filter(|&(_, hash, _)| !filter.contains(hash))
+                    .map(|(id, _, learned)| (id, learned)),
+            );
+        }
+        let pages = if filter.reply {
+            // A reply comes from a peer catching up from others at the same time: push it one
+            // datagram of what it is least likely to get elsewhere (our own state, then what
+            // reached us last: the least widely known), and let its own exchanges bring the
+            // rest (full pushes from several peers at once would carry the same origins).
+            missing.sort_unstable_by_key(|&(_, learned)| (learned != 0, std::cmp::Reverse(learned)));
+            1
+        } else {
+            room
+        };
+        let items = missing.into_iter().map(|(id, _)| (id, 0));
+        let deltas = delta_pages(store, form, budget, items, pages);
+        if deltas.is_empty() && !filter.reply {
+            cx.send(from, Message::Delta(Delta { origins: Vec::new() }));
+        }
+        for delta in deltas {
+            cx.send(from, Message::Delta(delta));
+        }
+    }
+
     /// Answers a pull with the deltas it asks for.
     pub(super) fn on_pull(&mut self, cx: &mut Shared, from: SocketAddr, pull: SyncPull) {
         let wants = pull
@@ -436,6 +501,7 @@ impl AntiEntropy {
         }
         cx.counters.deltas_applied += 1;
         if applied.new_origin {
+            self.growing = true;
             self.behind(cx.config, now);
         }
         Some(applied)
@@ -476,6 +542,42 @@ fn send_summary(cx: &mut Shared, to: SocketAddr, catching_up: bool) -> usize {
     cx.send(to, Message::SyncSummary(SyncSummary { buckets }));
     0
 }
+
+/// Opens an exchange with a filter of the origins we hold: all of them if they fit one
+/// datagram at the designed false-positive rate, else the buckets from a random one on that
+/// do (at least one). `reply`: it answers the peer's filter.
+fn send_filter(cx: &mut Shared, to: SocketAddr, reply: bool) {
+    let budget = cx
+        .transport
+        .packer()
+        .list_budget()
+        .saturating_sub(FILTER_OVERHEAD);
+    let room = SyncFilter::capacity(budget);
+    let first = rand::RngExt::random_range(&mut *cx.rng, 0..SYNC_BUCKETS) as u8;
+    let (mut buckets, mut held) = (0usize, 0usize);
+    while buckets < SYNC_BUCKETS {
+        let len = cx
+            .store
+            .bucket_len(((usize::from(first) + buckets) % SYNC_BUCKETS) as u8);
+        if buckets > 0 && held + len > room {
+            break;
+        }
+        held += len;
+        buckets += 1;
+    }
+    let seed = rand::RngExt::random(&mut *cx.rng);
+    let mut filter = SyncFilter::new(seed, first, buckets as u8, held, budget);
+    filter.reply = reply;
+    for bucket in filter.covered().collect::<Vec<_>>() {
+        for (_, hash, _) in cx.store.bucket_hashes(bucket) {
+            filter.insert(hash);
+        }
+    }
+    cx.send(to, Message::SyncFilter(filter));
+}
+
+/// Bytes of a filter message besides its bits: seed, bucket range, probe count, length.
+const FILTER_OVERHEAD: usize = 24;
 
 /// Our claims for `buckets`, packed into at most `max_pages` digests, each listing the buckets
 /// it covers whole; true if some claims were left out. A bucket too big for one datagram
@@ -543,22 +645,39 @@ fn send_pulls(
 }
 
 /// Sends what a peer lacks of each `(origin, held-since)`, packed into MTU-sized `Delta`s, at
-/// most `pages` of them.
+/// most `pages` of them (an origin listed twice goes once).
 fn send_deltas(cx: &mut Shared, to: SocketAddr, items: Vec<(NodeId, u64)>, pages: usize) {
     let budget = cx.transport.packer().list_budget();
     let form = cx.form();
     let mut seen = HashSet::with_hasher(cx.hasher.clone());
-    let store = &*cx.store;
+    let items = items
+        .iter()
+        .filter(|(id, _)| seen.insert(id))
+        .map(|(id, since)| (id, *since));
+    for delta in delta_pages(cx.store, form, budget, items, pages) {
+        cx.send(to, Message::Delta(delta));
+    }
+}
+
+/// What a peer lacks of each `(origin, held-since)`, packed into at most `pages` deltas of
+/// `budget` bytes; items past the last page are not looked at.
+fn delta_pages<'a>(
+    store: &Store,
+    form: Form,
+    budget: usize,
+    items: impl Iterator<Item = (&'a NodeId, u64)>,
+    pages: usize,
+) -> Vec<Delta> {
     let deltas = items
-        .into_iter()
-        .filter(|(id, _)| seen.insert(id.clone()))
-        .filter_map(|(id, since)| store.delta_since(&id, since, usize::MAX, form))
+        .filter_map(|(id, since)| store.delta_since(id, since, usize::MAX, form))
         .filter_map(|delta| fit_delta(delta, budget));
     let (pages, _) = paginate(deltas, budget, pages, |(_, len)| *len);
-    for page in pages {
-        let origins = page.into_iter().map(|(delta, _)| delta).collect();
-        cx.send(to, Message::Delta(Delta { origins }));
-    }
+    pages
+        .into_iter()
+        .map(|page| Delta {
+            origins: page.into_iter().map(|(delta, _)| delta).collect(),
+        })
+        .collect()
 }
 
 /// Cuts a delta's entries (newest first) until it fits `budget`; the kept prefix stays valid

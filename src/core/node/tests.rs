@@ -742,3 +742,69 @@ fn under_diffusion_each_relay_waits_its_own_exponential_delay() {
     let distinct: std::collections::HashSet<_> = delays.iter().collect();
     assert!(distinct.len() > delays.len() * 9 / 10, "independent delays");
 }
+
+#[test]
+fn a_node_learning_new_origins_opens_with_a_filter_and_gets_all_it_lacks_in_one_step() {
+    // `a` holds 300 origins; `b` has just learned one new origin, so its next exchange opens
+    // with a filter of what it holds instead of a summary. `a`, catching up itself, answers
+    // with its own filter first, then every origin `b` lacks: no digest, no pull. `b` pushes
+    // `a` one datagram back, its own state first.
+    let mut a = node(1, &[2], |c| c.learn_peers = false);
+    learn_origins(&mut a, 100..400, "Middlemarch");
+    let mut b = node(2, &[1], |c| c.learn_peers = false);
+    learn_origins(&mut b, 5000..5001, "Emma");
+    let mut now = Time::ZERO;
+    let opening = loop {
+        now = b.next_timeout().unwrap_or(now).max(now);
+        b.handle_timeout(now);
+        let out: Vec<Message> = drain(&mut b, now)
+            .iter()
+            .filter(|t| t.to == addr(1))
+            .flat_map(messages)
+            .collect();
+        if let Some(m) = out
+            .into_iter()
+            .find(|m| matches!(m, Message::SyncFilter(_) | Message::SyncSummary(_)))
+        {
+            break m;
+        }
+    };
+    let Message::SyncFilter(filter) = &opening else {
+        panic!("a node learning new origins opens with a filter, not {opening:?}");
+    };
+    assert!(!filter.reply && filter.buckets == 64, "three origins fit one filter whole");
+    let bytes = datagram_from(2, std::slice::from_ref(&opening));
+    a.handle_datagram(now, addr(2), &bytes[0]);
+    let answer: Vec<Transmit> = drain(&mut a, now)
+        .into_iter()
+        .filter(|t| t.to == addr(2))
+        .collect();
+    let answer_messages: Vec<Message> = answer.iter().flat_map(messages).collect();
+    assert!(
+        matches!(&answer_messages[0], Message::SyncFilter(f) if f.reply),
+        "a, catching up too, answers with its own filter first"
+    );
+    assert!(answer_messages
+        .iter()
+        .all(|m| matches!(m, Message::SyncFilter(_) | Message::Delta(_) | Message::Members(_))));
+    assert!(answer.len() <= 16, "one request, at most max_sync_datagrams back");
+    for t in &answer {
+        b.handle_datagram(now, addr(1), &t.bytes);
+    }
+    assert_eq!(b.store().len(), 2 + 1 + 300, "b holds all a had after one round trip");
+    let pushed: Vec<Transmit> = drain(&mut b, now)
+        .into_iter()
+        .filter(|t| t.to == addr(1))
+        .collect();
+    let deltas = pushed
+        .iter()
+        .flat_map(messages)
+        .filter(|m| matches!(m, Message::Delta(_)))
+        .count();
+    assert_eq!(deltas, 1, "b pushes a one datagram of what a lacks");
+    for t in &pushed {
+        a.handle_datagram(now, addr(2), &t.bytes);
+    }
+    assert!(a.store().get(b.id()).is_some(), "b's own state goes first");
+    assert!(a.store().get(&NodeId::from("n5000")).is_some());
+}
