@@ -862,12 +862,12 @@ impl Store {
             })
     }
 
-    /// Origins in `bucket` with their [`origin_hash`]es and the order we learned them in (0:
-    /// ourselves).
-    pub fn bucket_hashes(&self, bucket: u8) -> impl Iterator<Item = (&NodeId, u64, u32)> {
+    /// The [`origin_hash`] of each origin in `bucket`, with the order we learned it in (0:
+    /// ourselves), which [`Store::delta_at`] takes.
+    pub fn bucket_hashes(&self, bucket: u8) -> impl Iterator<Item = (u64, u32)> + '_ {
         self.bucket_slots[bucket as usize % SYNC_BUCKETS]
             .iter()
-            .map(|&(slot, hash)| (&self.states[slot as usize].0, hash, slot))
+            .map(|&(slot, hash)| (hash, slot))
     }
 
     /// Our watermark claims for the origins in `bucket`.
@@ -890,7 +890,20 @@ impl Store {
         max_entries: usize,
         form: Form,
     ) -> Option<OriginDelta> {
-        let state = self.get(id)?;
+        let slot = u32::try_from(self.slot(id)?).ok()?;
+        self.delta_at(slot, since, max_entries, form)
+    }
+
+    /// [`Store::delta_since`] for the origin learned `learned`-th (as
+    /// [`Store::bucket_hashes`] numbers them), without looking its id up.
+    pub fn delta_at(
+        &self,
+        learned: u32,
+        since: u64,
+        max_entries: usize,
+        form: Form,
+    ) -> Option<OriginDelta> {
+        let (id, state) = self.states.get(learned as usize)?;
         if state.watermark <= since {
             return None;
         }

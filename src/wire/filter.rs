@@ -5,23 +5,24 @@
 //! pull step. A false positive only hides an origin from one exchange: each filter has
 //! its own seed, so the next one hides a different few.
 //!
-//! Both ends must hash alike: the probe positions are part of the wire format (XXH3 of the
-//! id under the filter's seed, then double hashing), pinned by a test.
+//! The filter is *blocked*: an origin's probes all fall in one 64-bit word, so adding or
+//! looking up an origin touches one word (a few nanoseconds; a node checks a thousand origins
+//! per filter), for a slightly higher false-positive rate than probes spread over all bits.
+//! Both ends must hash alike: the probe positions are part of the wire format (the origin's
+//! XXH3 hash mixed with the filter's seed), pinned by a test.
 
 use bincode::{Decode, Encode};
 
 use super::limits::SYNC_BUCKETS;
 use super::message::NodeId;
 
-/// Bits a filter spends per origin it holds: about a 1% false-positive rate with
-/// [`FILTER_HASHES`] probes.
+/// Bits a filter spends per origin it holds: about a 1.5% false-positive rate with
+/// [`FILTER_HASHES`] probes in one 64-bit word.
 pub const FILTER_BITS_PER_ORIGIN: usize = 10;
 /// Probes per origin (optimal for ten bits each: 10 · ln 2 ≈ 7).
 pub const FILTER_HASHES: u8 = 7;
-/// Most probes a filter may ask for (more only costs the receiver time).
-pub const MAX_FILTER_HASHES: u8 = 16;
-/// Smallest filter sent, in bytes.
-const MIN_FILTER_BYTES: usize = 8;
+/// Most probes a filter may ask for (each takes six bits of one 64-bit mix).
+pub const MAX_FILTER_HASHES: u8 = 10;
 
 /// "I hold the origins this filter contains, in buckets `first_bucket` onwards (`buckets`
 /// of them, wrapping around); send me the others." A filter that opens an exchange may be
@@ -41,16 +42,16 @@ impl SyncFilter {
     /// An empty filter over `buckets` buckets from `first_bucket`, sized for `origins`
     /// origins but at most `max_bytes` long.
     pub fn new(seed: u64, first_bucket: u8, buckets: u8, origins: usize, max_bytes: usize) -> Self {
-        let bytes = (origins * FILTER_BITS_PER_ORIGIN)
-            .div_ceil(8)
-            .clamp(MIN_FILTER_BYTES, max_bytes.max(MIN_FILTER_BYTES));
+        let words = (origins * FILTER_BITS_PER_ORIGIN)
+            .div_ceil(64)
+            .clamp(1, (max_bytes / 8).max(1));
         SyncFilter {
             reply: false,
             seed,
             first_bucket,
             buckets,
             hashes: FILTER_HASHES,
-            bits: vec![0; bytes],
+            bits: vec![0; words * 8],
         }
     }
 
@@ -74,27 +75,48 @@ impl SyncFilter {
 
     /// Adds the origin whose [`origin_hash`] is `hash`.
     pub fn insert(&mut self, hash: u64) {
-        let m = self.len_bits();
-        for bit in probes(hash, self.seed, self.hashes, m) {
-            self.bits[bit / 8] |= 1 << (bit % 8);
+        let (word, mask) = self.probe(hash);
+        let at = word * 8;
+        if let Some(bytes) = self.bits.get_mut(at..at + 8) {
+            let merged = u64::from_le_bytes(bytes.try_into().unwrap_or_default()) | mask;
+            bytes.copy_from_slice(&merged.to_le_bytes());
         }
     }
 
     /// Whether the origin whose [`origin_hash`] is `hash` may be in the filter (false:
     /// certainly not).
     pub fn contains(&self, hash: u64) -> bool {
-        let m = self.len_bits();
-        probes(hash, self.seed, self.hashes, m).all(|bit| self.bits[bit / 8] & (1 << (bit % 8)) != 0)
+        let (word, mask) = self.probe(hash);
+        let at = word * 8;
+        self.bits
+            .get(at..at + 8)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .is_some_and(|b| u64::from_le_bytes(b) & mask == mask)
     }
 
-    fn len_bits(&self) -> u32 {
-        u32::try_from(self.bits.len() * 8).unwrap_or(u32::MAX)
+    /// The word an origin falls in and its probe bits there: the origin hash and the seed
+    /// mixed by the SplitMix64 finalizer; the low 32 bits pick the word (multiply-shift), a
+    /// second multiply gives six bits per probe.
+    fn probe(&self, hash: u64) -> (usize, u64) {
+        let words = (self.bits.len() / 8) as u64;
+        let mut z = hash ^ self.seed;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        let word = ((z & 0xffff_ffff) * words) >> 32;
+        let mut bits = z.rotate_left(32).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let mut mask = 0u64;
+        for _ in 0..self.hashes.min(MAX_FILTER_HASHES) {
+            mask |= 1 << (bits >> 58);
+            bits <<= 6;
+        }
+        (word as usize, mask)
     }
 
     /// Field checks for a received filter.
     pub(super) fn check(&self) -> Result<(), &'static str> {
-        if self.bits.is_empty() {
-            return Err("empty filter");
+        if self.bits.is_empty() || !self.bits.len().is_multiple_of(8) {
+            return Err("filter length");
         }
         if self.hashes == 0 || self.hashes > MAX_FILTER_HASHES {
             return Err("filter probe count");
@@ -115,21 +137,6 @@ pub fn origin_hash(id: &NodeId) -> u64 {
     xxhash_rust::xxh3::xxh3_64(id.as_str().as_bytes())
 }
 
-/// The bit positions of an origin in a filter of `m` bits under `seed`: the origin hash and
-/// the seed mixed by the SplitMix64 finalizer, then h1 + i·h2 (Kirsch–Mitzenmacher double
-/// hashing, 32-bit, wrapping) mapped onto `0..m` by multiply-shift.
-fn probes(hash: u64, seed: u64, hashes: u8, m: u32) -> impl Iterator<Item = usize> {
-    let mut z = hash ^ seed;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^= z >> 31;
-    let (h1, h2) = (z as u32, ((z >> 32) as u32) | 1);
-    (0..u32::from(hashes)).map(move |i| {
-        let x = h1.wrapping_add(i.wrapping_mul(h2));
-        ((u64::from(x) * u64::from(m)) >> 32) as usize
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,8 +153,9 @@ mod tests {
         }
         assert!((0..1000).all(|i| f.contains(id(i))));
         let false_positives = (1000..11_000).filter(|&i| f.contains(id(i))).count();
-        // Designed for about 1%.
-        assert!(false_positives < 200, "{false_positives} of 10000");
+        println!("{false_positives} false positives in 10000");
+        // Designed for about 1.5%.
+        assert!(false_positives < 250, "{false_positives} of 10000");
         assert!(false_positives > 0, "a filter of 1000 origins in 1250 bytes is not exact");
     }
 
@@ -175,7 +183,7 @@ mod tests {
         );
         let mut f = SyncFilter::new(42, 0, 64, 1, 8);
         f.insert(origin_hash(&NodeId::from("n7000")));
-        assert_eq!(f.bits, [64, 16, 2, 32, 8, 0, 16, 4]);
+        assert_eq!(f.bits, [160, 0, 0, 0, 192, 64, 12, 0]);
     }
 
     #[test]
@@ -197,11 +205,15 @@ mod tests {
                 ..good.clone()
             },
             SyncFilter {
+                bits: vec![0; 12],
+                ..good.clone()
+            },
+            SyncFilter {
                 hashes: 0,
                 ..good.clone()
             },
             SyncFilter {
-                hashes: 17,
+                hashes: 11,
                 ..good.clone()
             },
             SyncFilter {

@@ -424,13 +424,13 @@ impl AntiEntropy {
         let budget = cx.transport.packer().list_budget();
         let form = cx.form();
         let store = &*cx.store;
-        let mut missing: Vec<(&NodeId, u32)> = Vec::new();
+        let mut missing: Vec<u32> = Vec::new();
         for bucket in filter.covered() {
             missing.extend(
                 store
                     .bucket_hashes(bucket)
-                    .filter(|&(_, hash, _)| !filter.contains(hash))
-                    .map(|(id, _, learned)| (id, learned)),
+                    .filter(|&(hash, _)| !filter.contains(hash))
+                    .map(|(_, learned)| learned),
             );
         }
         let pages = if filter.reply {
@@ -438,13 +438,15 @@ impl AntiEntropy {
             // datagram of what it is least likely to get elsewhere (our own state, then what
             // reached us last: the least widely known), and let its own exchanges bring the
             // rest (full pushes from several peers at once would carry the same origins).
-            missing.sort_unstable_by_key(|&(_, learned)| (learned != 0, std::cmp::Reverse(learned)));
+            missing.sort_unstable_by_key(|&learned| (learned != 0, std::cmp::Reverse(learned)));
             1
         } else {
             room
         };
-        let items = missing.into_iter().map(|(id, _)| (id, 0));
-        let deltas = delta_pages(store, form, budget, items, pages);
+        let deltas = missing
+            .into_iter()
+            .filter_map(|learned| store.delta_at(learned, 0, usize::MAX, form));
+        let deltas = pack_deltas(deltas, budget, pages);
         if deltas.is_empty() && !filter.reply {
             cx.send(from, Message::Delta(Delta { origins: Vec::new() }));
         }
@@ -569,7 +571,7 @@ fn send_filter(cx: &mut Shared, to: SocketAddr, reply: bool) {
     let mut filter = SyncFilter::new(seed, first, buckets as u8, held, budget);
     filter.reply = reply;
     for bucket in filter.covered().collect::<Vec<_>>() {
-        for (_, hash, _) in cx.store.bucket_hashes(bucket) {
+        for (hash, _) in cx.store.bucket_hashes(bucket) {
             filter.insert(hash);
         }
     }
@@ -668,9 +670,18 @@ fn delta_pages<'a>(
     items: impl Iterator<Item = (&'a NodeId, u64)>,
     pages: usize,
 ) -> Vec<Delta> {
-    let deltas = items
-        .filter_map(|(id, since)| store.delta_since(id, since, usize::MAX, form))
-        .filter_map(|delta| fit_delta(delta, budget));
+    let deltas = items.filter_map(|(id, since)| store.delta_since(id, since, usize::MAX, form));
+    pack_deltas(deltas, budget, pages)
+}
+
+/// Origin deltas packed into at most `pages` deltas of `budget` bytes (each cut to fit one
+/// alone if need be); deltas past the last page are not built.
+fn pack_deltas(
+    deltas: impl Iterator<Item = OriginDelta>,
+    budget: usize,
+    pages: usize,
+) -> Vec<Delta> {
+    let deltas = deltas.filter_map(|delta| fit_delta(delta, budget));
     let (pages, _) = paginate(deltas, budget, pages, |(_, len)| *len);
     pages
         .into_iter()
