@@ -434,11 +434,17 @@ impl AntiEntropy {
             );
         }
         let pages = if filter.reply {
-            // A reply comes from a peer catching up from others at the same time: push it one
-            // datagram of what it is least likely to get elsewhere (our own state, then what
-            // reached us last: the least widely known), and let its own exchanges bring the
-            // rest (full pushes from several peers at once would carry the same origins).
-            missing.sort_unstable_by_key(|&learned| (learned != 0, std::cmp::Reverse(learned)));
+            // A reply comes from a peer catching up from others at the same time. While it
+            // lacks half of what we hold or more (early in a join storm), push it one datagram
+            // of what it is least likely to get elsewhere: our own state, then what reached us
+            // last. Past that, only our own state: its own exchanges bring the rest, and pushes
+            // from several peers at once carried the same origins (most of a 1000-node join's
+            // duplicate deltas).
+            if missing.len() * 2 < store.len() {
+                missing.retain(|&l| l == 0);
+            } else {
+                missing.sort_unstable_by_key(|&learned| (learned != 0, std::cmp::Reverse(learned)));
+            }
             1
         } else {
             room

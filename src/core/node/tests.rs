@@ -748,7 +748,8 @@ fn a_node_learning_new_origins_opens_with_a_filter_and_gets_all_it_lacks_in_one_
     // `a` holds 300 origins; `b` has just learned one new origin, so its next exchange opens
     // with a filter of what it holds instead of a summary. `a`, catching up itself, answers
     // with its own filter first, then every origin `b` lacks: no digest, no pull. `b` pushes
-    // `a` one datagram back, its own state first.
+    // `a` one datagram back (its own state first): when `a`'s filter came, `a` lacked half of
+    // what `b` held.
     let mut a = node(1, &[2], |c| c.learn_peers = false);
     learn_origins(&mut a, 100..400, "Middlemarch");
     let mut b = node(2, &[1], |c| c.learn_peers = false);
@@ -806,5 +807,5 @@ fn a_node_learning_new_origins_opens_with_a_filter_and_gets_all_it_lacks_in_one_
         a.handle_datagram(now, addr(2), &t.bytes);
     }
     assert!(a.store().get(b.id()).is_some(), "b's own state goes first");
-    assert!(a.store().get(&NodeId::from("n5000")).is_some());
+    assert!(a.store().get(&NodeId::from("n5000")).is_some(), "a lacked half of what b held");
 }
