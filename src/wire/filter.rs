@@ -40,11 +40,11 @@ pub struct SyncFilter {
 
 impl SyncFilter {
     /// An empty filter over `buckets` buckets from `first_bucket`, sized for `origins`
-    /// origins but at most `max_bytes` long.
-    pub fn new(seed: u64, first_bucket: u8, buckets: u8, origins: usize, max_bytes: usize) -> Self {
+    /// origins but so that the whole message fits `room` bytes (at least one word).
+    pub fn new(seed: u64, first_bucket: u8, buckets: u8, origins: usize, room: usize) -> Self {
         let words = (origins * FILTER_BITS_PER_ORIGIN)
             .div_ceil(64)
-            .clamp(1, (max_bytes / 8).max(1));
+            .clamp(1, (bits_room(room) / 8).max(1));
         SyncFilter {
             reply: false,
             seed,
@@ -55,9 +55,10 @@ impl SyncFilter {
         }
     }
 
-    /// Origins a filter of `max_bytes` holds at the designed false-positive rate.
-    pub fn capacity(max_bytes: usize) -> usize {
-        max_bytes * 8 / FILTER_BITS_PER_ORIGIN
+    /// Origins a filter message of at most `room` bytes holds at the designed
+    /// false-positive rate.
+    pub fn capacity(room: usize) -> usize {
+        bits_room(room) * 8 / FILTER_BITS_PER_ORIGIN
     }
 
     /// Whether `bucket` is one of those this filter speaks for.
@@ -129,6 +130,15 @@ impl SyncFilter {
         }
         Ok(())
     }
+}
+
+/// Bytes of a filter message besides its bits: the message tag, `reply`, the seed, the
+/// bucket range, the probe count and the bits' length prefix, at their largest.
+const FILTER_OVERHEAD: usize = 24;
+
+/// Room for a filter's bits in a message of at most `room` bytes.
+fn bits_room(room: usize) -> usize {
+    room.saturating_sub(FILTER_OVERHEAD)
 }
 
 /// An origin id's 64-bit hash: XXH3 of its bytes. Filters probe with it, and it picks the

@@ -555,11 +555,7 @@ fn send_summary(cx: &mut Shared, to: SocketAddr, catching_up: bool) -> usize {
 /// datagram at the designed false-positive rate, else the buckets from a random one on that
 /// do (at least one). `reply`: it answers the peer's filter.
 fn send_filter(cx: &mut Shared, to: SocketAddr, reply: bool) {
-    let budget = cx
-        .transport
-        .packer()
-        .list_budget()
-        .saturating_sub(FILTER_OVERHEAD);
+    let budget = cx.transport.packer().list_budget();
     let room = SyncFilter::capacity(budget);
     let first = rand::RngExt::random_range(&mut *cx.rng, 0..SYNC_BUCKETS) as u8;
     let (mut buckets, mut held) = (0usize, 0usize);
@@ -583,9 +579,6 @@ fn send_filter(cx: &mut Shared, to: SocketAddr, reply: bool) {
     }
     cx.send(to, Message::SyncFilter(filter));
 }
-
-/// Bytes of a filter message besides its bits: seed, bucket range, probe count, length.
-const FILTER_OVERHEAD: usize = 24;
 
 /// Our claims for `buckets`, packed into at most `max_pages` digests, each listing the buckets
 /// it covers whole; true if some claims were left out. A bucket too big for one datagram
